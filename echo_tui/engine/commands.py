@@ -1,0 +1,91 @@
+"""What other threads may ask of the engine, and the inbox that carries it.
+
+Each command travels with a `Future` that the engine thread completes with a
+`CommandResult`; the same result is also published on the event channel.
+"""
+
+from __future__ import annotations
+
+import queue
+import socket
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from echo_tui.engine.events import CommandResult, ConnectionStats
+
+
+@dataclass(frozen=True, slots=True)
+class Kick:
+    conn_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class KickWhere:
+    predicate: Callable[[ConnectionStats], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    conn_id: int
+    muted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchSelector:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    pass
+
+
+Command = Kick | KickWhere | Mute | SwitchSelector | Stop
+
+
+@dataclass(slots=True)
+class Envelope:
+    command: Command
+    future: Future[CommandResult] = field(default_factory=Future)
+
+
+class CommandInbox:
+    """A thread-safe queue plus a wake-up socketpair the engine's selector watches."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Envelope] = queue.SimpleQueue()
+        self.wake_reader, self._wake_writer = socket.socketpair()
+        self.wake_reader.setblocking(False)
+        self._wake_writer.setblocking(False)
+
+    def submit(self, command: Command) -> Future[CommandResult]:
+        """Queue a command and wake the engine; the future completes when it is done."""
+        envelope = Envelope(command)
+        self._queue.put(envelope)
+        self.wake()
+        return envelope.future
+
+    def wake(self) -> None:
+        try:
+            self._wake_writer.send(b"\0")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full (a wake-up is already pending) or closed
+
+    def take_all(self) -> list[Envelope]:
+        """Empty the wake-up pipe and return the queued commands (engine thread only)."""
+        try:
+            while self.wake_reader.recv(4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+        taken = []
+        while True:
+            try:
+                taken.append(self._queue.get_nowait())
+            except queue.Empty:
+                return taken
+
+    def close(self) -> None:
+        self.wake_reader.close()
+        self._wake_writer.close()

@@ -1,0 +1,250 @@
+"""What the engine tells its consumer: lifecycle events, snapshots, and the bounded channel.
+
+Everything here is immutable and built from plain values, so a consumer in
+another thread can keep it as long as it likes.  The channel never blocks the
+engine: lifecycle events that do not fit are dropped and counted, snapshots are
+merged into the one still waiting, and the engine error has a slot of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Mapping, Union
+
+# Reasons a connection ends (the totals count each).
+PEER_CLOSED = "peer-closed"
+RESET = "reset"
+KICKED = "kicked"
+IDLE = "idle"
+BUFFER_LIMIT = "buffer-limit"
+MAX_CLIENTS = "max-clients"
+ERROR = "error"
+SHUTDOWN = "shutdown"
+CLOSE_REASONS = (PEER_CLOSED, RESET, KICKED, IDLE, BUFFER_LIMIT, MAX_CLIENTS, ERROR, SHUTDOWN)
+
+# Connection states.
+READING = "reading"
+BACKPRESSURED = "backpressured"
+MUTED = "muted"
+CLOSING = "closing"
+
+# Buckets of the events-per-select histogram: 0, 1, 2-3, 4-7, ... and a last open one.
+HISTOGRAM_BUCKETS = 12
+
+
+def histogram_label(bucket: int) -> str:
+    """The range of events-per-select counted in `bucket` ("0", "1", "2-3", ..., "1024+")."""
+    if bucket == 0:
+        return "0"
+    low = 1 << (bucket - 1)
+    if bucket == HISTOGRAM_BUCKETS - 1:
+        return f"{low}+"
+    high = (1 << bucket) - 1
+    return str(low) if low == high else f"{low}-{high}"
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """A client was accepted."""
+
+    conn_id: int
+    peer: str
+    at: float  # wall clock (time.time())
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """A client connection ended; `reason` is one of CLOSE_REASONS."""
+
+    conn_id: int
+    peer: str
+    reason: str
+    bytes_in: int
+    bytes_out: int
+    at: float
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A connection was accepted and closed at once (for now only `max-clients`)."""
+
+    peer: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """The outcome of an operator command (kick, kick_where, mute, unmute, switch_selector)."""
+
+    command: str
+    ok: bool
+    message: str
+    conn_id: int | None = None
+    count: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptPaused:
+    """accept() failed for lack of resources; accepting resumes after `retry_in` seconds."""
+
+    reason: str
+    retry_in: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptResumed:
+    """Accepting new connections again after a pause."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class EngineError:
+    """The loop died: every socket is closed and the engine has stopped."""
+
+    message: str
+    traceback: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStopped:
+    """The engine stopped (after stop(), or after an EngineError)."""
+
+    at: float
+
+
+LifecycleEvent = Union[
+    Connected, Disconnected, Rejected, CommandResult, AcceptPaused, AcceptResumed, EngineStopped
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStats:
+    """One client as of a snapshot. Counters are cumulative since it connected."""
+
+    conn_id: int
+    peer: str
+    connected_at: float  # wall clock
+    last_activity: float  # wall clock of the last byte received or sent
+    bytes_in: int
+    bytes_out: int
+    msgs_in: int  # recv() calls that returned data
+    msgs_out: int  # send() calls that sent data
+    pending: int  # bytes waiting in the output buffer
+    state: str  # READING, BACKPRESSURED, MUTED or CLOSING
+    read_ready: int  # times select() reported it readable
+    write_ready: int  # times select() reported it writable
+
+
+@dataclass(frozen=True, slots=True)
+class LoopStats:
+    """Cumulative statistics of the select loop."""
+
+    selects: int = 0
+    events: int = 0
+    read_events: int = 0
+    write_events: int = 0
+    accept_events: int = 0
+    wakeup_events: int = 0
+    empty_selects: int = 0
+    max_batch: int = 0
+    histogram: tuple[int, ...] = (0,) * HISTOGRAM_BUCKETS
+    busy_seconds: float = 0.0  # time spent handling events
+    wait_seconds: float = 0.0  # time spent blocked in select()
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Cumulative traffic and connection counts since the engine started."""
+
+    accepted: int = 0
+    closed: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    bytes_in: int = 0
+    bytes_out: int = 0
+    msgs_in: int = 0
+    msgs_out: int = 0
+    pending: int = 0  # bytes buffered for all clients right now
+    accept_paused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The engine's state at one tick: the truth the UI rebuilds its view from.
+
+    `changed` holds the connections whose stats changed since the previous
+    snapshot the consumer received, `closed` the ids that went away since then;
+    applying both keeps a consumer's view equal to the engine's.  `open_count`
+    lets it check.
+    """
+
+    seq: int
+    at: float  # wall clock
+    monotonic: float  # time.monotonic(), for rates
+    started_at: float  # wall clock when the engine started
+    address: tuple[str, int]
+    selector: str  # class name, e.g. "EpollSelector"
+    max_clients: int
+    open_count: int
+    totals: Totals
+    loop: LoopStats
+    changed: Mapping[int, ConnectionStats]
+    closed: frozenset[int]
+    events_dropped: int  # lifecycle events the channel could not hold, since start
+
+    def merged_after(self, older: Snapshot) -> Snapshot:
+        """This snapshot, carrying forward what `older` (never consumed) had changed."""
+        changed = {k: v for k, v in older.changed.items() if k not in self.closed}
+        changed.update(self.changed)
+        closed = (older.closed - self.changed.keys()) | self.closed
+        return replace(self, changed=MappingProxyType(changed), closed=frozenset(closed))
+
+
+class EventChannel:
+    """Bounded, non-blocking hand-off from the engine thread to one consumer."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._events: deque[LifecycleEvent] = deque()
+        self._snapshot: Snapshot | None = None
+        self._error: EngineError | None = None
+        self.dropped = 0
+
+    def put_event(self, event: LifecycleEvent) -> bool:
+        """Queue a lifecycle event; False (and counted) when the channel is full."""
+        with self._lock:
+            if len(self._events) >= self.capacity:
+                self.dropped += 1
+                return False
+            self._events.append(event)
+            return True
+
+    def put_snapshot(self, snapshot: Snapshot) -> None:
+        """Offer the latest snapshot, merging it with one the consumer has not taken."""
+        with self._lock:
+            pending = self._snapshot
+            self._snapshot = snapshot if pending is None else snapshot.merged_after(pending)
+
+    def put_error(self, error: EngineError) -> None:
+        """Record the engine's fatal error; it is never dropped."""
+        with self._lock:
+            self._error = error
+
+    def drain(self) -> tuple[list[LifecycleEvent], Snapshot | None, EngineError | None]:
+        """Take everything waiting: events in order, the merged snapshot, the error if any."""
+        with self._lock:
+            events = list(self._events)
+            self._events.clear()
+            snapshot, self._snapshot = self._snapshot, None
+            return events, snapshot, self._error
+
+    def __len__(self) -> int:
+        return len(self._events)

@@ -6,6 +6,7 @@ Each command travels with a `Future` that the engine thread completes with a
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import socket
 from collections.abc import Callable
@@ -67,10 +68,9 @@ class CommandInbox:
         return envelope.future
 
     def wake(self) -> None:
-        try:
+        # BlockingIOError: a wake-up is already pending; OSError: closed.
+        with contextlib.suppress(OSError):
             self._wake_writer.send(b"\0")
-        except (BlockingIOError, OSError):
-            pass  # the pipe is full (a wake-up is already pending) or closed
 
     def take_all(self) -> list[Envelope]:
         """Empty the wake-up pipe and return the queued commands (engine thread only)."""

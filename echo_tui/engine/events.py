@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Mapping, Union
 
 # Reasons a connection ends (the totals count each).
 PEER_CLOSED = "peer-closed"
@@ -121,9 +121,15 @@ class EngineStopped:
     at: float
 
 
-LifecycleEvent = Union[
-    Connected, Disconnected, Rejected, CommandResult, AcceptPaused, AcceptResumed, EngineStopped
-]
+LifecycleEvent = (
+    Connected
+    | Disconnected
+    | Rejected
+    | CommandResult
+    | AcceptPaused
+    | AcceptResumed
+    | EngineStopped
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,618 @@
+"""EchoEngine: a selectors TCP echo server in a thread of its own, instrumented and bounded."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import resource
+import selectors
+import socket
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future
+from types import MappingProxyType
+from typing import Any
+
+from echo_tui.engine.commands import (
+    Command,
+    CommandInbox,
+    Kick,
+    KickWhere,
+    Mute,
+    Stop,
+    SwitchSelector,
+)
+from echo_tui.engine.config import EngineConfig, selector_class
+from echo_tui.engine.connection import Connection, format_peer
+from echo_tui.engine.events import (
+    BUFFER_LIMIT,
+    ERROR,
+    HISTOGRAM_BUCKETS,
+    IDLE,
+    KICKED,
+    MAX_CLIENTS,
+    PEER_CLOSED,
+    RESET,
+    SHUTDOWN,
+    AcceptPaused,
+    AcceptResumed,
+    CommandResult,
+    Connected,
+    ConnectionStats,
+    Disconnected,
+    EngineError,
+    EngineStopped,
+    EventChannel,
+    LifecycleEvent,
+    LoopStats,
+    Rejected,
+    Snapshot,
+    Totals,
+)
+
+READ = selectors.EVENT_READ
+WRITE = selectors.EVENT_WRITE
+
+# Tags for the two sockets that are not clients.
+_LISTENER = "listener"
+_WAKEUP = "wakeup"
+
+# accept() errors that mean "out of resources": pause accepting instead of spinning.
+_RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+ACCEPT_RETRY_DELAY = 0.5
+ACCEPTS_PER_EVENT = 128
+# select.select() cannot watch descriptors at or above this.
+FD_SETSIZE = 1024
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Raise the soft RLIMIT_NOFILE towards `wanted` as far as allowed; return the soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return soft
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        return soft
+    return target
+
+
+def bind_listener(host: str, port: int, backlog: int) -> socket.socket:
+    """A non-blocking listening socket; raises OSError (or socket.gaierror) as bind does."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(backlog)
+        listener.setblocking(False)
+    except BaseException:
+        listener.close()
+        raise
+    return listener
+
+
+class EchoEngine:
+    """Echo server owning every socket in its own thread; other threads use the commands."""
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config = config or EngineConfig()
+        self.channel = EventChannel(config.channel_capacity)
+        self.error: EngineError | None = None
+        self.stopped = threading.Event()
+        self.address: tuple[str, int] = (config.host, config.port)
+        self._selector_cls = selector_class(config.selector)
+        self.selector_name = self._selector_cls.__name__
+        self._inbox = CommandInbox()
+        self._thread: threading.Thread | None = None
+        self._listener: socket.socket | None = None
+        self._selector: selectors.BaseSelector | None = None
+        self._stopping = False
+        self._conns: dict[int, Connection] = {}
+        self._next_id = 1
+        # Monotonic clock of the loop, read once per select(); wall = monotonic + _to_wall.
+        self._now = time.monotonic()
+        self._to_wall = time.time() - self._now
+        self.started_at = self._now + self._to_wall
+        # What changed since the last snapshot.
+        self._dirty: set[Connection] = set()
+        self._closed_ids: set[int] = set()
+        self._writers: set[Connection] = set()
+        self._events_since_snapshot = False
+        self._seq = 0
+        self._last_snapshot = self._now
+        self._next_idle_check = self._now
+        self._accept_resume_at: float | None = None
+        # Totals.
+        self._accepted = 0
+        self._closed: Counter[str] = Counter()
+        self._bytes_in = 0
+        self._bytes_out = 0
+        self._msgs_in = 0
+        self._msgs_out = 0
+        self._events_dropped = 0
+        # Loop statistics.
+        self._selects = 0
+        self._events = 0
+        self._read_events = 0
+        self._write_events = 0
+        self._accept_events = 0
+        self._wakeup_events = 0
+        self._empty_selects = 0
+        self._max_batch = 0
+        self._histogram = [0] * HISTOGRAM_BUCKETS
+        self._busy = 0.0
+        self._wait = 0.0
+
+    # ----------------------------------------------------------------- control
+
+    def start(self) -> None:
+        """Bind (errors raise here, in the caller's thread), then run the loop thread."""
+        raise_fd_limit(self.config.max_clients + 64)
+        self._listener = bind_listener(self.config.host, self.config.port, self.config.backlog)
+        self.address = self._listener.getsockname()[:2]
+        self._selector = self._selector_cls()
+        self._selector.register(self._listener, READ, _LISTENER)
+        self._selector.register(self._inbox.wake_reader, READ, _WAKEUP)
+        self._now = time.monotonic()
+        self._to_wall = time.time() - self._now
+        self.started_at = self._now + self._to_wall
+        self._last_snapshot = self._now
+        self._thread = threading.Thread(target=self._run, name="echo-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Close every socket and join the loop thread. Safe to call more than once."""
+        if self._thread is None:
+            self._release()
+            return
+        if self._thread.is_alive():
+            self._stopping = True
+            self._inbox.wake()
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> EchoEngine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- commands
+
+    def kick(self, conn_id: int) -> Future[CommandResult]:
+        return self._submit(Kick(conn_id))
+
+    def kick_where(self, predicate: Callable[[ConnectionStats], bool]) -> Future[CommandResult]:
+        return self._submit(KickWhere(predicate))
+
+    def mute(self, conn_id: int, muted: bool = True) -> Future[CommandResult]:
+        return self._submit(Mute(conn_id, muted))
+
+    def unmute(self, conn_id: int) -> Future[CommandResult]:
+        return self._submit(Mute(conn_id, False))
+
+    def switch_selector(self, name: str) -> Future[CommandResult]:
+        return self._submit(SwitchSelector(name))
+
+    def _submit(self, command: Command) -> Future[CommandResult]:
+        if not self.running:
+            future: Future[CommandResult] = Future()
+            future.set_result(CommandResult(type(command).__name__.lower(), False, "not running"))
+            return future
+        return self._inbox.submit(command)
+
+    # ----------------------------------------------------------------- the loop
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # the loop must never die silently
+            self.error = EngineError(
+                message=f"{type(exc).__name__}: {exc}",
+                traceback=traceback.format_exc(),
+                at=time.time(),
+            )
+            self.channel.put_error(self.error)
+        finally:
+            self._release()
+            self._publish()
+            self.channel.put_event(EngineStopped(time.time()))
+            self.stopped.set()
+
+    def _loop(self) -> None:
+        perf = time.perf_counter
+        monotonic = time.monotonic
+        histogram = self._histogram
+        top_bucket = HISTOGRAM_BUCKETS - 1
+        while not self._stopping:
+            timeout = self._select_timeout()
+            started = perf()
+            ready = self._selector.select(timeout)  # type: ignore[union-attr]
+            woke = perf()
+            self._wait += woke - started
+            self._now = now = monotonic()
+            count = len(ready)
+            self._selects += 1
+            self._events += count
+            histogram[min(count.bit_length(), top_bucket)] += 1
+            if count == 0:
+                self._empty_selects += 1
+            elif count > self._max_batch:
+                self._max_batch = count
+            for key, mask in ready:
+                conn = key.data
+                if type(conn) is Connection:
+                    if conn.closed:
+                        continue  # closed earlier in this batch
+                    if mask & WRITE:
+                        self._write_events += 1
+                        self._on_writable(conn)
+                    if mask & READ and not conn.closed:
+                        self._read_events += 1
+                        self._on_readable(conn)
+                elif conn is _LISTENER:
+                    self._accept_events += 1
+                    self._on_acceptable()
+                else:
+                    self._wakeup_events += 1
+                    self._run_commands()
+            self._housekeeping(now)
+            self._busy += perf() - woke
+
+    def _select_timeout(self) -> float:
+        changed = self._dirty or self._closed_ids or self._events_since_snapshot
+        due = self._last_snapshot + (self.config.tick if changed else self.config.heartbeat)
+        if self.config.idle_timeout is not None and self._conns:
+            due = min(due, self._next_idle_check)
+        if self._accept_resume_at is not None:
+            due = min(due, self._accept_resume_at)
+        return max(0.0, due - time.monotonic())
+
+    def _housekeeping(self, now: float) -> None:
+        if self._accept_resume_at is not None and now >= self._accept_resume_at:
+            self._resume_accepting()
+        idle_timeout = self.config.idle_timeout
+        if idle_timeout is not None and now >= self._next_idle_check:
+            self._next_idle_check = now + min(idle_timeout / 4, 1.0)
+            for conn in [c for c in self._conns.values() if now - c.last_activity >= idle_timeout]:
+                self._close(conn, IDLE, f"idle for {now - conn.last_activity:.1f}s")
+        changed = self._dirty or self._closed_ids or self._events_since_snapshot
+        if now - self._last_snapshot >= (self.config.tick if changed else self.config.heartbeat):
+            self._publish()
+
+    # ----------------------------------------------------------------- handlers
+
+    def _on_acceptable(self) -> None:
+        listener = self._listener
+        for _ in range(ACCEPTS_PER_EVENT):
+            try:
+                sock, address = listener.accept()  # type: ignore[union-attr]
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in _RESOURCE_ERRNOS:
+                    self._pause_accepting(exc)
+                    return
+                continue  # ECONNABORTED, EPROTO, ...: that client is gone, go on
+            self._accepted += 1
+            peer = format_peer(address)
+            if len(self._conns) >= self.config.max_clients or self._fd_unwatchable(sock):
+                sock.close()
+                self._closed[MAX_CLIENTS] += 1
+                self._emit(Rejected(peer, MAX_CLIENTS, self._now + self._to_wall))
+                continue
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):  # the peer left already: the read will say so
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = Connection(self._next_id, sock, peer, self._now)
+            self._next_id += 1
+            self._conns[conn.conn_id] = conn
+            self._dirty.add(conn)
+            self._set_interest(conn)
+            self._emit(Connected(conn.conn_id, peer, self._now + self._to_wall))
+
+    def _fd_unwatchable(self, sock: socket.socket) -> bool:
+        return isinstance(self._selector, selectors.SelectSelector) and sock.fileno() >= FD_SETSIZE
+
+    def _on_readable(self, conn: Connection) -> None:
+        conn.read_ready += 1
+        self._dirty.add(conn)
+        try:
+            data = conn.sock.recv(self.config.read_size)
+        except (BlockingIOError, InterruptedError):
+            return
+        except ConnectionResetError:
+            self._close(conn, RESET)
+            return
+        except OSError as exc:
+            self._close(conn, ERROR, str(exc))
+            return
+        if not data:
+            if conn.out:
+                conn.closing = True  # flush the rest of the echo, then close
+                self._set_interest(conn)
+            else:
+                self._close(conn, PEER_CLOSED)
+            return
+        size = len(data)
+        conn.bytes_in += size
+        conn.msgs_in += 1
+        conn.last_activity = self._now
+        self._bytes_in += size
+        self._msgs_in += 1
+        if conn.out:
+            conn.out += data
+        else:
+            sent = self._send(conn, data)
+            if sent == size or conn.closed:
+                return
+            conn.out += memoryview(data)[sent:]
+        if len(conn.out) > self.config.max_buffer:
+            self._close(conn, BUFFER_LIMIT, f"{len(conn.out)} bytes pending")
+            return
+        self._set_interest(conn)
+
+    def _on_writable(self, conn: Connection) -> None:
+        conn.write_ready += 1
+        self._dirty.add(conn)
+        sent = self._send(conn, conn.out)
+        if conn.closed:
+            return
+        if sent:
+            del conn.out[:sent]
+        if not conn.out and conn.closing:
+            self._close(conn, PEER_CLOSED)
+        else:
+            self._set_interest(conn)
+
+    def _send(self, conn: Connection, data: Any) -> int:
+        """Send what the socket takes now; count it; close the connection on error."""
+        try:
+            sent = conn.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            return 0
+        except (ConnectionResetError, BrokenPipeError):
+            self._close(conn, RESET)
+            return 0
+        except OSError as exc:
+            self._close(conn, ERROR, str(exc))
+            return 0
+        if sent:
+            conn.bytes_out += sent
+            conn.msgs_out += 1
+            conn.last_activity = self._now
+            self._bytes_out += sent
+            self._msgs_out += 1
+        return sent
+
+    def _set_interest(self, conn: Connection) -> None:
+        """Register exactly the events this connection needs now (none: unregistered)."""
+        pending = len(conn.out)
+        if conn.backpressured:
+            if pending <= self.config.low_water:
+                conn.backpressured = False
+        elif pending >= self.config.high_water:
+            conn.backpressured = True
+        wanted = WRITE if pending else 0
+        if not (conn.muted or conn.backpressured or conn.closing):
+            wanted |= READ
+        if wanted == conn.mask:
+            return
+        selector = self._selector
+        if conn.mask == 0:
+            selector.register(conn.sock, wanted, conn)  # type: ignore[union-attr]
+        elif wanted == 0:
+            selector.unregister(conn.sock)  # type: ignore[union-attr]
+        else:
+            selector.modify(conn.sock, wanted, conn)  # type: ignore[union-attr]
+        conn.mask = wanted
+        if pending:
+            self._writers.add(conn)
+        else:
+            self._writers.discard(conn)
+
+    def _close(self, conn: Connection, reason: str, detail: str = "") -> None:
+        if conn.closed:
+            return
+        conn.closed = True
+        if conn.mask:
+            self._selector.unregister(conn.sock)  # type: ignore[union-attr]
+            conn.mask = 0
+        conn.sock.close()
+        del self._conns[conn.conn_id]
+        self._dirty.discard(conn)
+        self._writers.discard(conn)
+        self._closed_ids.add(conn.conn_id)
+        self._closed[reason] += 1
+        self._emit(
+            Disconnected(
+                conn.conn_id,
+                conn.peer,
+                reason,
+                conn.bytes_in,
+                conn.bytes_out,
+                self._now + self._to_wall,
+                detail,
+            )
+        )
+
+    def _pause_accepting(self, exc: OSError) -> None:
+        self._selector.unregister(self._listener)  # type: ignore[union-attr]
+        self._accept_resume_at = self._now + ACCEPT_RETRY_DELAY
+        reason = errno.errorcode.get(exc.errno or 0, str(exc))
+        self._emit(AcceptPaused(reason, ACCEPT_RETRY_DELAY, self._now + self._to_wall))
+
+    def _resume_accepting(self) -> None:
+        self._accept_resume_at = None
+        self._selector.register(self._listener, READ, _LISTENER)  # type: ignore[union-attr]
+        self._emit(AcceptResumed(self._now + self._to_wall))
+
+    def _emit(self, event: LifecycleEvent) -> None:
+        self._events_since_snapshot = True
+        if not self.channel.put_event(event):
+            self._events_dropped += 1
+
+    # ----------------------------------------------------------------- commands
+
+    def _run_commands(self) -> None:
+        for envelope in self._inbox.take_all():
+            try:
+                result = self._execute(envelope.command)
+            except Exception as exc:  # a bad predicate must not kill the loop
+                result = CommandResult(
+                    type(envelope.command).__name__.lower(), False, f"failed: {exc}"
+                )
+            result = CommandResult(
+                result.command, result.ok, result.message, result.conn_id, result.count, time.time()
+            )
+            if not isinstance(envelope.command, Stop):
+                self._emit(result)
+            envelope.future.set_result(result)
+
+    def _execute(self, command: Command) -> CommandResult:
+        if isinstance(command, Kick):
+            conn = self._conns.get(command.conn_id)
+            if conn is None:
+                return CommandResult(
+                    "kick", False, f"#{command.conn_id} is not connected", command.conn_id
+                )
+            self._close(conn, KICKED, "kicked by the operator")
+            return CommandResult(
+                "kick", True, f"kicked #{conn.conn_id} {conn.peer}", conn.conn_id, 1
+            )
+        if isinstance(command, KickWhere):
+            matching = [
+                c for c in self._conns.values() if command.predicate(c.stats(self._to_wall))
+            ]
+            for conn in matching:
+                self._close(conn, KICKED, "kicked by the operator")
+            return CommandResult("kick_where", True, f"kicked {len(matching)}", None, len(matching))
+        if isinstance(command, Mute):
+            return self._mute(command)
+        if isinstance(command, SwitchSelector):
+            return self._switch_selector(command.name)
+        self._stopping = True
+        return CommandResult("stop", True, "stopping")
+
+    def _mute(self, command: Mute) -> CommandResult:
+        verb = "mute" if command.muted else "unmute"
+        conn = self._conns.get(command.conn_id)
+        if conn is None:
+            return CommandResult(
+                verb, False, f"#{command.conn_id} is not connected", command.conn_id
+            )
+        conn.muted = command.muted
+        self._dirty.add(conn)
+        self._set_interest(conn)
+        return CommandResult(verb, True, f"{verb}d #{conn.conn_id} {conn.peer}", conn.conn_id, 1)
+
+    def _switch_selector(self, name: str) -> CommandResult:
+        try:
+            cls = selector_class(name)
+        except ValueError as exc:
+            return CommandResult("switch_selector", False, str(exc))
+        old = self._selector
+        keys = list(old.get_map().values())  # type: ignore[union-attr]
+        if cls is selectors.SelectSelector and any(k.fd >= FD_SETSIZE for k in keys):
+            return CommandResult(
+                "switch_selector",
+                False,
+                f"SelectSelector cannot watch descriptors >= {FD_SETSIZE}; "
+                "close some clients first",
+            )
+        new = cls()
+        try:
+            for key in keys:
+                new.register(key.fileobj, key.events, key.data)
+        except BaseException:
+            new.close()
+            raise
+        self._selector = new
+        old.close()  # type: ignore[union-attr]
+        previous, self.selector_name = type(old).__name__, cls.__name__
+        return CommandResult(
+            "switch_selector",
+            True,
+            f"switched {previous} → {self.selector_name}",
+            None,
+            len(keys),
+        )
+
+    # ----------------------------------------------------------------- snapshots
+
+    def _publish(self) -> None:
+        to_wall = self._to_wall
+        changed = {c.conn_id: c.stats(to_wall) for c in self._dirty}
+        self._seq += 1
+        self._last_snapshot = self._now
+        snapshot = Snapshot(
+            seq=self._seq,
+            at=self._now + to_wall,
+            monotonic=self._now,
+            started_at=self.started_at,
+            address=self.address,
+            selector=self.selector_name,
+            max_clients=self.config.max_clients,
+            open_count=len(self._conns),
+            totals=Totals(
+                accepted=self._accepted,
+                closed=MappingProxyType(dict(self._closed)),
+                bytes_in=self._bytes_in,
+                bytes_out=self._bytes_out,
+                msgs_in=self._msgs_in,
+                msgs_out=self._msgs_out,
+                pending=sum(len(c.out) for c in self._writers),
+                accept_paused=self._accept_resume_at is not None,
+            ),
+            loop=LoopStats(
+                selects=self._selects,
+                events=self._events,
+                read_events=self._read_events,
+                write_events=self._write_events,
+                accept_events=self._accept_events,
+                wakeup_events=self._wakeup_events,
+                empty_selects=self._empty_selects,
+                max_batch=self._max_batch,
+                histogram=tuple(self._histogram),
+                busy_seconds=self._busy,
+                wait_seconds=self._wait,
+            ),
+            changed=MappingProxyType(changed),
+            closed=frozenset(self._closed_ids),
+            events_dropped=self._events_dropped,
+        )
+        self._dirty.clear()
+        self._closed_ids.clear()
+        self._events_since_snapshot = False
+        self.channel.put_snapshot(snapshot)
+
+    def _release(self) -> None:
+        """Close every socket and the selector (engine thread, or after it ended)."""
+        for conn in self._conns.values():
+            conn.closed = True
+            conn.sock.close()
+            self._closed_ids.add(conn.conn_id)
+        self._closed[SHUTDOWN] += len(self._conns)
+        self._conns.clear()
+        self._dirty.clear()
+        self._writers.clear()
+        if self._selector is not None:
+            self._selector.close()
+        if self._listener is not None:
+            self._listener.close()
+        for envelope in self._inbox.take_all():
+            envelope.future.set_result(
+                CommandResult(type(envelope.command).__name__.lower(), False, "engine stopped")
+            )
+        self._inbox.close()

@@ -1,39 +1,14 @@
-"""Shared test helpers: waiting on conditions with deadlines, and a running engine."""
+"""Shared fixtures: running engines and client sockets, all cleaned up after each test."""
 
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.server import EchoEngine
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 5.0, interval: float = 0.005):
-    """Poll `condition` until it returns something truthy; fail the test after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s: {condition}")
-        time.sleep(interval)
-
-
-def recv_exactly(sock: socket.socket, size: int, timeout: float = 5.0) -> bytes:
-    """Read exactly `size` bytes or fail the test."""
-    sock.settimeout(timeout)
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = sock.recv(min(size - len(chunks), 1 << 20))
-        if not chunk:
-            pytest.fail(f"EOF after {len(chunks)} of {size} bytes")
-        chunks += chunk
-    return bytes(chunks)
 
 
 @pytest.fixture

@@ -1,0 +1,578 @@
+"""`echo-tui load`: a closed-loop load generator for any TCP echo server.
+
+Each connection keeps one message in flight (or paces itself to `--rate`
+messages per second) and checks that every echo matches, byte for byte, what it
+sent.  Every message carries its connection number and sequence number, so a
+reordered, duplicated or corrupted echo is caught.  Connections are spread over
+worker processes (spawned, each a single `selectors` loop), so the generator is
+not the bottleneck it measures.
+
+Exit codes: 0 all echoes matched; 1 mismatches or connections lost during the
+run; 2 usage error or the server could not be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import heapq
+import json
+import math
+import multiprocessing
+import multiprocessing.connection
+import os
+import resource
+import selectors
+import socket
+import struct
+import sys
+import time
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+MIB = 1024 * 1024
+HEADER = struct.Struct(">II")  # connection number, sequence number
+PROGRESS_EVERY = 0.2  # seconds between progress updates from a worker
+RECV_SIZE = 256 * 1024
+DRAIN_GRACE = 1.0  # seconds to wait for the echoes in flight when time is up
+MAX_REASONS = 3  # error/mismatch descriptions kept per worker
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """What to run: the target, the load shape and how long."""
+
+    host: str = "127.0.0.1"
+    port: int = 1234
+    connections: int = 10
+    size: int = 100
+    rate: float | None = None  # messages per second per connection; None: closed loop
+    duration: float = 5.0
+    processes: int = 1
+    connect_timeout: float = 3.0
+
+
+@dataclass
+class LoadResult:
+    """What one worker (or, merged, the whole run) measured."""
+
+    connections: int = 0
+    messages: int = 0
+    errors: int = 0
+    mismatches: int = 0
+    elapsed: float = 0.0
+    latencies: array = field(default_factory=lambda: array("d"))  # seconds
+    reasons: list[str] = field(default_factory=list)
+    connect_error: str | None = None
+
+    def merge(self, other: LoadResult) -> None:
+        """Add another worker's counts into this one."""
+        self.connections += other.connections
+        self.messages += other.messages
+        self.errors += other.errors
+        self.mismatches += other.mismatches
+        self.elapsed = max(self.elapsed, other.elapsed)
+        self.latencies.extend(other.latencies)
+        self.reasons.extend(other.reasons[: MAX_REASONS - len(self.reasons)])
+        self.connect_error = self.connect_error or other.connect_error
+
+
+class _Conn:
+    """One client connection: the message in flight and what has come back of it."""
+
+    __slots__ = (
+        "busy",
+        "due",
+        "events",
+        "expected",
+        "number",
+        "received",
+        "sent",
+        "sent_at",
+        "seq",
+        "sock",
+    )
+
+    def __init__(self, number: int, sock: socket.socket) -> None:
+        self.number = number
+        self.sock = sock
+        self.seq = 0
+        self.expected = b""
+        self.sent = 0  # bytes of `expected` written so far
+        self.received = bytearray()
+        self.sent_at = 0.0
+        self.events = selectors.EVENT_READ
+        self.busy = False  # a message is in flight
+        self.due = 0.0  # when the next paced message is due
+
+
+class Payloads:
+    """Distinct messages of a fixed size: header (conn, seq) plus a rotating pattern."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        pattern = bytes(range(33, 127)) + bytes(range(256))
+        self._pattern = pattern * (size // len(pattern) + 2)
+        self._period = len(pattern)
+
+    def make(self, number: int, seq: int) -> bytes:
+        """The message `seq` of connection `number`."""
+        start = (number * 7 + seq) % self._period
+        if self.size < HEADER.size:
+            return self._pattern[start : start + self.size]
+        body = self._pattern[start : start + self.size - HEADER.size]
+        return HEADER.pack(number & 0xFFFFFFFF, seq & 0xFFFFFFFF) + body
+
+
+def raise_fd_limit(needed: int) -> None:
+    """Raise the soft open-file limit towards the hard one if `needed` fds would not fit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+class LoadClient:
+    """A group of connections driven by one selectors loop in the current process."""
+
+    def __init__(self, spec: LoadSpec, first: int, count: int) -> None:
+        self.spec = spec
+        self.first = first
+        self.count = count
+        self.payloads = Payloads(spec.size)
+        self.result = LoadResult()
+        self.conns: list[_Conn] = []
+        self.selector = selectors.DefaultSelector()
+        self.in_flight = 0  # connections waiting for an echo
+
+    def connect(self) -> bool:
+        """Open every connection; False (with `result.connect_error`) if one fails."""
+        raise_fd_limit(self.count + 64)
+        spec = self.spec
+        for number in range(self.first, self.first + self.count):
+            try:
+                sock = socket.create_connection((spec.host, spec.port), spec.connect_timeout)
+            except OSError as exc:
+                reason = exc.strerror or str(exc) or type(exc).__name__
+                self.result.connect_error = f"cannot connect to {spec.host}:{spec.port}: {reason}"
+                self.close()
+                return False
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setblocking(False)
+            self.conns.append(_Conn(number, sock))
+        self.result.connections = len(self.conns)
+        return True
+
+    def close(self) -> None:
+        """Close every socket and the selector."""
+        for conn in self.conns:
+            conn.sock.close()
+        self.conns.clear()
+        self.selector.close()
+
+    def run(self, progress: Callable[[int], None] | None = None) -> LoadResult:
+        """Drive the connections for the spec's duration; returns the result."""
+        spec = self.spec
+        result = self.result
+        select = self.selector.select
+        start = time.monotonic()
+        deadline = start + spec.duration
+        interval = 1.0 / spec.rate if spec.rate else 0.0
+        schedule: list[tuple[float, int, _Conn]] = []  # (when, number, conn) of paced sends
+        for index, conn in enumerate(self.conns):
+            self.selector.register(conn.sock, selectors.EVENT_READ, conn)
+            if interval:
+                conn.due = start + interval * index / len(self.conns)
+                schedule.append((conn.due, conn.number, conn))
+            else:
+                self._send_next(conn, start)
+        heapq.heapify(schedule)
+        next_progress = start + PROGRESS_EVERY
+        now = start
+        while self.conns:
+            sending = now < deadline
+            if sending:
+                timeout = deadline - now
+                if schedule:
+                    timeout = min(timeout, max(0.0, schedule[0][0] - now))
+            elif self.in_flight and now < deadline + DRAIN_GRACE:
+                timeout = deadline + DRAIN_GRACE - now  # let echoes in flight come back
+            else:
+                break
+            for key, mask in select(timeout):
+                conn = key.data
+                if mask & selectors.EVENT_WRITE and not self._write(conn):
+                    continue
+                if mask & selectors.EVENT_READ and self._read(conn) and sending:
+                    if interval:  # the next send is due one interval after the last was
+                        conn.due = max(conn.due + interval, time.monotonic())
+                        heapq.heappush(schedule, (conn.due, conn.number, conn))
+                    else:
+                        self._send_next(conn, time.monotonic())
+            now = time.monotonic()
+            while sending and schedule and schedule[0][0] <= now:
+                conn = heapq.heappop(schedule)[2]
+                if conn.sock.fileno() >= 0:
+                    self._send_next(conn, now)
+            if progress is not None and now >= next_progress:
+                progress(result.messages)
+                next_progress = now + PROGRESS_EVERY
+        result.elapsed = now - start
+        if progress is not None:
+            progress(result.messages)
+        self.close()
+        return result
+
+    def _send_next(self, conn: _Conn, now: float) -> None:
+        conn.expected = self.payloads.make(conn.number, conn.seq)
+        conn.seq += 1
+        conn.sent = 0
+        conn.sent_at = now
+        conn.busy = True
+        self.in_flight += 1
+        self._write(conn)
+
+    def _write(self, conn: _Conn) -> bool:
+        """Send what is left of the message; False if the connection was lost."""
+        try:
+            conn.sent += conn.sock.send(conn.expected[conn.sent :] if conn.sent else conn.expected)
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            self._lose(conn, f"send failed: {exc.strerror or exc}")
+            return False
+        events = selectors.EVENT_READ
+        if conn.sent < len(conn.expected):
+            events |= selectors.EVENT_WRITE
+        if conn.events != events:
+            conn.events = events
+            self.selector.modify(conn.sock, events, conn)
+        return True
+
+    def _read(self, conn: _Conn) -> bool:
+        """Take what arrived; True when the message in flight came back complete."""
+        try:
+            data = conn.sock.recv(RECV_SIZE)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            self._lose(conn, f"recv failed: {exc.strerror or exc}")
+            return False
+        if not data:
+            self._lose(conn, "server closed the connection")
+            return False
+        if not conn.busy:
+            self._mismatch(conn, f"{len(data)} bytes came back with no message in flight")
+            return False
+        size = len(conn.expected)
+        if not conn.received and len(data) == size:
+            whole = data
+        else:
+            conn.received += data
+            if len(conn.received) < size:
+                return False
+            whole = bytes(conn.received)
+            conn.received.clear()
+        conn.busy = False
+        self.in_flight -= 1
+        if len(whole) > size or len(whole) > conn.sent:
+            self._mismatch(conn, f"{len(whole)} bytes came back for {conn.sent} sent")
+            return len(whole) >= size
+        self.result.latencies.append(time.monotonic() - conn.sent_at)
+        self.result.messages += 1
+        if whole != conn.expected:
+            self._mismatch(conn, _describe_mismatch(conn.expected, whole))
+        return True
+
+    def _mismatch(self, conn: _Conn, reason: str) -> None:
+        self.result.mismatches += 1
+        if len(self.result.reasons) < MAX_REASONS:
+            self.result.reasons.append(f"connection {conn.number} message {conn.seq - 1}: {reason}")
+
+    def _lose(self, conn: _Conn, reason: str) -> None:
+        self.result.errors += 1
+        if conn.busy:
+            self.in_flight -= 1
+        if len(self.result.reasons) < MAX_REASONS:
+            self.result.reasons.append(f"connection {conn.number}: {reason}")
+        self.selector.unregister(conn.sock)
+        conn.sock.close()
+        self.conns.remove(conn)
+
+
+def _describe_mismatch(expected: bytes, got: bytes) -> str:
+    at = next((i for i, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b), len(got))
+    return f"echo differs at byte {at} of {len(expected)}"
+
+
+def _worker(spec: LoadSpec, first: int, count: int, pipe, progress_slots, slot: int) -> None:
+    """Worker process: connect, report, wait for go, run, send the result back."""
+    client = LoadClient(spec, first, count)
+    ok = client.connect()
+    pipe.send(("ready", client.result.connect_error))
+    try:
+        go = pipe.recv()
+    except EOFError:
+        go = "stop"
+    if not ok or go != "go":
+        client.close()
+        return
+
+    def progress(messages: int) -> None:
+        progress_slots[slot] = messages
+
+    pipe.send(("done", client.run(progress)))
+
+
+def run_load(spec: LoadSpec, progress: Callable[[int, float], None] | None = None) -> LoadResult:
+    """Run the whole load (in-process or across worker processes) and merge the results.
+
+    `progress(messages, elapsed)` is called a few times a second while it runs.
+    """
+    processes = max(1, min(spec.processes, spec.connections))
+    if processes == 1:
+        client = LoadClient(spec, 0, spec.connections)
+        if not client.connect():
+            return client.result
+        started = time.monotonic()
+        callback = None if progress is None else lambda n: progress(n, time.monotonic() - started)
+        return client.run(callback)
+    return _run_processes(spec, processes, progress)
+
+
+def _run_processes(
+    spec: LoadSpec, processes: int, progress: Callable[[int, float], None] | None
+) -> LoadResult:
+    ctx = multiprocessing.get_context("spawn")
+    slots = ctx.Array("q", processes, lock=False)
+    workers = []
+    base, extra = divmod(spec.connections, processes)
+    first = 0
+    for slot in range(processes):
+        count = base + (slot < extra)
+        parent_end, child_end = ctx.Pipe()
+        proc = ctx.Process(
+            target=_worker, args=(spec, first, count, child_end, slots, slot), daemon=True
+        )
+        proc.start()
+        child_end.close()
+        workers.append((proc, parent_end))
+        first += count
+    merged = LoadResult()
+    try:
+        failures = [error for _, pipe in workers if (error := _receive(pipe, "ready"))]
+        command = "stop" if failures else "go"
+        for _, pipe in workers:
+            pipe.send(command)
+        if failures:
+            merged.connect_error = failures[0]
+            return merged
+        started = time.monotonic()
+        pending = [pipe for _, pipe in workers]
+        while pending:
+            ready = multiprocessing.connection.wait(pending, timeout=PROGRESS_EVERY)
+            for pipe in ready:
+                merged.merge(_receive(pipe, "done"))
+                pending.remove(pipe)
+            if progress is not None:
+                progress(sum(slots), time.monotonic() - started)
+        return merged
+    finally:
+        for proc, pipe in workers:
+            pipe.close()
+            proc.join(timeout=2.0)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+
+
+def _receive(pipe, kind: str):
+    try:
+        got, value = pipe.recv()
+    except EOFError:
+        raise RuntimeError("a load worker process died") from None
+    if got != kind:
+        raise RuntimeError(f"load worker sent {got!r}, expected {kind!r}")
+    return value
+
+
+def percentile(ordered: Sequence[float], fraction: float) -> float:
+    """The value at `fraction` (0..1) of an ascending sequence (nearest rank); 0 if empty."""
+    if not ordered:
+        return 0.0
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def summarize(spec: LoadSpec, result: LoadResult) -> dict:
+    """The run as one JSON-ready dict (rates over the measured time, latencies in ms)."""
+    ordered = sorted(result.latencies)
+    elapsed = result.elapsed or spec.duration
+    rate = result.messages / elapsed if elapsed > 0 else 0.0
+    return {
+        "host": spec.host,
+        "port": spec.port,
+        "connections": result.connections,
+        "processes": max(1, min(spec.processes, spec.connections)),
+        "size": spec.size,
+        "rate": spec.rate,
+        "duration": round(elapsed, 3),
+        "messages": result.messages,
+        "messages_per_s": round(rate, 1),
+        "mib_per_s": round(rate * spec.size / MIB, 3),
+        "latency_ms": {
+            name: round(percentile(ordered, q) * 1000, 3)
+            for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
+        },
+        "errors": result.errors,
+        "mismatches": result.mismatches,
+        "reasons": result.reasons,
+    }
+
+
+def format_summary(summary: dict) -> str:
+    """The human-readable summary printed at the end of a run."""
+    lat = summary["latency_ms"]
+    pacing = "closed loop" if not summary["rate"] else f"{summary['rate']:g} msg/s per connection"
+    lines = [
+        f"target       {summary['host']}:{summary['port']}",
+        f"connections  {summary['connections']} ({summary['processes']} process"
+        f"{'es' if summary['processes'] > 1 else ''})",
+        f"messages     {summary['size']} B, {pacing}",
+        f"duration     {summary['duration']:.2f} s",
+        f"echoed       {summary['messages']:,} ({summary['messages_per_s']:,.0f} msg/s, "
+        f"{summary['mib_per_s']:.2f} MiB/s each way)",
+        f"latency      p50 {lat['p50']:.3f} ms  p90 {lat['p90']:.3f} ms  "
+        f"p99 {lat['p99']:.3f} ms  max {lat['max']:.3f} ms",
+        f"errors       {summary['errors']}",
+        f"mismatches   {summary['mismatches']}",
+    ]
+    lines.extend(f"  {reason}" for reason in summary["reasons"])
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Arguments of `echo-tui load`."""
+    parser = argparse.ArgumentParser(
+        prog="echo-tui load",
+        description="Drive an echo server with closed-loop (or paced) load and verify every echo.",
+        epilog="Exit status: 0 all echoes matched, 1 mismatches or lost connections, "
+        "2 usage error or server unreachable.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="server host (default 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=1234, help="server port (default 1234)")
+    parser.add_argument("--connections", type=_positive_int, default=10, help="default 10")
+    parser.add_argument("--size", type=_positive_int, default=100, help="bytes per message")
+    parser.add_argument(
+        "--rate", type=_positive_float, default=None, help="messages/s per connection (unlimited)"
+    )
+    parser.add_argument("--duration", type=_positive_float, default=5.0, help="seconds (5)")
+    parser.add_argument(
+        "--processes",
+        type=_positive_int,
+        default=None,
+        help="worker processes (default: 1 below 32 connections, else min(2, cores))",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number: {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 1-65535: {text}")
+    return value
+
+
+def default_processes(connections: int) -> int:
+    """One process for a few connections, else one per core (at most two)."""
+    return 1 if connections < 32 else max(1, min(2, os.cpu_count() or 1))
+
+
+def load_main(argv: list[str]) -> int:
+    """Run `echo-tui load` with `argv` (without the `load` word); returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed usage and the reason
+        return 0 if exc.code == 0 else 2
+    spec = LoadSpec(
+        host=args.host,
+        port=args.port,
+        connections=args.connections,
+        size=args.size,
+        rate=args.rate,
+        duration=args.duration,
+        processes=args.processes or default_processes(args.connections),
+    )
+    show_progress = not args.json and sys.stderr.isatty()
+    try:
+        result = _run_with_progress(spec) if show_progress else run_load(spec)
+    except KeyboardInterrupt:
+        print("echo-tui load: interrupted", file=sys.stderr)
+        return 130
+    if result.connect_error:
+        print(f"echo-tui load: {result.connect_error}", file=sys.stderr)
+        return 2
+    summary = summarize(spec, result)
+    print(json.dumps(summary) if args.json else format_summary(summary), flush=True)
+    if result.mismatches or result.errors:
+        first = result.reasons[0] if result.reasons else ""
+        print(
+            f"echo-tui load: {result.mismatches} mismatched echoes, {result.errors} lost "
+            f"connections{': ' + first if first else ''}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _run_with_progress(spec: LoadSpec) -> LoadResult:
+    """run_load with a transient Rich progress bar on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (
+        TextColumn("[bold]load[/] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[messages]:>12,} msgs  {task.fields[rate]:>10,.0f} msg/s"),
+        TimeRemainingColumn(),
+    )
+    target = f"{spec.host}:{spec.port} x{spec.connections}"
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(target, total=spec.duration, messages=0, rate=0.0)
+
+        def update(messages: int, elapsed: float) -> None:
+            rate = messages / elapsed if elapsed > 0 else 0.0
+            bar.update(task, completed=min(elapsed, spec.duration), messages=messages, rate=rate)
+
+        return run_load(spec, update)
+
+
+if __name__ == "__main__":
+    sys.exit(load_main(sys.argv[1:]))

@@ -1,0 +1,301 @@
+"""EchoTuiApp: the dashboard. A timer drains the engine's channel and applies it by diff.
+
+The app never starts the engine (the CLI does, so bind errors come before the
+UI) but stops it on unmount.  Nothing here runs in the engine thread: command
+futures are polled on the same timer, never called back across threads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.timer import Timer
+from textual.widgets import Footer, Input, Static
+
+from echo_tui.engine.config import available_selectors
+from echo_tui.engine.events import MUTED, CommandResult, EngineError, Snapshot
+from echo_tui.text import escape, safe_text
+from echo_tui.ui.model import ClientModel, matcher
+from echo_tui.ui.screens.confirm import ConfirmScreen
+from echo_tui.ui.screens.help import HelpScreen
+from echo_tui.ui.screens.selector_chooser import SelectorChooser
+from echo_tui.ui.units import human_bytes, human_duration
+from echo_tui.ui.widgets.clients_table import COLUMNS, ClientsTable
+from echo_tui.ui.widgets.event_log import EventLog
+from echo_tui.ui.widgets.filter_input import FilterInput
+from echo_tui.ui.widgets.header import Status, StatusHeader
+from echo_tui.ui.widgets.select_panel import SelectPanel
+from echo_tui.ui.widgets.traffic_panel import TrafficPanel
+
+if TYPE_CHECKING:
+    from echo_tui.engine.server import EchoEngine
+
+REFRESH_RATES = (1.0, 2.0, 5.0, 10.0, 20.0)  # Hz; at least 1 so a crash shows within 1 s
+_COLUMN_LABELS = {column.key: column.label for column in COLUMNS}
+
+
+class EchoTuiApp(App[None]):
+    """The echo-tui dashboard over a started EchoEngine."""
+
+    CSS_PATH = "echo_tui.tcss"
+    TITLE = "echo-tui"
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (34, "-tall")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("k", "kick", "Kick", tooltip="Kick the highlighted client (asks first)"),
+        Binding("K", "kick_matching", "Kick all", tooltip="Kick every client matching the filter"),
+        Binding("m", "mute", "Mute", tooltip="Mute / unmute the highlighted client"),
+        Binding("s", "sort", "Sort", tooltip="Sort by the next column (or click a header)"),
+        Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter by address or state"),
+        Binding("S", "choose_selector", "Selector", tooltip="Switch the selector class live"),
+        Binding("p", "pause", "Pause", tooltip="Pause / resume the view (the server runs on)"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="Show this help"),
+        Binding("q", "quit", "Quit", tooltip="Quit (stops the server)"),
+        Binding(
+            "plus", "faster", "Faster", key_display="+", show=False, tooltip="Refresh more often"
+        ),
+        Binding(
+            "minus", "slower", "Slower", key_display="-", show=False, tooltip="Refresh less often"
+        ),
+        Binding(
+            "ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="Quit (stops the server)"
+        ),
+    ]
+
+    def __init__(
+        self,
+        engine: EchoEngine,
+        *,
+        refresh_hz: float = 5.0,
+        warning: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.warning = warning
+        self.clock = clock
+        self.refresh_hz = min(REFRESH_RATES, key=lambda hz: abs(hz - refresh_hz))
+        self.paused = False
+        self.model = ClientModel()
+        self.snapshot: Snapshot | None = None  # the latest one applied
+        self.failure: str | None = None  # why the engine is no longer running
+        self._pending: list[Future[CommandResult]] = []
+        self._dropped_logged = 0
+        self._timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
+        yield Static(id="banner")
+        with Horizontal(id="panels"):
+            yield TrafficPanel(id="traffic")
+            yield SelectPanel(id="select")
+        yield ClientsTable(self.model, self.clock, id="clients")
+        yield FilterInput(placeholder="address or state; Enter/Escape closes", id="filter")
+        yield EventLog(id="log")
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        self._start_timer()
+        self.tick()
+
+    def on_unmount(self) -> None:
+        self.engine.stop()
+
+    @property
+    def table(self) -> ClientsTable:
+        return self.query_one(ClientsTable)
+
+    # -- the tick ----------------------------------------------------------------------------
+
+    def _start_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_interval(1 / self.refresh_hz, self.tick)
+
+    def tick(self) -> None:
+        """Drain the channel and apply it; report command results and engine failure."""
+        self._report_commands()
+        with self.batch_update():
+            if not self.paused:
+                events, snapshot, error = self.engine.channel.drain()
+                log = self.query_one(EventLog)
+                for event in events:
+                    log.log_event(event)
+                if snapshot is not None:
+                    self._apply(snapshot)
+                self.table.tick(time.monotonic())
+            else:
+                error = None
+            self._check_engine(error or self.engine.error)
+            self._show_header()
+
+    def _apply(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.table.apply(self.model.apply(snapshot))
+        self.query_one(TrafficPanel).show_snapshot(snapshot)
+        self.query_one(SelectPanel).show_snapshot(snapshot)
+        dropped = max(snapshot.events_dropped, self.engine.channel.dropped)
+        if dropped > self._dropped_logged:
+            self.query_one(EventLog).log_dropped(dropped - self._dropped_logged)
+            self._dropped_logged = dropped
+
+    def _check_engine(self, error: EngineError | None) -> None:
+        if self.failure is not None:
+            return
+        if error is not None:
+            self.failure = f"engine crashed: {error.message}"
+            self.query_one(EventLog).log_event(error)
+        elif self.engine.stopped.is_set():
+            self.failure = "engine stopped: the server is no longer running"
+        else:
+            return
+        banner = self.query_one("#banner", Static)
+        banner.update(safe_text(f" {self.failure}  (q quits) ", "bold"))
+        banner.add_class("shown")
+
+    def _show_header(self) -> None:
+        snapshot = self.snapshot
+        engine = self.engine
+        self.query_one(StatusHeader).show_status(
+            Status(
+                address=engine.address,
+                selector=engine.selector_name,
+                uptime=None if snapshot is None else self.clock() - snapshot.started_at,
+                clients=len(self.model.clients),
+                max_clients=engine.config.max_clients,
+                refresh_hz=self.refresh_hz,
+                paused=self.paused,
+                dropped=self._dropped_logged,
+                accept_paused=snapshot is not None and snapshot.totals.accept_paused,
+                warning=self.warning,
+            )
+        )
+        table = self.table
+        title = Text(f"Clients {table.shown_count}/{len(self.model.clients)}", end="")
+        arrow = "↓" if table.sort_reverse else "↑"
+        title.append(f" · sort {_COLUMN_LABELS[table.sort_column]} {arrow}", "dim")
+        if table.filter_text:
+            title.append(" · filter ", "dim")
+            title.append_text(safe_text(table.filter_text, "bold"))
+        table.border_title = title
+
+    def _report_commands(self) -> None:
+        """Notify the results of finished commands (kick, mute, switch)."""
+        if not self._pending:
+            return
+        still = []
+        for future in self._pending:
+            if not future.done():
+                still.append(future)
+                continue
+            result = future.result()
+            self.notify(
+                escape(result.message),
+                severity="information" if result.ok else "warning",
+                markup=False,
+            )
+        self._pending = still
+
+    def _track(self, future: Future[CommandResult]) -> None:
+        self._pending.append(future)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def action_kick(self) -> None:
+        cid = self.table.highlighted_id
+        if cid is None:
+            self.notify("No client is highlighted.", severity="warning")
+            return
+        stats = self.model.clients[cid].stats
+        body = Text(end="")
+        body.append("Close the connection of client ")
+        body.append(f"#{cid}", "bold")
+        body.append(" from ")
+        body.append_text(safe_text(stats.peer, "bold"))
+        body.append(f"?\nConnected {human_duration(self.clock() - stats.connected_at)} ago; ")
+        body.append(f"{human_bytes(stats.bytes_in)} in, {human_bytes(stats.bytes_out)} out.")
+        self.push_screen(
+            ConfirmScreen(f"Kick client #{cid}?", body, "Kick"),
+            lambda ok: self._kick(cid, ok),
+        )
+
+    def _kick(self, conn_id: int, confirmed: bool | None) -> None:
+        if confirmed:
+            self._track(self.engine.kick(conn_id))
+
+    def action_kick_matching(self) -> None:
+        table = self.table
+        text = table.filter_text.strip()
+        predicate = matcher(text)
+        count = sum(1 for c in self.model.clients.values() if predicate(c.stats))
+        body = Text(end="")
+        body.append(f"{count} client{'s' if count != 1 else ''}", "bold")
+        if text:
+            body.append(" match the filter ")
+            body.append_text(safe_text(text, "bold"))
+        else:
+            body.append(" connected (no filter: every client)")
+        body.append(".\nClients matching when the server runs the command are kicked.")
+        self.push_screen(
+            ConfirmScreen(f"Kick {count} client{'s' if count != 1 else ''}?", body, "Kick all"),
+            lambda ok: self._track(self.engine.kick_where(predicate)) if ok else None,
+        )
+
+    def action_mute(self) -> None:
+        cid = self.table.highlighted_id
+        if cid is None:
+            self.notify("No client is highlighted.", severity="warning")
+            return
+        muted = self.model.clients[cid].stats.state == MUTED
+        self._track(self.engine.mute(cid, not muted))
+
+    def action_sort(self) -> None:
+        self.table.cycle_sort()
+        self._show_header()
+
+    def action_filter(self) -> None:
+        field = self.query_one(FilterInput)
+        field.add_class("shown")
+        field.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.table.set_filter(event.value)
+        self._show_header()
+
+    def on_filter_input_closed(self, event: FilterInput.Closed) -> None:
+        self.query_one(FilterInput).remove_class("shown")
+        self.table.focus()
+
+    def action_choose_selector(self) -> None:
+        def chosen(name: str | None) -> None:
+            if name:
+                self._track(self.engine.switch_selector(name))
+
+        self.push_screen(SelectorChooser(available_selectors(), self.engine.selector_name), chosen)
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self._show_header()
+
+    def action_faster(self) -> None:
+        self._set_rate(+1)
+
+    def action_slower(self) -> None:
+        self._set_rate(-1)
+
+    def _set_rate(self, step: int) -> None:
+        index = REFRESH_RATES.index(self.refresh_hz) + step
+        self.refresh_hz = REFRESH_RATES[max(0, min(len(REFRESH_RATES) - 1, index))]
+        self._start_timer()
+        self._show_header()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))

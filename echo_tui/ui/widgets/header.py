@@ -1,0 +1,72 @@
+"""The status header: address, selector, uptime, clients, refresh rate and markers."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Static
+
+from echo_tui.text import safe_text
+from echo_tui.ui.units import human_duration
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and "localhost"."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Everything the header shows."""
+
+    address: tuple[str, int]
+    selector: str
+    uptime: float | None  # None until the first snapshot
+    clients: int
+    max_clients: int
+    refresh_hz: float
+    paused: bool = False
+    dropped: int = 0
+    accept_paused: bool = False
+    warning: str | None = None
+
+
+def render_status(status: Status) -> Text:
+    """The header line(s) as plain Text."""
+    host, port = status.address
+    shown_host = f"[{host}]" if ":" in host else host
+    address = f"{shown_host}:{port}"
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    text.append(" echo-tui ", "bold reverse")
+    text.append(" ")
+    if is_loopback(host):
+        text.append(address, "bold")
+    else:
+        text.append(f"⚠ {address} (not loopback)", "bold black on yellow")
+    uptime = "-" if status.uptime is None else human_duration(status.uptime)
+    text.append(f"  {status.selector}  up {uptime}  ")
+    text.append(f"clients {status.clients:,}/{status.max_clients:,}")
+    text.append(f"  {status.refresh_hz:g} Hz")
+    if status.accept_paused:
+        text.append("  ACCEPT PAUSED", "bold red")
+    if status.dropped:
+        text.append(f"  {status.dropped} events dropped", "bold yellow")
+    if status.paused:
+        text.append("  ", "")
+        text.append(" PAUSED ", "bold black on yellow")
+    if status.warning:
+        text.append("\n")
+        text.append_text(safe_text(status.warning, "yellow"))
+    return text
+
+
+class StatusHeader(Static):
+    """One line (two with a warning) at the top of the screen."""
+
+    def show_status(self, status: Status) -> None:
+        self.update(render_status(status))

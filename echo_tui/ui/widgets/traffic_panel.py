@@ -1,0 +1,69 @@
+"""Traffic: bytes/s in and out, messages/s, sparklines of the last minute, totals and peaks."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static
+
+from echo_tui.engine.events import Snapshot
+from echo_tui.ui.meter import Meter
+from echo_tui.ui.units import human_bytes, human_count, human_rate
+
+BYTES_IN, BYTES_OUT, MSGS_IN, MSGS_OUT = range(4)
+
+
+def traffic_counters(snapshot: Snapshot) -> tuple[int, ...]:
+    """The cumulative counters the traffic meter follows, in meter order."""
+    t = snapshot.totals
+    return (t.bytes_in, t.bytes_out, t.msgs_in, t.msgs_out)
+
+
+class TrafficPanel(Vertical):
+    """Rates over the last second, per-second sparklines, totals since start."""
+
+    BORDER_TITLE = "Traffic"
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.meter = Meter(4)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="traffic-in")
+        yield Sparkline([], id="spark-in", classes="spark")
+        yield Static(id="traffic-out")
+        yield Sparkline([], id="spark-out", classes="spark")
+        yield Static(id="traffic-peak")
+        yield Static(id="traffic-totals")
+
+    def show_snapshot(self, snapshot: Snapshot) -> None:
+        meter = self.meter
+        meter.add(snapshot.monotonic, traffic_counters(snapshot))
+        rates, peaks = meter.rates, meter.peaks
+        self.query_one("#traffic-in", Static).update(
+            _rate_line("in ", rates[BYTES_IN], rates[MSGS_IN], "green")
+        )
+        self.query_one("#traffic-out", Static).update(
+            _rate_line("out", rates[BYTES_OUT], rates[MSGS_OUT], "cyan")
+        )
+        self.query_one("#spark-in", Sparkline).data = list(meter.history[BYTES_IN])
+        self.query_one("#spark-out", Sparkline).data = list(meter.history[BYTES_OUT])
+        peak = Text("peak  ", "dim", end="")
+        peak.append(f"{human_rate(peaks[BYTES_IN])} in, {human_rate(peaks[BYTES_OUT])} out")
+        self.query_one("#traffic-peak", Static).update(peak)
+        totals = snapshot.totals
+        line = Text(no_wrap=True, overflow="ellipsis", end="")
+        line.append("total ", "dim")
+        line.append(f"{human_bytes(totals.bytes_in)} in, {human_bytes(totals.bytes_out)} out")
+        if totals.pending:
+            line.append(f", {human_bytes(totals.pending)} pending")
+        self.query_one("#traffic-totals", Static).update(line)
+
+
+def _rate_line(label: str, rate: float, msgs: float, style: str) -> Text:
+    line = Text(no_wrap=True, overflow="ellipsis", end="")
+    line.append(f"{label}  ", "bold " + style)
+    line.append(f"{human_rate(rate):>10}", "bold")
+    line.append(f"  {human_count(msgs):>5} msg/s")
+    return line

@@ -44,6 +44,15 @@ class Stop:
 
 Command = Kick | KickWhere | Mute | SwitchSelector | Stop
 
+_NAMES = {Kick: "kick", KickWhere: "kick_where", SwitchSelector: "switch_selector", Stop: "stop"}
+
+
+def command_name(command: Command) -> str:
+    """The name a CommandResult carries for `command` ("kick", "kick_where", "unmute", ...)."""
+    if isinstance(command, Mute):
+        return "mute" if command.muted else "unmute"
+    return _NAMES[type(command)]
+
 
 @dataclass(slots=True)
 class Envelope:
@@ -73,11 +82,11 @@ class CommandInbox:
             self._wake_writer.send(b"\0")
 
     def take_all(self) -> list[Envelope]:
-        """Empty the wake-up pipe and return the queued commands (engine thread only)."""
+        """Empty the wake-up pipe and return the queued commands."""
         try:
             while self.wake_reader.recv(4096):
                 pass
-        except (BlockingIOError, OSError):
+        except OSError:  # BlockingIOError: empty; OSError: closed
             pass
         taken = []
         while True:
@@ -85,6 +94,12 @@ class CommandInbox:
                 taken.append(self._queue.get_nowait())
             except queue.Empty:
                 return taken
+
+    def refuse_all(self, message: str) -> None:
+        """Complete every queued command's future with a failure (once the engine is gone)."""
+        for envelope in self.take_all():
+            command = envelope.command
+            envelope.future.set_result(CommandResult(command_name(command), False, message))
 
     def close(self) -> None:
         self.wake_reader.close()

@@ -214,7 +214,13 @@ class Snapshot:
 
 
 class EventChannel:
-    """Bounded, non-blocking hand-off from the engine thread to one consumer."""
+    """Bounded, non-blocking hand-off from the engine thread to one consumer.
+
+    Memory stays bounded however long the consumer stays away: at most `capacity`
+    events, and one merged snapshot whose `closed` keeps only ids the consumer
+    can know (connection ids grow, so ids above the highest it was shown are
+    dropped from `closed`: it never saw them open).
+    """
 
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
@@ -222,6 +228,7 @@ class EventChannel:
         self._events: deque[LifecycleEvent] = deque()
         self._snapshot: Snapshot | None = None
         self._error: EngineError | None = None
+        self._known_ids = 0  # the highest connection id the consumer was shown
         self.dropped = 0
 
     def put_event(self, event: LifecycleEvent) -> bool:
@@ -237,7 +244,13 @@ class EventChannel:
         """Offer the latest snapshot, merging it with one the consumer has not taken."""
         with self._lock:
             pending = self._snapshot
-            self._snapshot = snapshot if pending is None else snapshot.merged_after(pending)
+            if pending is not None:
+                snapshot = snapshot.merged_after(pending)
+                known = self._known_ids
+                if any(conn_id > known for conn_id in snapshot.closed):
+                    closed = frozenset(i for i in snapshot.closed if i <= known)
+                    snapshot = replace(snapshot, closed=closed)
+            self._snapshot = snapshot
 
     def put_error(self, error: EngineError) -> None:
         """Record the engine's fatal error; it is never dropped."""
@@ -250,6 +263,10 @@ class EventChannel:
             events = list(self._events)
             self._events.clear()
             snapshot, self._snapshot = self._snapshot, None
+            shown = [e.conn_id for e in events if type(e) is Connected]
+            if snapshot is not None:
+                shown.extend(snapshot.changed)
+            self._known_ids = max(self._known_ids, *shown, 0)
             return events, snapshot, self._error
 
     def __len__(self) -> int:

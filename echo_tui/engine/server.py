@@ -24,11 +24,11 @@ from echo_tui.engine.commands import (
     Mute,
     Stop,
     SwitchSelector,
+    command_name,
 )
 from echo_tui.engine.config import EngineConfig, selector_class
 from echo_tui.engine.connection import Connection, format_peer
 from echo_tui.engine.events import (
-    BUFFER_LIMIT,
     ERROR,
     HISTOGRAM_BUCKETS,
     IDLE,
@@ -208,9 +208,12 @@ class EchoEngine:
     def _submit(self, command: Command) -> Future[CommandResult]:
         if not self.running:
             future: Future[CommandResult] = Future()
-            future.set_result(CommandResult(type(command).__name__.lower(), False, "not running"))
+            future.set_result(CommandResult(command_name(command), False, "not running"))
             return future
-        return self._inbox.submit(command)
+        future = self._inbox.submit(command)
+        if self.stopped.is_set():  # the loop ended meanwhile and will not answer
+            self._inbox.refuse_all("engine stopped")
+        return future
 
     # ----------------------------------------------------------------- the loop
 
@@ -218,17 +221,26 @@ class EchoEngine:
         try:
             self._loop()
         except BaseException as exc:  # the loop must never die silently
+            self._fail(exc)
+        try:
+            self._release()
+            self._publish()
+        except BaseException as exc:
+            self._fail(exc)
+        self.channel.put_event(EngineStopped(time.time()))
+        self.stopped.set()
+        # Commands queued after _release() emptied the inbox (see _submit for the other side).
+        self._inbox.refuse_all("engine stopped")
+
+    def _fail(self, exc: BaseException) -> None:
+        """Record the first fatal error and hand it to the consumer."""
+        if self.error is None:
             self.error = EngineError(
                 message=f"{type(exc).__name__}: {exc}",
-                traceback=traceback.format_exc(),
+                traceback="".join(traceback.format_exception(exc)),
                 at=time.time(),
             )
             self.channel.put_error(self.error)
-        finally:
-            self._release()
-            self._publish()
-            self.channel.put_event(EngineStopped(time.time()))
-            self.stopped.set()
 
     def _loop(self) -> None:
         perf = time.perf_counter
@@ -328,8 +340,12 @@ class EchoEngine:
     def _on_readable(self, conn: Connection) -> None:
         conn.read_ready += 1
         self._dirty.add(conn)
+        # Never take more than fits under the cap: pending <= max_buffer whatever the client does.
+        # (It reads only below high water, so there is always room.)
+        read_size = self.config.read_size
+        room = self.config.max_buffer - len(conn.out)
         try:
-            data = conn.sock.recv(self.config.read_size)
+            data = conn.sock.recv(read_size if read_size < room else room)
         except (BlockingIOError, InterruptedError):
             return
         except ConnectionResetError:
@@ -358,9 +374,6 @@ class EchoEngine:
             if sent == size or conn.closed:
                 return
             conn.out += memoryview(data)[sent:]
-        if len(conn.out) > self.config.max_buffer:
-            self._close(conn, BUFFER_LIMIT, f"{len(conn.out)} bytes pending")
-            return
         self._set_interest(conn)
 
     def _on_writable(self, conn: Connection) -> None:
@@ -470,9 +483,7 @@ class EchoEngine:
             try:
                 result = self._execute(envelope.command)
             except Exception as exc:  # a bad predicate must not kill the loop
-                result = CommandResult(
-                    type(envelope.command).__name__.lower(), False, f"failed: {exc}"
-                )
+                result = CommandResult(command_name(envelope.command), False, f"failed: {exc}")
             result = CommandResult(
                 result.command, result.ok, result.message, result.conn_id, result.count, time.time()
             )
@@ -611,8 +622,5 @@ class EchoEngine:
             self._selector.close()
         if self._listener is not None:
             self._listener.close()
-        for envelope in self._inbox.take_all():
-            envelope.future.set_result(
-                CommandResult(type(envelope.command).__name__.lower(), False, "engine stopped")
-            )
+        self._inbox.refuse_all("engine stopped")
         self._inbox.close()

@@ -1,0 +1,257 @@
+"""Commands from other threads: kick, kick_where, mute, switch_selector, stop."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import threading
+import time
+
+import pytest
+
+from echo_tui.engine.config import available_selectors, selector_class
+from echo_tui.engine.events import KICKED, MUTED, READING, CommandResult, Disconnected
+from tests.engine.conftest import is_closed, payload, roundtrip, sha
+from tests.helpers import recv_exactly
+
+KICK_DEADLINE = 0.100  # the requirement: a kick lands within 100 ms
+
+
+class Flood(threading.Thread):
+    """A client that sends and reads its echo as fast as it can until the engine closes it."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(daemon=True)
+        self.sock = sock
+        self.closed_at: float | None = None
+        self.received = 0
+        self.stop = threading.Event()
+        self._sender = threading.Thread(target=self._send, daemon=True)
+
+    def _send(self) -> None:
+        chunk = payload(64 * 1024)
+        try:
+            while not self.stop.is_set():
+                self.sock.sendall(chunk)
+        except OSError:
+            pass
+
+    def run(self) -> None:
+        self._sender.start()
+        self.sock.settimeout(5)
+        try:
+            while data := self.sock.recv(1 << 20):
+                self.received += len(data)
+        except OSError:
+            pass
+        self.closed_at = time.perf_counter()
+        self.stop.set()
+        self._sender.join(5)
+
+
+def kick_latency(engine, client: socket.socket, conn_id: int, flood: Flood | None) -> float:
+    """Seconds from submitting the kick to the client seeing EOF or reset."""
+    if flood is None:
+        client.settimeout(5)
+        started = time.perf_counter()
+        future = engine.kick(conn_id)
+        assert is_closed(client)
+        latency = time.perf_counter() - started
+    else:
+        started = time.perf_counter()
+        future = engine.kick(conn_id)
+        flood.join(5)
+        assert flood.closed_at is not None
+        latency = flood.closed_at - started
+    result = future.result(1)
+    assert result.ok and result.count == 1 and result.conn_id == conn_id
+    return latency
+
+
+def test_kick_while_idle_lands_within_100ms(engine, connect, consumer):
+    view = consumer(engine)
+    latencies = []
+    for _ in range(5):
+        client = connect(engine.address)
+        roundtrip(client, b"ping")
+        conn_id = view.conn_id(client)
+        latencies.append(kick_latency(engine, client, conn_id, None))
+    assert max(latencies) < KICK_DEADLINE, latencies
+    kicked = [e for e in view.until(lambda v: len(v.of(Disconnected)) == 5 and v.of(Disconnected))]
+    assert {e.reason for e in kicked} == {KICKED}
+
+
+def test_kick_during_heavy_traffic_lands_within_100ms(engine, connect, consumer):
+    view = consumer(engine)
+    floods = []
+    for _ in range(3):
+        client = connect(engine.address, SO_RCVBUF=65536)
+        flood = Flood(client)
+        flood.start()
+        floods.append((client, flood, view.conn_id(client)))
+    view.until(lambda v: all(f.received > 4_000_000 for _, f, _ in floods))
+    latencies = [kick_latency(engine, c, i, f) for c, f, i in floods]
+    assert max(latencies) < KICK_DEADLINE, latencies
+
+
+def test_kicking_a_stale_id_after_fd_reuse_leaves_the_new_client_alone(engine, connect, consumer):
+    view = consumer(engine)
+    old = connect(engine.address)
+    old_id = view.conn_id(old)
+    old_fd = engine._conns[old_id].sock.fileno()
+    old.close()
+    view.until(lambda v: v.of(Disconnected))
+    new = connect(engine.address)
+    new_id = view.conn_id(new)
+    assert new_id != old_id
+    assert engine._conns[new_id].sock.fileno() == old_fd  # the kernel reused the descriptor
+    result = engine.kick(old_id).result(1)
+    assert not result.ok and result.count == 0 and "not connected" in result.message
+    roundtrip(new, b"untouched")
+    assert new_id in engine._conns
+    assert len(view.poll().of(Disconnected)) == 1
+
+
+def test_mute_holds_the_echo_until_unmute(engine, connect, consumer):
+    view = consumer(engine)
+    client = connect(engine.address)
+    conn_id = view.conn_id(client)
+    result = engine.mute(conn_id).result(1)
+    assert result.ok and result.command == "mute"
+    view.until(lambda v: v.conns.get(conn_id) and v.conns[conn_id].state == MUTED)
+    data = payload(100_000, seed=7)
+    client.sendall(data)
+    client.settimeout(0.3)
+    with pytest.raises(TimeoutError):
+        client.recv(1)  # bounded check that nothing is echoed while muted
+    assert view.poll().conns[conn_id].bytes_in == 0
+    result = engine.unmute(conn_id).result(1)
+    assert result.ok and result.command == "unmute"
+    assert sha(recv_exactly(client, len(data))) == sha(data)
+    view.until(lambda v: v.conns[conn_id].state == READING and v.conns[conn_id].bytes_out)
+    assert not engine.mute(12345).result(1).ok
+
+
+def test_kick_where_counts_and_a_failing_predicate_does_not_kill_the_loop(
+    engine, connect, consumer
+):
+    view = consumer(engine)
+    clients = [connect(engine.address) for _ in range(4)]
+    ids = [view.conn_id(c) for c in clients]
+    roundtrip(clients[0], b"x" * 10)
+    roundtrip(clients[1], b"x" * 10)
+    view.until(lambda v: v.snapshot and v.snapshot.totals.bytes_out == 20)
+
+    def broken(stats):
+        raise RuntimeError("predicate bug")
+
+    result = engine.kick_where(broken).result(1)
+    assert not result.ok and result.command == "kick_where" and "predicate bug" in result.message
+    assert engine.running and len(engine._conns) == 4
+    result = engine.kick_where(lambda s: s.bytes_in == 0).result(1)
+    assert result.ok and result.count == 2 and result.command == "kick_where"
+    for client in clients[2:]:
+        assert is_closed(client)
+    roundtrip(clients[0], b"alive")
+    gone = view.until(lambda v: len(v.of(Disconnected)) == 2 and v.of(Disconnected))
+    assert sorted(e.conn_id for e in gone) == ids[2:]
+    assert [e for e in view.of(CommandResult) if e.command == "kick_where"]
+
+
+def test_commands_act_within_100ms_while_select_blocks(engine, connect, consumer):
+    view = consumer(engine)
+    client = connect(engine.address)
+    conn_id = view.conn_id(client)
+    view.until(lambda v: v.snapshot and v.snapshot.open_count == 1)
+    latencies = []
+    for i in range(10):
+        started = time.perf_counter()
+        engine.mute(conn_id, muted=i % 2 == 0).result(1)
+        latencies.append(time.perf_counter() - started)
+    assert max(latencies) < 0.1, latencies
+
+
+def test_stop_is_idempotent_and_completes_every_future(make_engine, connect):
+    engine = make_engine()
+    client = connect(engine.address)
+    futures = []
+    submitting = threading.Event()
+
+    def submit() -> None:
+        while not engine.stopped.is_set():
+            futures.append(engine.mute(1))
+            futures.append(engine.switch_selector("default"))
+            submitting.set()
+        futures.append(engine.kick(1))  # after the stop: answered at once
+
+    thread = threading.Thread(target=submit, daemon=True)
+    thread.start()
+    submitting.wait(5)
+    engine.stop()
+    engine.stop()
+    assert engine.stopped.is_set()
+    thread.join(5)
+    for future in futures:
+        assert isinstance(future.result(1), CommandResult)
+    late = engine.kick(1).result(0)
+    assert not late.ok and late.command == "kick" and late.message == "not running"
+    assert is_closed(client)
+    _, snapshot, error = engine.channel.drain()
+    assert error is None and snapshot is not None and snapshot.open_count == 0
+
+
+def test_stop_before_start_and_twice_is_harmless():
+    from echo_tui.engine.config import EngineConfig
+    from echo_tui.engine.server import EchoEngine
+
+    engine = EchoEngine(EngineConfig(port=0))
+    engine.stop()
+    engine.stop()
+    assert not engine.running
+
+
+def selector_names() -> list[str]:
+    """Each distinct selector class once (`default` is one of the others)."""
+    names = {}
+    for name in available_selectors():
+        names.setdefault(selector_class(name), name)
+    return list(names.values())
+
+
+def test_switch_selector_between_every_pair_keeps_connections_and_echo(engine, connect, consumer):
+    view = consumer(engine)
+    quiet = [connect(engine.address) for _ in range(3)]
+    ids = [view.conn_id(c) for c in quiet]
+    busy = connect(engine.address)
+    streamed = payload(6_000_000, seed=9)
+    received = bytearray()
+
+    def pump() -> None:
+        busy.sendall(streamed)
+
+    def drain() -> None:
+        received.extend(recv_exactly(busy, len(streamed), timeout=20))
+
+    threads = [threading.Thread(target=pump, daemon=True), threading.Thread(target=drain)]
+    for thread in threads:
+        thread.start()
+    names = selector_names()
+    switches = [*itertools.permutations(names, 2), ("default", names[0])]
+    engine.switch_selector(names[0]).result(1)
+    for i, (_, target) in enumerate(switches):
+        result = engine.switch_selector(target).result(1)
+        assert result.ok, result.message
+        assert engine.selector_name == selector_class(target).__name__
+        roundtrip(quiet[i % 3], payload(5000, seed=i))  # echo intact right after each switch
+    for thread in threads:
+        thread.join(20)
+    assert sha(bytes(received)) == sha(streamed)
+    for client in quiet:
+        roundtrip(client, b"still connected")
+    snap = view.until(
+        lambda v: v.snapshot and v.snapshot.selector == engine.selector_name and v.snapshot
+    )
+    assert snap.open_count == 4 and not view.of(Disconnected)
+    assert set(ids) <= set(view.conns)
+    bad = engine.switch_selector("nonsense").result(1)
+    assert not bad.ok and "choose one of" in bad.message

@@ -1,0 +1,181 @@
+"""Shared pieces of the benchmark scripts: servers as subprocesses, CPU/RSS probes, load runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PYTHON = sys.executable
+LISTENING = re.compile(r"^listening on \[?(.+?)\]?:(\d+) \((.+)\)$")
+
+ENGINE_COMMAND = [PYTHON, "-m", "echo_tui", "--headless", "--port", "0"]
+REFERENCE_KINDS = ("buffered", "protocol", "streams", "classic")
+
+
+def server_command(name: str, *extra: str) -> list[str]:
+    """The command that starts server `name` ("echo-tui" or a reference kind) on port 0."""
+    if name == "echo-tui":
+        return [*ENGINE_COMMAND, *extra]
+    if name in REFERENCE_KINDS:
+        return [PYTHON, str(HERE / "reference_servers.py"), name, "--port", "0", *extra]
+    raise ValueError(f"unknown server {name!r}")
+
+
+@dataclass
+class Server:
+    """A running server subprocess and the address it announced."""
+
+    name: str
+    process: subprocess.Popen[str]
+    host: str
+    port: int
+    label: str  # what the server called itself, e.g. "EpollSelector"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        """Terminate and reap the server."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(name: str, *extra: str, timeout: float = 15.0) -> Server:
+    """Start server `name` and wait for its `listening on HOST:PORT (...)` line."""
+    process = subprocess.Popen(
+        server_command(name, *extra), stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
+    lines: list[str] = []
+    got_line = threading.Event()
+
+    def drain() -> None:  # read the first line, then keep the pipe from filling up
+        for line in process.stdout:  # type: ignore[union-attr]
+            if not lines:
+                lines.append(line.strip())
+                got_line.set()
+        got_line.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    if not got_line.wait(timeout) or not lines or not (match := LISTENING.match(lines[0])):
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"{name} did not announce its address: {lines[:1]}")
+    return Server(name, process, match[1], int(match[2]), match[3])
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by every thread of `pid`, ns resolution."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+    return total / 1e9
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of `pid` in KiB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def run_load(
+    port: int,
+    connections: int,
+    size: int,
+    duration: float,
+    host: str = "127.0.0.1",
+    processes: int | None = None,
+) -> dict:
+    """Run `echo-tui load --json` in its own process(es) and return its summary."""
+    command = [PYTHON, "-m", "echo_tui.load", "--host", host, "--port", str(port)]
+    command += ["--connections", str(connections), "--size", str(size)]
+    command += ["--duration", str(duration), "--json"]
+    if processes:
+        command += ["--processes", str(processes)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=duration + 60)
+    if done.returncode != 0 or not done.stdout.strip():
+        raise RuntimeError(f"load failed ({done.returncode}): {done.stderr.strip()}")
+    return json.loads(done.stdout)
+
+
+def measure(server: Server, connections: int, size: int, duration: float) -> dict:
+    """One load run against `server`, with the server's CPU time per echoed message."""
+    before = cpu_seconds(server.pid)
+    summary = run_load(server.port, connections, size, duration, host=server.host)
+    used = cpu_seconds(server.pid) - before
+    messages = max(1, summary["messages"])
+    return {
+        "messages_per_s": summary["messages_per_s"],
+        "cpu_us_per_msg": used / messages * 1e6,
+        "p50_ms": summary["latency_ms"]["p50"],
+        "p99_ms": summary["latency_ms"]["p99"],
+        "mismatches": summary["mismatches"],
+        "errors": summary["errors"],
+    }
+
+
+def median_of(runs: Sequence[dict]) -> dict:
+    """Per-field median of several runs."""
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def rotated(names: Sequence[str], round_: int) -> list[str]:
+    """`names` in a different order each round: rotated, and reversed every other round."""
+    shift = round_ % len(names)
+    order = [*names[shift:], *names[:shift]]
+    return order[::-1] if round_ % 2 else order
+
+
+def machine() -> str:
+    """One line naming the date, CPU, core count, kernel and Python."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            model = next(
+                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
+                model,
+            )
+    except OSError:
+        pass
+    return (
+        f"{time.strftime('%Y-%m-%d')}, {model}, {os.cpu_count()} cores, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table: first column left-aligned, the others (numbers) right-aligned."""
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        first, *rest = (str(c) for c in cells)
+        padded = [first.ljust(widths[0])]
+        padded += [c.rjust(w) for c, w in zip(rest, widths[1:], strict=True)]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = "|" + "-" * (widths[0] + 2) + "|" + "|".join("-" * (w + 1) + ":" for w in widths[1:])
+    return "\n".join([line(headers), rule + "|", *(line(row) for row in rows)])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -19,15 +18,15 @@ INTRO = (
 )
 
 
-def help_table(bindings: list[Binding]) -> Table:
-    """A two-column table: key, what it does."""
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold cyan", no_wrap=True)
-    table.add_column()
+def help_text(bindings: list[Binding]) -> Text:
+    """One line per key: the key, then what it does."""
+    width = max(len(b.key_display or b.key) for b in bindings) + 2
+    text = Text(end="")
     for binding in bindings:
         key = binding.key_display or binding.key
-        table.add_row(Text(key), Text(binding.tooltip or binding.description))
-    return table
+        text.append(f"\n{key:<{width}}", "bold cyan")
+        text.append(binding.tooltip or binding.description)
+    return text
 
 
 class HelpScreen(ModalScreen[None]):
@@ -42,6 +41,6 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
             yield Static(Text("Keys", "bold"))
-            yield Static(help_table(self.bindings))
+            yield Static(help_text(self.bindings))
             yield Static(Text(INTRO, "dim"), id="help-intro")
             yield Static(Text("Escape, ? or q closes this.", "dim"))

@@ -1,0 +1,57 @@
+"""Helpers for driving the app: async polling with a deadline, reading what is on screen."""
+
+from __future__ import annotations
+
+import html
+import re
+import socket
+import time
+from collections.abc import Callable
+
+import pytest
+from textual.app import App
+from textual.pilot import Pilot
+
+from echo_tui.ui.app import EchoTuiApp
+from echo_tui.ui.widgets.event_log import EventLog
+
+
+async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 5.0) -> object:
+    """Let the app run until `condition()` is truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s: {condition}")
+        await pilot.pause(0.02)
+
+
+def screen_text(app: App) -> str:
+    """The visible screen as plain text (from the SVG screenshot, tags stripped)."""
+    svg = app.export_screenshot()
+    body = re.sub(r"<style.*?</style>|<[^>]+>", "", svg, flags=re.S)
+    return html.unescape(body).replace("\xa0", " ")
+
+
+def log_text(app: EchoTuiApp) -> str:
+    """Every line in the event log."""
+    log = app.query_one(EventLog)
+    return "\n".join(strip.text for strip in log.lines)
+
+
+def at_eof(sock: socket.socket) -> bool:
+    """True when the peer closed `sock` (EOF or reset); never blocks."""
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, TimeoutError):  # nothing to read yet (timeout: a timed socket)
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def client_ids(app: EchoTuiApp) -> list[int]:
+    """conn_ids in the table, top to bottom."""
+    table = app.table
+    return [int(row.key.value) for row in table.ordered_rows]  # type: ignore[arg-type]

@@ -1,0 +1,357 @@
+"""The real app over the real engine, driven with Pilot; clients are real sockets."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Callable
+
+import pytest
+
+from echo_tui.engine.events import MUTED, READING
+from echo_tui.engine.server import EchoEngine
+from echo_tui.ui.app import EchoTuiApp
+from echo_tui.ui.screens.confirm import ConfirmScreen
+from echo_tui.ui.screens.help import HelpScreen
+from echo_tui.ui.screens.selector_chooser import SelectorChooser
+from echo_tui.ui.widgets.clients_table import COLUMNS
+from echo_tui.ui.widgets.filter_input import FilterInput
+from echo_tui.ui.widgets.select_panel import EVENTS, READS, SELECTS, SelectPanel
+from tests.helpers import recv_exactly
+from tests.ui.helpers import at_eof, client_ids, log_text, screen_text, until
+
+SIZE = (140, 45)
+Connect = Callable[..., socket.socket]
+
+
+def peer_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"{host}:{port}"
+
+
+async def conn_id_of(pilot, app: EchoTuiApp, sock: socket.socket) -> int:
+    """Wait until the client behind `sock` is in the table; return its conn_id."""
+    peer = peer_of(sock)
+
+    def find() -> int | None:
+        for cid, client in app.model.clients.items():
+            if client.stats.peer == peer and cid in client_ids(app):
+                return cid
+        return None
+
+    return await until(pilot, find)  # type: ignore[return-value]
+
+
+def echo(sock: socket.socket, data: bytes) -> None:
+    sock.sendall(data)
+    assert recv_exactly(sock, len(data)) == data
+
+
+async def highlight(pilot, app: EchoTuiApp, conn_id: int) -> None:
+    app.table.move_cursor(row=app.table.get_row_index(str(conn_id)))
+    await pilot.pause()
+    assert app.table.highlighted_id == conn_id
+
+
+async def test_clients_appear_with_byte_counts(engine: EchoEngine, connect: Connect) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        a, b = connect(engine.address), connect(engine.address)
+        echo(a, b"x" * 1000)
+        echo(b, b"y" * 3)
+        ida, idb = await conn_id_of(pilot, app, a), await conn_id_of(pilot, app, b)
+
+        def cell(cid: int, column: str) -> str:
+            return app.table.get_cell(str(cid), column).plain
+
+        await until(pilot, lambda: cell(ida, "bytes_in") == "1000 B")
+        await until(pilot, lambda: cell(ida, "bytes_out") == "1000 B")
+        await until(pilot, lambda: cell(idb, "bytes_in") == "3 B" == cell(idb, "bytes_out"))
+        assert cell(ida, "peer") == peer_of(a)
+        assert cell(ida, "state") == READING
+        await until(pilot, lambda: "clients 2/" in screen_text(app))
+
+
+async def test_disconnect_removes_row_and_logs_reason(engine: EchoEngine, connect: Connect) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        sock = connect(engine.address)
+        cid = await conn_id_of(pilot, app, sock)
+        sock.close()
+        await until(pilot, lambda: cid not in client_ids(app))
+        await until(pilot, lambda: f"#{cid} " in log_text(app) and "peer-closed" in log_text(app))
+
+
+async def test_kick_confirmed_closes_that_socket(engine: EchoEngine, connect: Connect) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        keep, victim = connect(engine.address), connect(engine.address)
+        await conn_id_of(pilot, app, keep)
+        cid = await conn_id_of(pilot, app, victim)
+        await highlight(pilot, app, cid)
+        await pilot.press("k")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert f"#{cid}" in screen_text(app) and peer_of(victim) in screen_text(app)
+        await pilot.press("y")
+        await until(pilot, lambda: at_eof(victim))
+        await until(pilot, lambda: "kicked" in log_text(app))
+        assert not at_eof(keep)
+        echo(keep, b"still here")
+
+
+async def test_kick_cancelled_keeps_the_client(engine: EchoEngine, connect: Connect) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        sock = connect(engine.address)
+        cid = await conn_id_of(pilot, app, sock)
+        for cancel in ("escape", "n", "enter"):  # Enter presses the focused default: Cancel
+            await pilot.press("k")
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press(cancel)
+            assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.pause(0.3)
+        assert not at_eof(sock)
+        echo(sock, b"alive")
+        assert cid in client_ids(app)
+
+
+async def test_kick_hits_the_named_client_while_rows_resort(
+    engine: EchoEngine, connect: Connect
+) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        socks = [connect(engine.address) for _ in range(3)]
+        ids = [await conn_id_of(pilot, app, s) for s in socks]
+        app.table.sort_by("bytes_in")  # biggest first
+        await highlight(pilot, app, ids[1])
+        await pilot.press("k")
+        assert isinstance(app.screen, ConfirmScreen)
+        # While the dialog is open, traffic re-sorts the rows: ids[2] then ids[0] go above.
+        echo(socks[2], b"z" * 5000)
+        echo(socks[0], b"a" * 9000)
+        await until(pilot, lambda: client_ids(app)[:2] == [ids[0], ids[2]], timeout=5)
+        await pilot.press("y")
+        await until(pilot, lambda: at_eof(socks[1]))
+        await until(pilot, lambda: ids[1] not in client_ids(app))
+        assert not at_eof(socks[0]) and not at_eof(socks[2])
+
+
+async def test_cursor_follows_its_client_across_sorts(engine: EchoEngine, connect: Connect) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        socks = [connect(engine.address) for _ in range(4)]
+        ids = [await conn_id_of(pilot, app, s) for s in socks]
+        echo(socks[3], b"q" * 100)
+        await until(pilot, lambda: app.model.clients[ids[3]].stats.bytes_in == 100)
+        await highlight(pilot, app, ids[1])
+        seen = set()
+        for _ in COLUMNS:
+            await pilot.press("s")
+            seen.add(app.table.sort_column)
+            assert app.table.highlighted_id == ids[1]
+        assert seen == {column.key for column in COLUMNS}
+        app.table.sort_by("bytes_in")
+        app.table.sort_by("bytes_in")  # again: reversed, smallest first
+        assert app.table.sort_reverse is False
+        assert client_ids(app)[-1] == ids[3]
+        assert app.table.highlighted_id == ids[1]
+
+
+async def test_header_click_sorts(engine: EchoEngine, connect: Connect) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(2):
+            connect(engine.address)
+        await until(pilot, lambda: len(client_ids(app)) == 2)
+        index = [c.key for c in COLUMNS].index("bytes_in")
+        x = 1 + sum(c.width + 2 for c in COLUMNS[:index]) + 2
+        await pilot.click("#clients", offset=(x, 1))
+        assert app.table.sort_column == "bytes_in"
+        await pilot.click("#clients", offset=(x, 1))
+        assert app.table.sort_column == "bytes_in" and app.table.sort_reverse is False
+
+
+async def test_filter_mute_and_kick_matching(engine: EchoEngine, connect: Connect) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        socks = [connect(engine.address) for _ in range(4)]
+        ids = [await conn_id_of(pilot, app, s) for s in socks]
+        for cid in (ids[0], ids[2]):
+            await highlight(pilot, app, cid)
+            await pilot.press("m")
+            await until(pilot, lambda cid=cid: app.model.clients[cid].stats.state == MUTED)
+        await pilot.press("slash")
+        assert app.query_one(FilterInput).has_focus
+        await pilot.press(*"muted", "enter")
+        assert app.table.has_focus
+        await until(pilot, lambda: sorted(client_ids(app)) == [ids[0], ids[2]])
+        assert "Clients 2/4" in screen_text(app)
+        await pilot.press("K")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "2 clients" in screen_text(app)
+        await pilot.press("y")
+        await until(pilot, lambda: at_eof(socks[0]) and at_eof(socks[2]))
+        await until(pilot, lambda: len(app.model.clients) == 2)
+        assert not at_eof(socks[1]) and not at_eof(socks[3])
+        # An address filter; then no filter shows everyone again.
+        await pilot.press("slash", *"nomatch", "escape")
+        await until(pilot, lambda: client_ids(app) == [])
+        await pilot.press("slash", *["backspace"] * 7, *"127.0.0.1", "enter")
+        await until(pilot, lambda: sorted(client_ids(app)) == [ids[1], ids[3]])
+
+
+async def test_unmute(engine: EchoEngine, connect: Connect) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        sock = connect(engine.address)
+        cid = await conn_id_of(pilot, app, sock)
+        await pilot.press("m")
+        await until(pilot, lambda: app.model.clients[cid].stats.state == MUTED)
+        await until(pilot, lambda: app.table.get_cell(str(cid), "state").plain == MUTED)
+        await pilot.press("m")
+        await until(pilot, lambda: app.model.clients[cid].stats.state == READING)
+        echo(sock, b"back")
+
+
+async def test_pause_freezes_the_view(engine: EchoEngine, connect: Connect) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        first = connect(engine.address)
+        await conn_id_of(pilot, app, first)
+        await pilot.press("p")
+        assert "PAUSED" in screen_text(app)
+        second = connect(engine.address)
+        echo(second, b"hi")
+        await pilot.pause(0.5)
+        assert len(client_ids(app)) == 1
+        await pilot.press("p")
+        await conn_id_of(pilot, app, second)
+        assert "PAUSED" not in screen_text(app)
+
+
+async def test_refresh_rate_keys(engine: EchoEngine) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.refresh_hz == 5
+        await pilot.press("plus")
+        assert app.refresh_hz == 10 and "10 Hz" in screen_text(app)
+        await pilot.press("minus", "minus", "minus", "minus", "minus")
+        assert app.refresh_hz == 1
+
+
+async def test_selector_switch(engine: EchoEngine, connect: Connect) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        sock = connect(engine.address)
+        await conn_id_of(pilot, app, sock)
+        await pilot.press("S")
+        assert isinstance(app.screen, SelectorChooser)
+        options = app.screen.query_one("#selectors")
+        options.highlighted = app.screen.names.index("select")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: engine.selector_name == "SelectSelector")
+        await until(pilot, lambda: "SelectSelector" in screen_text(app))
+        await until(pilot, lambda: "switched" in log_text(app))
+        echo(sock, b"still echoing")
+        await pilot.press("S", "escape")
+        assert engine.selector_name == "SelectSelector"
+
+
+async def test_help_lists_every_key(engine: EchoEngine) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for binding in EchoTuiApp.BINDINGS:
+            key = binding.key_display or binding.key  # type: ignore[union-attr]
+            assert re.search(rf"{re.escape(key)} +{re.escape(binding.tooltip)}", text), key  # type: ignore[union-attr]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_select_panel_moves_with_traffic(engine: EchoEngine, connect: Connect) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one(SelectPanel)
+        await until(pilot, lambda: app.snapshot is not None)
+        socks = [connect(engine.address) for _ in range(3)]
+        deadline = time.monotonic() + 5
+        while panel.meter.rates[EVENTS] < 10 and time.monotonic() < deadline:
+            for sock in socks:
+                echo(sock, b"ping")
+            await pilot.pause(0.05)
+        assert panel.meter.rates[EVENTS] >= 10 and panel.meter.rates[SELECTS] > 0
+        assert panel.meter.deltas[READS] > 0
+        text = screen_text(app)
+        shown = re.search(r"events/s +(\d+)", text)
+        assert shown and int(shown.group(1)) > 0
+        assert re.search(r"read +[1-9]\d*%", text)
+
+
+async def test_rate_falls_to_zero_when_a_client_goes_quiet(
+    engine: EchoEngine, connect: Connect
+) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        sock = connect(engine.address)
+        cid = await conn_id_of(pilot, app, sock)
+        echo(sock, b"r" * 20_000)
+        await until(pilot, lambda: app.model.clients[cid].rate_in > 0)
+        await until(pilot, lambda: app.model.clients[cid].rate_in == 0, timeout=5)
+        await until(pilot, lambda: app.table.get_cell(str(cid), "rate_in").plain == "0 B/s")
+
+
+async def test_hostile_payloads_never_reach_the_screen(
+    engine: EchoEngine, connect: Connect
+) -> None:
+    payloads = [
+        b"\x1b[2J\x1b]0;owned\x07",
+        b"[@click=app.quit]x[/]",
+        b"[bold red]markup[/]",
+        b"\x00\x85\x9b31m",
+        "\u202egnp.exe\u2066\u200b".encode(),
+        b"\xff\xfe invalid utf-8",
+    ]
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        socks = [connect(engine.address) for _ in payloads]
+        for sock, payload in zip(socks, payloads, strict=True):
+            echo(sock, payload)
+        for sock in socks:
+            await conn_id_of(pilot, app, sock)
+        socks[0].close()
+        await until(pilot, lambda: "peer-closed" in log_text(app))
+        assert app.is_running  # the [@click=app.quit] payload did nothing
+        text = screen_text(app)
+        for raw in ("\x1b", "\x00", "\x85", "\x9b", "\u202e", "\u2066", "\u200b", "\x07"):
+            assert raw not in text
+
+
+async def test_engine_crash_shows_a_banner_within_a_second(
+    engine: EchoEngine, connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.snapshot is not None)
+
+        def boom(now: float) -> None:
+            raise RuntimeError("simulated \x1b[31mfailure")
+
+        monkeypatch.setattr(engine, "_housekeeping", boom)
+        connect(engine.address)  # wakes the loop, which then crashes
+        started = time.monotonic()
+        await until(pilot, lambda: app.failure is not None, timeout=2)
+        assert time.monotonic() - started < 1.5
+        text = screen_text(app)
+        assert "engine crashed: RuntimeError: simulated \\x1b[31mfailure" in text
+        assert "engine error" in log_text(app)
+
+
+async def test_quit_stops_the_engine(engine: EchoEngine) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+    assert engine.stopped.wait(3)
+    assert app.return_code == 0

@@ -1,0 +1,46 @@
+"""A bug inside the loop: it reaches the channel, every socket closes, the port is free."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from echo_tui.engine.events import SHUTDOWN, EngineStopped
+from tests.engine.conftest import is_closed, roundtrip
+
+
+def test_an_exception_in_the_loop_reaches_the_channel_and_stops_the_engine(
+    make_engine, connect, consumer
+):
+    engine = make_engine()
+    view = consumer(engine)
+    bystanders = [connect(engine.address) for _ in range(3)]
+    for client in bystanders:
+        roundtrip(client, b"fine so far")
+
+    def broken(conn) -> None:
+        raise RuntimeError("injected fault")
+
+    engine._on_readable = broken  # the next read anywhere blows up the loop
+    bystanders[0].sendall(b"trigger")
+    assert engine.stopped.wait(2)
+    error = view.until(lambda v: v.error)
+    assert error is engine.error
+    assert error.message == "RuntimeError: injected fault"
+    assert "Traceback" in error.traceback and "in broken" in error.traceback
+    for client in bystanders:
+        assert is_closed(client, timeout=1)
+    view.until(lambda v: v.of(EngineStopped))
+    assert view.snapshot.open_count == 0 and view.snapshot.totals.closed[SHUTDOWN] == 3
+    assert not view.conns
+    # The listener is closed and the port free again (a restart with SO_REUSEADDR binds).
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(engine.address, timeout=1)
+    again = socket.socket()
+    again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    again.bind(engine.address)
+    again.close()
+    late = engine.kick(1).result(0)
+    assert not late.ok
+    engine.stop()  # still harmless

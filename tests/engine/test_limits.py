@@ -1,0 +1,140 @@
+"""Limits and quiet: max_clients, idle timeout, accept pausing under EMFILE, an idle loop."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from echo_tui.engine.events import IDLE, MAX_CLIENTS, Disconnected, Rejected
+from tests.engine.conftest import is_closed, roundtrip
+from tests.helpers import wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_max_clients_rejects_extra_connections_at_once(make_engine, connect, consumer):
+    engine = make_engine(max_clients=2)
+    view = consumer(engine)
+    kept = [connect(engine.address) for _ in range(2)]
+    for client in kept:
+        view.conn_id(client)
+    extra = connect(engine.address)
+    assert is_closed(extra, timeout=1)
+    rejected = view.until(lambda v: v.of(Rejected))
+    assert rejected[0].reason == MAX_CLIENTS
+    assert rejected[0].peer.endswith(f":{extra.getsockname()[1]}")
+    snap = view.until(lambda v: (s := v.snapshot) and s.totals.closed.get(MAX_CLIENTS) and s)
+    assert snap.totals.closed[MAX_CLIENTS] == 1 and snap.open_count == 2
+    for client in kept:
+        roundtrip(client, b"still served")
+    kept[0].close()  # a slot frees up: the next client is accepted
+    view.until(lambda v: v.of(Disconnected))
+    roundtrip(connect(engine.address), b"welcome")
+
+
+def test_idle_timeout_closes_only_idle_clients(make_engine, connect, consumer):
+    engine = make_engine(idle_timeout=0.3)
+    view = consumer(engine)
+    idle = connect(engine.address)
+    busy = connect(engine.address)
+    idle_id, busy_id = view.conn_id(idle), view.conn_id(busy)
+    started = time.monotonic()
+    idle.settimeout(0)
+    while True:  # keep `busy` chatting until `idle` is closed
+        roundtrip(busy, b"tick")
+        try:
+            if idle.recv(1) == b"":
+                break
+        except BlockingIOError:
+            pass
+        assert time.monotonic() - started < 3, "idle client never closed"
+    elapsed = time.monotonic() - started
+    assert 0.25 <= elapsed < 1.0
+    gone = view.until(lambda v: v.of(Disconnected))
+    assert [(e.conn_id, e.reason) for e in gone] == [(idle_id, IDLE)]
+    assert busy_id in engine._conns
+
+
+def test_the_loop_sleeps_when_nothing_happens(engine, connect, consumer):
+    view = consumer(engine)
+    clients = [connect(engine.address) for _ in range(3)]
+    for client in clients:
+        roundtrip(client, b"hello")
+    first = view.until(lambda v: (s := v.snapshot) and s.totals.bytes_out == 15 and s)
+    later = view.until(lambda v: v.snapshot.monotonic - first.monotonic >= 1.5 and v.snapshot, 4)
+    rate = (later.loop.selects - first.loop.selects) / (later.monotonic - first.monotonic)
+    assert rate <= 3, f"{rate:.1f} selects/s while idle"
+    assert later.loop.read_events == first.loop.read_events
+
+
+ENGINE_UNDER_RLIMIT = textwrap.dedent(
+    """
+    import json, resource, sys
+    from echo_tui.engine.config import EngineConfig
+    from echo_tui.engine.server import EchoEngine
+
+    limit = int(sys.argv[1])
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    engine = EchoEngine(EngineConfig(port=0))
+    engine.start()
+    print(engine.address[1], flush=True)
+    for line in sys.stdin:  # one line in, the events so far out; zero CPU in between
+        events, snapshot, error = engine.channel.drain()
+        print(json.dumps([type(e).__name__ for e in events]), flush=True)
+    engine.stop()
+    """
+)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all threads, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_accept_pauses_under_emfile_without_spinning_and_resumes(connect):
+    limit = 32
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ENGINE_UNDER_RLIMIT, str(limit)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        address = ("127.0.0.1", int(proc.stdout.readline()))
+        events: list[str] = []
+
+        def seen(name: str) -> bool:
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+            events.extend(json.loads(proc.stdout.readline()))
+            return name in events
+
+        clients = [connect(address) for _ in range(limit + 4)]  # more than it has fds for
+        wait_for(lambda: seen("AcceptPaused"))
+        accepted = events.count("Connected")
+        assert 0 < accepted < len(clients)
+        before = cpu_seconds(proc.pid)
+        wait_started = time.monotonic()
+        wait_for(lambda: time.monotonic() - wait_started >= 1.0, interval=0.1)
+        used = cpu_seconds(proc.pid) - before
+        assert used <= 0.05, f"{used:.2f}s CPU in 1s while accepting is paused"
+        leaving = len(clients) - accepted + 1  # then everyone left fits in its fds
+        assert leaving <= accepted
+        for client in clients[:leaving]:  # accepted first (the backlog is FIFO); let them go
+            client.close()
+        wait_for(lambda: seen("AcceptResumed"))
+        for client in clients[leaving:]:  # everyone still waiting is accepted and served
+            roundtrip(client, b"finally")
+        wait_for(lambda: seen("Connected") and events.count("Connected") == len(clients))
+    finally:
+        proc.stdin.close()
+        assert proc.wait(10) == 0
+        proc.stdout.close()

@@ -26,13 +26,13 @@ from echo_tui.ui.model import ClientModel, matcher
 from echo_tui.ui.screens.confirm import ConfirmScreen
 from echo_tui.ui.screens.help import HelpScreen
 from echo_tui.ui.screens.selector_chooser import SelectorChooser
-from echo_tui.ui.units import human_bytes, human_duration
 from echo_tui.ui.widgets.clients_table import COLUMNS, ClientsTable
 from echo_tui.ui.widgets.event_log import EventLog
 from echo_tui.ui.widgets.filter_input import FilterInput
 from echo_tui.ui.widgets.header import Status, StatusHeader
 from echo_tui.ui.widgets.select_panel import SelectPanel
 from echo_tui.ui.widgets.traffic_panel import TrafficPanel
+from echo_tui.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
     from echo_tui.engine.server import EchoEngine
@@ -220,8 +220,8 @@ class EchoTuiApp(App[None]):
         body.append(f"#{cid}", "bold")
         body.append(" from ")
         body.append_text(safe_text(stats.peer, "bold"))
-        body.append(f"?\nConnected {human_duration(self.clock() - stats.connected_at)} ago; ")
-        body.append(f"{human_bytes(stats.bytes_in)} in, {human_bytes(stats.bytes_out)} out.")
+        body.append(f"?\nConnected {format_duration(self.clock() - stats.connected_at)} ago; ")
+        body.append(f"{format_bytes(stats.bytes_in)} in, {format_bytes(stats.bytes_out)} out.")
         self.push_screen(
             ConfirmScreen(f"Kick client #{cid}?", body, "Kick"),
             lambda ok: self._kick(cid, ok),

@@ -21,7 +21,7 @@ from textual.widgets._data_table import RowKey
 from echo_tui.engine.events import ConnectionStats
 from echo_tui.text import escape
 from echo_tui.ui.model import Change, Client, ClientModel, matcher
-from echo_tui.ui.units import human_bytes, human_count, human_duration, human_rate
+from echo_tui.units import format_bytes, format_count, format_duration, format_rate
 
 
 class Column(NamedTuple):
@@ -36,11 +36,11 @@ COLUMNS = (
     Column("id", "ID", 6, lambda c: c.stats.conn_id, False),
     Column("peer", "Peer", 21, lambda c: c.stats.peer, False),
     Column("state", "State", 13, lambda c: c.stats.state, False),
-    Column("rate_in", "In/s", 10, lambda c: c.rate_in, True),
-    Column("rate_out", "Out/s", 10, lambda c: c.rate_out, True),
-    Column("bytes_in", "In", 8, lambda c: c.stats.bytes_in, True),
-    Column("bytes_out", "Out", 8, lambda c: c.stats.bytes_out, True),
-    Column("pending", "Pending", 8, lambda c: c.stats.pending, True),
+    Column("rate_in", "In/s", 12, lambda c: c.rate_in, True),
+    Column("rate_out", "Out/s", 12, lambda c: c.rate_out, True),
+    Column("bytes_in", "In", 10, lambda c: c.stats.bytes_in, True),
+    Column("bytes_out", "Out", 10, lambda c: c.stats.bytes_out, True),
+    Column("pending", "Pending", 10, lambda c: c.stats.pending, True),
     Column("age", "Age", 6, lambda c: -c.stats.connected_at, True),
     Column("idle", "Idle", 6, lambda c: -c.stats.last_activity, True),
     Column("read_ready", "Rd", 6, lambda c: c.stats.read_ready, True),
@@ -57,15 +57,15 @@ def cell_texts(client: Client, now: float) -> tuple[str, ...]:
         str(s.conn_id),
         escape(s.peer),
         s.state,
-        human_rate(client.rate_in),
-        human_rate(client.rate_out),
-        human_bytes(s.bytes_in),
-        human_bytes(s.bytes_out),
-        human_bytes(s.pending),
-        human_duration(now - s.connected_at),
-        human_duration(now - s.last_activity),
-        human_count(s.read_ready),
-        human_count(s.write_ready),
+        format_rate(client.rate_in),
+        format_rate(client.rate_out),
+        format_bytes(s.bytes_in),
+        format_bytes(s.bytes_out),
+        format_bytes(s.pending),
+        format_duration(now - s.connected_at),
+        format_duration(now - s.last_activity),
+        format_count(s.read_ready),
+        format_count(s.write_ready),
     )
 
 

@@ -19,7 +19,7 @@ from echo_tui.engine.events import (
     Rejected,
 )
 from echo_tui.text import safe_text
-from echo_tui.ui.units import human_bytes
+from echo_tui.units import format_bytes
 
 
 def describe(event: LifecycleEvent | EngineError) -> Text:
@@ -34,7 +34,7 @@ def describe(event: LifecycleEvent | EngineError) -> Text:
         line.append(f"#{event.conn_id} ")
         line.append_text(safe_text(event.peer))
         line.append(f" {event.reason}", "bold")
-        line.append(f" ({human_bytes(event.bytes_in)} in, {human_bytes(event.bytes_out)} out)")
+        line.append(f" ({format_bytes(event.bytes_in)} in, {format_bytes(event.bytes_out)} out)")
         if event.detail:
             line.append(" ")
             line.append_text(safe_text(event.detail, "dim"))

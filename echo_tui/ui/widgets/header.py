@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from echo_tui.text import safe_text
-from echo_tui.ui.units import human_duration
+from echo_tui.units import format_duration
 
 
 def is_loopback(host: str) -> bool:
@@ -48,7 +48,7 @@ def render_status(status: Status) -> Text:
         text.append(address, "bold")
     else:
         text.append(f"⚠ {address} (not loopback)", "bold black on yellow")
-    uptime = "-" if status.uptime is None else human_duration(status.uptime)
+    uptime = "-" if status.uptime is None else format_duration(status.uptime)
     text.append(f"  {status.selector}  up {uptime}  ")
     text.append(f"clients {status.clients:,}/{status.max_clients:,}")
     text.append(f"  {status.refresh_hz:g} Hz")

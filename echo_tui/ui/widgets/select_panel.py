@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from echo_tui.engine.events import HISTOGRAM_BUCKETS, LoopStats, Snapshot, histogram_label
 from echo_tui.ui.meter import Meter
-from echo_tui.ui.units import human_count
+from echo_tui.units import format_count
 
 SELECTS, EVENTS, ACCEPTS, READS, WRITES, WAKEUPS, EMPTY, BUSY, WAIT = range(9)
 HIST = 9  # first histogram bucket in the meter
@@ -64,9 +64,9 @@ def render_stats(
     text.append(f"{100 * utilization:3.0f}% ", "bold")
     text.append(bar(utilization, 10), "magenta")
     text.append("\nselect()/s ", "dim")
-    text.append(f"{human_count(rates[SELECTS]):>6}", "bold")
+    text.append(f"{format_count(rates[SELECTS]):>6}", "bold")
     text.append("  events/s ", "dim")
-    text.append(f"{human_count(rates[EVENTS]):>6}", "bold")
+    text.append(f"{format_count(rates[EVENTS]):>6}", "bold")
     text.append("\nper select ", "dim")
     text.append(f"now {now:.1f}", "bold")
     text.append(f" avg {avg:.1f} max {loop.max_batch}")
@@ -79,7 +79,7 @@ def render_stats(
     text.append("\nwake-up", "magenta")
     text.append(f"{_pct(deltas[WAKEUPS], events):>4}")
     text.append("  empty selects ", "dim")
-    text.append(f"{human_count(rates[EMPTY])}/s")
+    text.append(f"{format_count(rates[EMPTY])}/s")
     return text
 
 

@@ -9,7 +9,7 @@ from textual.widgets import Sparkline, Static
 
 from echo_tui.engine.events import Snapshot
 from echo_tui.ui.meter import Meter
-from echo_tui.ui.units import human_bytes, human_count, human_rate
+from echo_tui.units import format_bytes, format_count, format_rate
 
 BYTES_IN, BYTES_OUT, MSGS_IN, MSGS_OUT = range(4)
 
@@ -49,21 +49,21 @@ class TrafficPanel(Vertical):
         )
         self.query_one("#spark-in", Sparkline).data = list(meter.history[BYTES_IN])
         self.query_one("#spark-out", Sparkline).data = list(meter.history[BYTES_OUT])
-        peak = Text("peak  ", "dim", end="")
-        peak.append(f"{human_rate(peaks[BYTES_IN])} in, {human_rate(peaks[BYTES_OUT])} out")
+        peak = Text("peak  ", "dim", no_wrap=True, overflow="ellipsis", end="")
+        peak.append(f"in {format_rate(peaks[BYTES_IN])}  out {format_rate(peaks[BYTES_OUT])}")
         self.query_one("#traffic-peak", Static).update(peak)
         totals = snapshot.totals
         line = Text(no_wrap=True, overflow="ellipsis", end="")
         line.append("total ", "dim")
-        line.append(f"{human_bytes(totals.bytes_in)} in, {human_bytes(totals.bytes_out)} out")
+        line.append(f"in {format_bytes(totals.bytes_in)}  out {format_bytes(totals.bytes_out)}")
         if totals.pending:
-            line.append(f", {human_bytes(totals.pending)} pending")
+            line.append(f"  buffered {format_bytes(totals.pending)}", "yellow")
         self.query_one("#traffic-totals", Static).update(line)
 
 
 def _rate_line(label: str, rate: float, msgs: float, style: str) -> Text:
     line = Text(no_wrap=True, overflow="ellipsis", end="")
     line.append(f"{label}  ", "bold " + style)
-    line.append(f"{human_rate(rate):>10}", "bold")
-    line.append(f"  {human_count(msgs):>5} msg/s")
+    line.append(f"{format_rate(rate):>12}", "bold")
+    line.append(f"  {format_count(msgs):>5} msg/s")
     return line

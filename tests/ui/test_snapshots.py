@@ -1,0 +1,97 @@
+"""SVG snapshots of the dashboard with deterministic data (fake engine, fixed clock).
+
+Regenerate after an intended change with `pytest tests/ui/test_snapshots.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from textual.pilot import Pilot
+
+from echo_tui.ui.app import EchoTuiApp
+from tests.ui.fakes import START, FakeEngine, Traffic
+
+SECONDS = 70  # of traffic fed before the picture, so the sparklines fill up
+
+
+@pytest.fixture(autouse=True)
+def utc() -> Iterator[None]:
+    """Log timestamps are local time: pin the zone so pictures match anywhere."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TZ", "UTC")
+        time.tzset()
+        yield
+    time.tzset()
+
+
+def demo_app() -> EchoTuiApp:
+    return EchoTuiApp(FakeEngine(), clock=lambda: START + SECONDS)  # type: ignore[arg-type]
+
+
+async def feed(pilot: Pilot) -> None:
+    """Apply a minute of demo-like traffic, one snapshot per second, plus some events."""
+    app: EchoTuiApp = pilot.app  # type: ignore[assignment]
+    traffic = Traffic()
+    for event in traffic.events():
+        app.engine.channel.put_event(event)
+    for second in range(SECONDS + 1):
+        app.engine.channel.put_snapshot(traffic.snapshot(second))
+        app.tick()
+    await pilot.pause()
+
+
+class TestMainScreen:
+    def test_wide(self, snap_compare) -> None:
+        assert snap_compare(demo_app(), terminal_size=(140, 44), run_before=feed)
+
+    def test_80x24(self, snap_compare) -> None:
+        assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=feed)
+
+    def test_sorted_and_filtered(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await feed(pilot)
+            await pilot.press("s", "s", "s")  # In/s, biggest first
+            await pilot.press("slash", *"reading", "enter")
+
+        assert snap_compare(demo_app(), terminal_size=(120, 36), run_before=run_before)
+
+
+class TestDialogs:
+    def test_kick_confirmation(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await feed(pilot)
+            await pilot.press("down", "down", "k")
+
+        assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=run_before)
+
+    def test_kick_matching_confirmation(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await feed(pilot)
+            await pilot.press("slash", *"muted", "enter", "K")
+
+        assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=run_before)
+
+    def test_help(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await feed(pilot)
+            await pilot.press("question_mark")
+
+        assert snap_compare(demo_app(), terminal_size=(100, 34), run_before=run_before)
+
+
+def test_crash_banner(snap_compare) -> None:
+    from echo_tui.engine.events import EngineError
+
+    async def run_before(pilot: Pilot) -> None:
+        await feed(pilot)
+        app: EchoTuiApp = pilot.app  # type: ignore[assignment]
+        app.engine.channel.put_error(
+            EngineError("OSError: [Errno 24] Too many open files", "", START + SECONDS)
+        )
+        app.tick()
+        await pilot.pause()
+
+    assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=run_before)

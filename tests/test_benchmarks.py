@@ -1,0 +1,30 @@
+"""Smoke tests: the benchmark scripts run to completion in their --quick modes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def run(script: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick", *args],
+        capture_output=True, text=True, timeout=50,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_echo_servers_benchmark_quick() -> None:
+    out = run("echo_servers.py", "--servers", "echo-tui,buffered", "--scenarios", "100x10")
+    assert "## 100 B x 10 connections" in out
+    assert "| echo-tui " in out and "| buffered (buffered " in out
+    assert "echo-tui CPU ratio" in out
+
+
+def test_scale_benchmark_quick() -> None:
+    out = run("scale.py", "--counts", "50", "--servers", "echo-tui,protocol")
+    assert "| echo-tui " in out and "| protocol " in out

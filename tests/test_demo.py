@@ -11,7 +11,9 @@ import pytest
 from echo_tui.demo import BEHAVIOURS, COMEBACK_DELAY, DemoSwarm, behaviour_for, slow_reader
 from echo_tui.engine.events import BACKPRESSURED, Connected, ConnectionStats
 from echo_tui.engine.server import EchoEngine
+from echo_tui.ui.app import EchoTuiApp
 from tests.helpers import wait_for
+from tests.ui.helpers import client_ids, until
 
 
 class View:
@@ -109,3 +111,15 @@ def test_swarm_process_runs_as_a_module_and_rejects_bad_arguments() -> None:
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert done.returncode == 2 and "invalid int value" in done.stderr
+
+
+async def test_demo_5_shows_5_clients_on_the_dashboard(engine, swarm) -> None:
+    """What `echo-tui --demo 5` does: the swarm next to the real app, then gone after exit."""
+    app = EchoTuiApp(engine, refresh_hz=10)
+    swarm.start(*engine.address, 5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: len(client_ids(app)) == 5, timeout=10)
+    pid = swarm.pid
+    assert pid is not None
+    swarm.stop()
+    assert gone(pid)

@@ -555,6 +555,7 @@ def load_main(argv: list[str]) -> int:
 def _run_with_progress(spec: LoadSpec) -> LoadResult:
     """run_load with a transient Rich progress bar on stderr."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (
@@ -563,7 +564,7 @@ def _run_with_progress(spec: LoadSpec) -> LoadResult:
         TextColumn("{task.fields[messages]:>12,} msgs  {task.fields[rate]:>10,.0f} msg/s"),
         TimeRemainingColumn(),
     )
-    target = f"{spec.host}:{spec.port} x{spec.connections}"
+    target = escape(f"{spec.host}:{spec.port} x{spec.connections}")
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(target, total=spec.duration, messages=0, rate=0.0)
 

@@ -1,5 +1,290 @@
-"""Command-line entry point (placeholder until the foundation lands)."""
+"""The `echo-tui` command: arguments, one-line errors with exit status 2, signals, and dispatch."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import ipaddress
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import NoReturn
+
+from echo_tui import __version__
+from echo_tui.engine.config import MIB, EngineConfig, available_selectors
+from echo_tui.engine.server import EchoEngine
+from echo_tui.headless import run_headless
+
+USAGE_ERROR = 2
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return 0
+class UsageError(Exception):
+    """A mistake the user can fix; reported as one line and exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see echo-tui --help)")
+
+
+def _number(kind: Callable[[str], float], low: float) -> Callable[[str], float]:
+    noun = "a whole number" if kind is int else "a number"
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+        if not value >= low:  # also rejects NaN
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {text}")
+        return value
+
+    return parse
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {port}")
+    return port
+
+
+def _selector(text: str) -> str:
+    if text not in available_selectors():
+        raise argparse.ArgumentTypeError(
+            f"selector {text!r} is not available here; choose one of: "
+            + ", ".join(available_selectors())
+        )
+    return text
+
+
+class _HelpWithKeys(argparse.Action):
+    """--help: the options, then the dashboard's key bindings (read from the app itself)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show this help and exit"
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> NoReturn:
+        parser.print_help()
+        print("\nkey bindings in the dashboard:")
+        print(key_bindings_help())
+        parser.exit()
+
+
+def key_bindings_help() -> str:
+    """One line per key binding of the dashboard, from its BINDINGS."""
+    from textual.binding import Binding
+
+    from echo_tui.ui.app import EchoTuiApp
+
+    lines = []
+    for entry in EchoTuiApp.BINDINGS:
+        binding = entry if isinstance(entry, Binding) else Binding(*entry)
+        keys = binding.key_display or binding.key
+        lines.append(f"  {keys:<14} {binding.description}")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="echo-tui",
+        description="A TCP echo server on Python's selectors, shown live in a terminal dashboard.",
+        epilog="echo-tui load --help: the load generator for any echo server.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        add_help=False,
+    )
+    parser.add_argument("-h", "--help", action=_HelpWithKeys)
+    parser.add_argument("--version", action="version", version=f"echo-tui {__version__}")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=_port, default=1234, help="TCP port; 0 picks a free one")
+    parser.add_argument(
+        "--selector",
+        type=_selector,
+        default="default",
+        help="selector class: " + ", ".join(available_selectors()),
+    )
+    parser.add_argument("--headless", action="store_true", help="no UI: print stats to stdout")
+    parser.add_argument(
+        "--interval",
+        type=_number(float, 0.05),
+        default=1.0,
+        help="seconds between headless stats lines",
+    )
+    parser.add_argument("--json", action="store_true", help="headless stats lines as JSON objects")
+    parser.add_argument(
+        "--max-clients",
+        type=_number(int, 1),
+        default=10_000,
+        help="connections beyond this are accepted and closed at once",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=_number(float, 0),
+        default=0,
+        help="close clients silent for this many seconds (0: never)",
+    )
+    parser.add_argument(
+        "--max-buffer",
+        type=_number(int, 1024),
+        default=4 * MIB,
+        help="bytes of pending echo per client; reading pauses at half of it",
+    )
+    parser.add_argument(
+        "--refresh",
+        type=_number(float, 0.5),
+        default=5.0,
+        help="dashboard refreshes per second",
+    )
+    parser.add_argument(
+        "--demo",
+        type=_number(int, 0),
+        default=0,
+        metavar="N",
+        help="also start N simulated clients of mixed behaviour",
+    )
+    return parser
+
+
+def bind_error_message(exc: OSError, host: str, port: int) -> str:
+    """One line saying what went wrong binding host:port and what to do."""
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host {host!r}: use an IP address or a name this machine can resolve"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use: "
+            "stop the other program or choose another --port (0 picks a free one)"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"address {host} is not available on this machine: "
+            "use 127.0.0.1 or an address of a local interface"
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return (
+            f"permission denied listening on port {port}: "
+            "ports below 1024 need privileges, choose one from 1024 up"
+        )
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+
+
+def exposure_warning(host: str) -> str | None:
+    """A warning when `host` (as bound) is reachable from other machines, else None."""
+    try:
+        address = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return None
+    if address.is_loopback:
+        return None
+    where = "all interfaces" if address.is_unspecified else "a network interface"
+    return f"listening on {host} ({where}): other machines can connect to this echo server"
+
+
+def format_address(address: tuple[str, int]) -> str:
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["load"]:
+        from echo_tui.load import load_main
+
+        return load_main(args_list[1:])
+    try:
+        return _serve(build_parser().parse_args(args_list))
+    except UsageError as exc:
+        print(f"echo-tui: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = EngineConfig(
+        host=args.host,
+        port=args.port,
+        selector=args.selector,
+        max_clients=int(args.max_clients),
+        idle_timeout=args.idle_timeout or None,
+        max_buffer=int(args.max_buffer),
+    )
+    if args.json and not args.headless:
+        raise UsageError("--json applies only with --headless")
+    engine = EchoEngine(config)
+    try:
+        engine.start()
+    except OSError as exc:
+        raise UsageError(bind_error_message(exc, args.host, args.port)) from None
+    except (UnicodeError, ValueError) as exc:  # e.g. an over-long or malformed host name
+        raise UsageError(f"bad host {args.host!r}: {exc}") from None
+    swarm = None
+    try:
+        warning = exposure_warning(engine.address[0])
+        if warning:
+            print(f"echo-tui: warning: {warning}", file=sys.stderr)
+        if args.demo:
+            from echo_tui.demo import DemoSwarm
+
+            swarm = DemoSwarm()
+            swarm.start(_client_host(engine.address[0]), engine.address[1], int(args.demo))
+        if args.headless:
+            return _run_headless(engine, args)
+        return _run_dashboard(engine, args, warning)
+    finally:
+        if swarm is not None:
+            swarm.stop()
+        engine.stop()
+
+
+def _client_host(bound: str) -> str:
+    """Where local clients should connect to reach a server bound to `bound`."""
+    if bound in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    return "::1" if bound == "::" else bound
+
+
+def _run_headless(engine: EchoEngine, args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    _on_stop_signals(lambda signum, frame: stop.set())
+    try:
+        print(f"listening on {format_address(engine.address)} ({engine.selector_name})", flush=True)
+        return run_headless(engine, stop, args.interval, args.json)
+    except BrokenPipeError:  # stdout was closed (e.g. piped into head): a normal way to stop
+        sys.stdout = None  # type: ignore[assignment]
+        return 0
+
+
+def _run_dashboard(engine: EchoEngine, args: argparse.Namespace, warning: str | None) -> int:
+    from echo_tui.ui.app import EchoTuiApp
+
+    app = EchoTuiApp(engine, refresh_hz=args.refresh, warning=warning)
+
+    def request_exit(signum: int, frame: FrameType | None) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # the app is not running (yet, or any more)
+            raise KeyboardInterrupt from None
+        loop.call_soon_threadsafe(app.exit)
+
+    _on_stop_signals(request_exit)
+    app.run()
+    if engine.error is not None:
+        print(f"echo-tui: engine failed: {engine.error.message}", file=sys.stderr)
+        print(engine.error.traceback, file=sys.stderr, end="")
+        return 1
+    return app.return_code or 0
+
+
+def _on_stop_signals(handler: Callable[[int, FrameType | None], None]) -> None:
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, handler)

@@ -129,6 +129,9 @@ class EchoEngine:
         self._last_snapshot = self._now
         self._next_idle_check = self._now
         self._accept_resume_at: float | None = None
+        self._due_tick = self._due_heartbeat = self._now  # see _plan()
+        # Never read more than fits under the cap (reads happen only below high water).
+        self._read_size = min(config.read_size, config.max_buffer)
         # Totals.
         self._accepted = 0
         self._closed: Counter[str] = Counter()
@@ -243,35 +246,37 @@ class EchoEngine:
             self.channel.put_error(self.error)
 
     def _loop(self) -> None:
-        perf = time.perf_counter
-        monotonic = time.monotonic
+        # Two clock reads per select: the one after it ends this iteration's wait and starts
+        # its busy time; the one at the end closes the busy time and starts the next wait.
+        clock = time.monotonic
         histogram = self._histogram
         top_bucket = HISTOGRAM_BUCKETS - 1
+        self._plan()
+        started = clock()
         while not self._stopping:
-            timeout = self._select_timeout()
-            started = perf()
-            ready = self._selector.select(timeout)  # type: ignore[union-attr]
-            woke = perf()
-            self._wait += woke - started
-            self._now = now = monotonic()
+            due = self._due_tick if self._changed() else self._due_heartbeat
+            ready = self._selector.select(max(0.0, due - started))  # type: ignore[union-attr]
+            self._now = now = clock()
+            self._wait += now - started
             count = len(ready)
             self._selects += 1
             self._events += count
-            histogram[min(count.bit_length(), top_bucket)] += 1
+            histogram[count.bit_length() if count < 1024 else top_bucket] += 1
             if count == 0:
                 self._empty_selects += 1
             elif count > self._max_batch:
                 self._max_batch = count
+            reads = writes = 0
             for key, mask in ready:
                 conn = key.data
                 if type(conn) is Connection:
                     if conn.closed:
                         continue  # closed earlier in this batch
                     if mask & WRITE:
-                        self._write_events += 1
+                        writes += 1
                         self._on_writable(conn)
                     if mask & READ and not conn.closed:
-                        self._read_events += 1
+                        reads += 1
                         self._on_readable(conn)
                 elif conn is _LISTENER:
                     self._accept_events += 1
@@ -279,17 +284,27 @@ class EchoEngine:
                 else:
                     self._wakeup_events += 1
                     self._run_commands()
-            self._housekeeping(now)
-            self._busy += perf() - woke
+            self._read_events += reads
+            self._write_events += writes
+            if now >= (self._due_tick if self._changed() else self._due_heartbeat):
+                self._housekeeping(now)
+            started = clock()
+            self._busy += started - now
 
-    def _select_timeout(self) -> float:
-        changed = self._dirty or self._closed_ids or self._events_since_snapshot
-        due = self._last_snapshot + (self.config.tick if changed else self.config.heartbeat)
-        if self.config.idle_timeout is not None and self._conns:
-            due = min(due, self._next_idle_check)
+    def _changed(self) -> bool:
+        """Anything to publish since the last snapshot (then snapshots come every tick)."""
+        return bool(self._dirty or self._closed_ids or self._events_since_snapshot)
+
+    def _plan(self) -> None:
+        """When housekeeping is next due, with and without changes to publish."""
+        config = self.config
+        sooner = []
         if self._accept_resume_at is not None:
-            due = min(due, self._accept_resume_at)
-        return max(0.0, due - time.monotonic())
+            sooner.append(self._accept_resume_at)
+        if config.idle_timeout is not None and self._conns:
+            sooner.append(self._next_idle_check)
+        self._due_tick = min([self._last_snapshot + config.tick, *sooner])
+        self._due_heartbeat = min([self._last_snapshot + config.heartbeat, *sooner])
 
     def _housekeeping(self, now: float) -> None:
         if self._accept_resume_at is not None and now >= self._accept_resume_at:
@@ -299,9 +314,10 @@ class EchoEngine:
             self._next_idle_check = now + min(idle_timeout / 4, 1.0)
             for conn in [c for c in self._conns.values() if now - c.last_activity >= idle_timeout]:
                 self._close(conn, IDLE, f"idle for {now - conn.last_activity:.1f}s")
-        changed = self._dirty or self._closed_ids or self._events_since_snapshot
-        if now - self._last_snapshot >= (self.config.tick if changed else self.config.heartbeat):
+        period = self.config.tick if self._changed() else self.config.heartbeat
+        if now - self._last_snapshot >= period:
             self._publish()
+        self._plan()
 
     # ----------------------------------------------------------------- handlers
 
@@ -340,12 +356,14 @@ class EchoEngine:
     def _on_readable(self, conn: Connection) -> None:
         conn.read_ready += 1
         self._dirty.add(conn)
-        # Never take more than fits under the cap: pending <= max_buffer whatever the client does.
-        # (It reads only below high water, so there is always room.)
-        read_size = self.config.read_size
-        room = self.config.max_buffer - len(conn.out)
+        out = conn.out
+        size = self._read_size
+        if out:  # pending <= max_buffer whatever the client does: take only what fits
+            room = self.config.max_buffer - len(out)
+            if room < size:
+                size = room
         try:
-            data = conn.sock.recv(read_size if read_size < room else room)
+            data = conn.sock.recv(size)
         except (BlockingIOError, InterruptedError):
             return
         except ConnectionResetError:
@@ -355,7 +373,7 @@ class EchoEngine:
             self._close(conn, ERROR, str(exc))
             return
         if not data:
-            if conn.out:
+            if out:
                 conn.closing = True  # flush the rest of the echo, then close
                 self._set_interest(conn)
             else:
@@ -367,13 +385,23 @@ class EchoEngine:
         conn.last_activity = self._now
         self._bytes_in += size
         self._msgs_in += 1
-        if conn.out:
-            conn.out += data
-        else:
-            sent = self._send(conn, data)
-            if sent == size or conn.closed:
+        if not out:  # the usual case: echo at once, buffer only what the socket refuses
+            try:
+                sent = conn.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                self._send_failed(conn, exc)
                 return
-            conn.out += memoryview(data)[sent:]
+            if sent:
+                conn.bytes_out += sent
+                conn.msgs_out += 1
+                self._bytes_out += sent
+                self._msgs_out += 1
+                if sent == size:
+                    return
+            data = memoryview(data)[sent:]
+        out += data
         self._set_interest(conn)
 
     def _on_writable(self, conn: Connection) -> None:
@@ -395,11 +423,8 @@ class EchoEngine:
             sent = conn.sock.send(data)
         except (BlockingIOError, InterruptedError):
             return 0
-        except (ConnectionResetError, BrokenPipeError):
-            self._close(conn, RESET)
-            return 0
         except OSError as exc:
-            self._close(conn, ERROR, str(exc))
+            self._send_failed(conn, exc)
             return 0
         if sent:
             conn.bytes_out += sent
@@ -408,6 +433,12 @@ class EchoEngine:
             self._bytes_out += sent
             self._msgs_out += 1
         return sent
+
+    def _send_failed(self, conn: Connection, exc: OSError) -> None:
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+            self._close(conn, RESET)
+        else:
+            self._close(conn, ERROR, str(exc))
 
     def _set_interest(self, conn: Connection) -> None:
         """Register exactly the events this connection needs now (none: unregistered)."""
@@ -463,6 +494,7 @@ class EchoEngine:
     def _pause_accepting(self, exc: OSError) -> None:
         self._selector.unregister(self._listener)  # type: ignore[union-attr]
         self._accept_resume_at = self._now + ACCEPT_RETRY_DELAY
+        self._plan()
         reason = errno.errorcode.get(exc.errno or 0, str(exc))
         self._emit(AcceptPaused(reason, ACCEPT_RETRY_DELAY, self._now + self._to_wall))
 

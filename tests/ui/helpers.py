@@ -43,12 +43,16 @@ def log_text(app: EchoTuiApp) -> str:
 
 def at_eof(sock: socket.socket) -> bool:
     """True when the peer closed `sock` (EOF or reset); never blocks."""
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
     try:
-        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except (BlockingIOError, TimeoutError):  # nothing to read yet (timeout: a timed socket)
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except BlockingIOError:
         return False
     except ConnectionResetError:
         return True
+    finally:
+        sock.settimeout(timeout)
 
 
 def client_ids(app: EchoTuiApp) -> list[int]:

@@ -241,11 +241,12 @@ class ClientsTable(DataTable[Text]):
                 gone.add(RowKey(str(cid)))
         if not gone:
             return
-        if len(gone) == 1:
-            self.remove_row(gone.pop())
-            return
-        # DataTable.remove_row rebuilds the row index each call (O(n) per row); remove in bulk.
+        # DataTable.remove_row rebuilds the row index on every call (O(rows) per row), so
+        # several rows go in one pass.
         with self._cursor_kept():
+            if len(gone) == 1:
+                self.remove_row(gone.pop())
+                return
             keep = [row.key for row in self.ordered_rows if row.key not in gone]
             for row_key in gone:
                 del self.rows[row_key]

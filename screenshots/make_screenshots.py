@@ -1,0 +1,56 @@
+"""Regenerate the SVG screenshots of the real app: `python screenshots/make_screenshots.py`.
+
+Starts a real engine on 127.0.0.1 (a free port) with the `--demo` client swarm
+against it, runs the real dashboard headless, lets traffic flow, and saves:
+dashboard.svg (120x36), dashboard-80x24.svg, kick-confirm.svg, help.svg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from echo_tui.demo import DemoSwarm
+from echo_tui.engine.config import EngineConfig
+from echo_tui.engine.server import EchoEngine
+from echo_tui.ui.app import EchoTuiApp
+
+HERE = Path(__file__).resolve().parent
+CLIENTS = 24
+WARM_UP = 8.0  # seconds of traffic before the first picture
+
+
+async def shoot(size: tuple[int, int], shots: list[tuple[str, tuple[str, ...]]]) -> None:
+    """Run the app at `size` against a fresh engine and swarm; after each key list, save."""
+    engine = EchoEngine(EngineConfig(port=0))
+    engine.start()
+    with DemoSwarm() as swarm:
+        swarm.start(*engine.address, CLIENTS)
+        app = EchoTuiApp(engine)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause(WARM_UP)
+            for name, keys in shots:
+                if keys:
+                    await pilot.press(*keys)
+                    await pilot.pause(0.3)
+                app.save_screenshot(name, path=str(HERE))
+                print(f"wrote {HERE / name}")
+    engine.stop()
+
+
+async def main() -> int:
+    await shoot(
+        (120, 36),
+        [
+            ("dashboard.svg", ()),
+            ("kick-confirm.svg", ("down", "down", "k")),
+            ("help.svg", ("escape", "question_mark")),
+        ],
+    )
+    await shoot((80, 24), [("dashboard-80x24.svg", ())])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

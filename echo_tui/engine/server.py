@@ -128,7 +128,8 @@ class EchoEngine:
         self._seq = 0
         self._last_snapshot = self._now
         self._next_idle_check = self._now
-        self._accept_resume_at: float | None = None
+        self._accept_resume_at: float | None = None  # listener unregistered until then
+        self._accept_paused = False  # announced paused; cleared by the next accept that works
         self._due_tick = self._due_heartbeat = self._now  # see _plan()
         # Never read more than fits under the cap (reads happen only below high water).
         self._read_size = min(config.read_size, config.max_buffer)
@@ -333,6 +334,9 @@ class EchoEngine:
                     self._pause_accepting(exc)
                     return
                 continue  # ECONNABORTED, EPROTO, ...: that client is gone, go on
+            if self._accept_paused:
+                self._accept_paused = False
+                self._emit(AcceptResumed(self._now + self._to_wall))
             self._accepted += 1
             peer = format_peer(address)
             if len(self._conns) >= self.config.max_clients or self._fd_unwatchable(sock):
@@ -495,13 +499,14 @@ class EchoEngine:
         self._selector.unregister(self._listener)  # type: ignore[union-attr]
         self._accept_resume_at = self._now + ACCEPT_RETRY_DELAY
         self._plan()
-        reason = errno.errorcode.get(exc.errno or 0, str(exc))
-        self._emit(AcceptPaused(reason, ACCEPT_RETRY_DELAY, self._now + self._to_wall))
+        if not self._accept_paused:  # announce the pause once, not at every failed retry
+            self._accept_paused = True
+            reason = errno.errorcode.get(exc.errno or 0, str(exc))
+            self._emit(AcceptPaused(reason, ACCEPT_RETRY_DELAY, self._now + self._to_wall))
 
     def _resume_accepting(self) -> None:
         self._accept_resume_at = None
         self._selector.register(self._listener, READ, _LISTENER)  # type: ignore[union-attr]
-        self._emit(AcceptResumed(self._now + self._to_wall))
 
     def _emit(self, event: LifecycleEvent) -> None:
         self._events_since_snapshot = True
@@ -616,7 +621,7 @@ class EchoEngine:
                 msgs_in=self._msgs_in,
                 msgs_out=self._msgs_out,
                 pending=sum(len(c.out) for c in self._writers),
-                accept_paused=self._accept_resume_at is not None,
+                accept_paused=self._accept_paused,
             ),
             loop=LoopStats(
                 selects=self._selects,

@@ -134,6 +134,8 @@ def test_accept_pauses_under_emfile_without_spinning_and_resumes(connect):
         for client in clients[leaving:]:  # everyone still waiting is accepted and served
             roundtrip(client, b"finally")
         wait_for(lambda: seen("Connected") and events.count("Connected") == len(clients))
+        # Announced once each, though it retried (and failed) every 0.5 s while out of fds.
+        assert (events.count("AcceptPaused"), events.count("AcceptResumed")) == (1, 1)
     finally:
         proc.stdin.close()
         assert proc.wait(10) == 0

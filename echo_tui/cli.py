@@ -91,7 +91,7 @@ def key_bindings_help() -> str:
     for entry in EchoTuiApp.BINDINGS:
         binding = entry if isinstance(entry, Binding) else Binding(*entry)
         keys = binding.key_display or binding.key
-        lines.append(f"  {keys:<14} {binding.description}")
+        lines.append(f"  {keys:<8} {binding.tooltip or binding.description}")
     return "\n".join(lines)
 
 

@@ -77,7 +77,7 @@ def _cell(column: Column, text: str) -> Text:
 class ClientsTable(DataTable[Text]):
     """Connected clients, one row each; see the module docstring for the update rules."""
 
-    ADD_PER_TICK = 300
+    ADD_PER_TICK = 200
     RESORT_EVERY = 1.0  # seconds between re-sorts while values move
 
     def __init__(self, model: ClientModel, clock: Callable[[], float], **kwargs: Any) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.server import EchoEngine
+from tests.pty_app import PtyApp
 
 
 @pytest.fixture
@@ -50,3 +51,18 @@ def connect() -> Iterator[Callable[..., socket.socket]]:
     yield open_client
     for sock in sockets:
         sock.close()
+
+
+@pytest.fixture
+def pty_app() -> Iterator[Callable[..., PtyApp]]:
+    """Start `echo-tui` (or another command) in pseudo-terminals; all killed afterwards."""
+    apps: list[PtyApp] = []
+
+    def start(*args: str, **options: object) -> PtyApp:
+        app = PtyApp(*args, **options)  # type: ignore[arg-type]
+        apps.append(app)
+        return app
+
+    yield start
+    for app in apps:
+        app.close()

@@ -1,0 +1,80 @@
+"""`echo-tui` in a real pseudo-terminal, recording every byte it writes."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Sequence
+
+ENTER_ALT_SCREEN = b"\x1b[?1049h"
+LEAVE_ALT_SCREEN = b"\x1b[?1049l"
+
+
+class PtyApp:
+    """`echo-tui` running on a pseudo-terminal; everything it writes is kept in `output`."""
+
+    def __init__(
+        self,
+        *args: str,
+        columns: int = 100,
+        rows: int = 30,
+        command: Sequence[str] = (sys.executable, "-m", "echo_tui", "--port", "0"),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """Run `command` + `args` (extra `env` on top of ours) on a new pty of that size."""
+        self.master, self.slave = os.openpty()
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        self.initial_modes = termios.tcgetattr(self.slave)
+        size = {"COLUMNS": str(columns), "LINES": str(rows)}
+        env = {**os.environ, "TERM": "xterm-256color", **size, **(env or {})}
+        self.process = subprocess.Popen(
+            [*command, *args],
+            stdin=self.slave,
+            stdout=self.slave,
+            stderr=self.slave,
+            env=env,
+            start_new_session=True,
+        )
+        self.output = bytearray()
+
+    def read_until(self, marker: bytes, timeout: float, start: int = 0) -> bool:
+        """Read output until `marker` appears after offset `start`; False after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while marker not in self.output[start:]:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._read(remaining):
+                return marker in self.output[start:]
+        return True
+
+    def wait_exit(self, timeout: float) -> int | None:
+        """Keep reading (a full terminal would block the app) until it exits; its status."""
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            self._read(0.05)
+        while self._read(0.05):  # what it wrote last
+            pass
+        return self.process.poll()
+
+    def _read(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return self.process.poll() is None
+        try:
+            chunk = os.read(self.master, 65536)
+        except OSError:  # EIO: the other side closed
+            return False
+        self.output += chunk
+        return bool(chunk)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+        os.close(self.master)
+        os.close(self.slave)

@@ -37,14 +37,9 @@ class SwitchSelector:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class Stop:
-    pass
+Command = Kick | KickWhere | Mute | SwitchSelector
 
-
-Command = Kick | KickWhere | Mute | SwitchSelector | Stop
-
-_NAMES = {Kick: "kick", KickWhere: "kick_where", SwitchSelector: "switch_selector", Stop: "stop"}
+_NAMES = {Kick: "kick", KickWhere: "kick_where", SwitchSelector: "switch_selector"}
 
 
 def command_name(command: Command) -> str:

@@ -19,11 +19,10 @@ PEER_CLOSED = "peer-closed"
 RESET = "reset"
 KICKED = "kicked"
 IDLE = "idle"
-BUFFER_LIMIT = "buffer-limit"
 MAX_CLIENTS = "max-clients"
 ERROR = "error"
 SHUTDOWN = "shutdown"
-CLOSE_REASONS = (PEER_CLOSED, RESET, KICKED, IDLE, BUFFER_LIMIT, MAX_CLIENTS, ERROR, SHUTDOWN)
+CLOSE_REASONS = (PEER_CLOSED, RESET, KICKED, IDLE, MAX_CLIENTS, ERROR, SHUTDOWN)
 
 # Connection states.
 READING = "reading"

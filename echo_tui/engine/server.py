@@ -22,7 +22,6 @@ from echo_tui.engine.commands import (
     Kick,
     KickWhere,
     Mute,
-    Stop,
     SwitchSelector,
     command_name,
 )
@@ -524,8 +523,7 @@ class EchoEngine:
             result = CommandResult(
                 result.command, result.ok, result.message, result.conn_id, result.count, time.time()
             )
-            if not isinstance(envelope.command, Stop):
-                self._emit(result)
+            self._emit(result)
             envelope.future.set_result(result)
 
     def _execute(self, command: Command) -> CommandResult:
@@ -548,10 +546,7 @@ class EchoEngine:
             return CommandResult("kick_where", True, f"kicked {len(matching)}", None, len(matching))
         if isinstance(command, Mute):
             return self._mute(command)
-        if isinstance(command, SwitchSelector):
-            return self._switch_selector(command.name)
-        self._stopping = True
-        return CommandResult("stop", True, "stopping")
+        return self._switch_selector(command.name)
 
     def _mute(self, command: Mute) -> CommandResult:
         verb = "mute" if command.muted else "unmute"

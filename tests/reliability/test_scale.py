@@ -1,0 +1,107 @@
+"""Scale: 10,000 concurrent clients (held by a separate process) on the real dashboard."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import resource
+import time
+
+import pytest
+
+from echo_tui.ui.app import EchoTuiApp
+from echo_tui.ui.screens.help import HelpScreen
+from tests.reliability.procs import fd_count, rss_bytes
+from tests.ui.helpers import screen_text, until
+
+CLIENTS = 10_000
+FDS_NEEDED = CLIENTS + 500  # each side (engine process, client process) needs this many
+_HARD = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+pytestmark = pytest.mark.skipif(
+    _HARD != resource.RLIM_INFINITY and _HARD < FDS_NEEDED,
+    reason=f"10,000 clients need a hard RLIMIT_NOFILE of {FDS_NEEDED}; here it is {_HARD}",
+)
+KEY_LATENCY = 0.2  # seconds from a key press to its effect on screen
+RSS_PER_CONNECTION = 20 * 1024  # bound on resident bytes per connection, engine + UI
+FD_SLACK = 3  # descriptors that may stay open after all clients left (none expected)
+
+
+async def key_latency(pilot, key: str, effect) -> float:
+    """Seconds from pressing `key` until `effect()` holds (polled every 2 ms, not Pilot's idle
+    wait, which alone takes ~100 ms here)."""
+    started = time.perf_counter()
+    press = asyncio.create_task(pilot.press(key))
+    while not effect() and time.perf_counter() - started < 2:
+        await asyncio.sleep(0.002)
+    latency = time.perf_counter() - started
+    await press
+    return latency
+
+
+@pytest.mark.timeout(120)
+async def test_ten_thousand_clients_on_the_dashboard(make_engine, swarm, capsys) -> None:
+    engine = make_engine()  # max_clients defaults to 10,000; start() raised RLIMIT_NOFILE
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.pause(0.3)
+        gc.collect()
+        fds_before, rss_before = fd_count(), rss_bytes()
+
+        clients = swarm("hold", *engine.address, CLIENTS)
+        held = await asyncio.to_thread(clients.result)
+        assert held["connected"] == held["echoed"] == CLIENTS
+
+        await until(pilot, lambda: app.table.shown_count == CLIENTS, timeout=30)
+        assert len(app.model.clients) == app.snapshot.open_count == CLIENTS
+        await until(pilot, lambda: "clients 10,000/10,000" in screen_text(app), timeout=5)
+        assert fd_count() - fds_before >= CLIENTS
+        gc.collect()
+        per_connection = (rss_bytes() - rss_before) / CLIENTS
+
+        latencies = [
+            await key_latency(pilot, "question_mark", lambda: isinstance(app.screen, HelpScreen)),
+            await key_latency(pilot, "escape", lambda: not isinstance(app.screen, HelpScreen)),
+            await key_latency(pilot, "p", lambda: app.paused),
+        ]
+        assert " PAUSED " in screen_text(app)
+        latencies.append(await key_latency(pilot, "p", lambda: not app.paused))
+        assert " PAUSED " not in screen_text(app)
+
+        released = await asyncio.to_thread(clients.release)
+        assert released == {"closed": CLIENTS}
+        await until(pilot, lambda: app.table.shown_count == 0, timeout=30)
+        assert app.snapshot.open_count == 0 and not app.model.clients
+        assert app.snapshot.totals.accepted == sum(app.snapshot.totals.closed.values())
+        await until(pilot, lambda: "clients 0/10,000" in screen_text(app), timeout=5)
+        assert fd_count() - fds_before <= FD_SLACK
+
+    with capsys.disabled():
+        print(
+            f"\n10,000 clients on the dashboard: {per_connection / 1024:.1f} KiB RSS per "
+            f"connection (engine + UI); key latencies {[round(t * 1000) for t in latencies]} ms"
+        )
+    assert per_connection < RSS_PER_CONNECTION
+    assert max(latencies) < KEY_LATENCY, latencies
+
+
+@pytest.mark.timeout(90)
+def test_ten_thousand_clients_headless(headless, swarm, capsys) -> None:
+    server = headless()
+    server.stats()
+    fds_before, rss_before = fd_count(server.pid), rss_bytes(server.pid)
+
+    clients = swarm("hold", *server.address, CLIENTS)
+    held = clients.result()
+    assert held["connected"] == held["echoed"] == CLIENTS
+    line = server.until(lambda s: s["connections"] == CLIENTS)
+    assert line["bytes_in"] == line["bytes_out"] == 8 * CLIENTS
+    per_connection = (rss_bytes(server.pid) - rss_before) / CLIENTS
+
+    assert clients.release() == {"closed": CLIENTS}
+    line = server.until(lambda s: s["connections"] == 0, timeout=20)
+    assert line["accepted"] == line["closed"]["peer-closed"] == CLIENTS
+    assert fd_count(server.pid) - fds_before <= FD_SLACK
+
+    with capsys.disabled():
+        print(f"\n10,000 clients headless: {per_connection / 1024:.1f} KiB RSS per connection")
+    assert per_connection < RSS_PER_CONNECTION

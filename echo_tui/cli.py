@@ -15,46 +15,12 @@ from types import FrameType
 from typing import NoReturn
 
 from echo_tui import __version__
+from echo_tui.arguments import USAGE_ERROR, OneLineParser, UsageError, number_type, port_type
 from echo_tui.engine.config import MIB, EngineConfig, available_selectors
 from echo_tui.engine.server import EchoEngine
 from echo_tui.headless import run_headless
 
-USAGE_ERROR = 2
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-class UsageError(Exception):
-    """A mistake the user can fix; reported as one line and exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see echo-tui --help)")
-
-
-def _number(kind: Callable[[str], float], low: float) -> Callable[[str], float]:
-    noun = "a whole number" if kind is int else "a number"
-
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
-        if not value >= low:  # also rejects NaN
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {text}")
-        return value
-
-    return parse
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {port}")
-    return port
 
 
 def _selector(text: str) -> str:
@@ -96,7 +62,7 @@ def key_bindings_help() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog="echo-tui",
         description="A TCP echo server on Python's selectors, shown live in a terminal dashboard.",
         epilog="echo-tui load --help: the load generator for any echo server.",
@@ -106,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-h", "--help", action=_HelpWithKeys)
     parser.add_argument("--version", action="version", version=f"echo-tui {__version__}")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=_port, default=1234, help="TCP port; 0 picks a free one")
+    parser.add_argument(
+        "--port", type=port_type(), default=1234, help="TCP port; 0 picks a free one"
+    )
     parser.add_argument(
         "--selector",
         type=_selector,
@@ -116,38 +84,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--headless", action="store_true", help="no UI: print stats to stdout")
     parser.add_argument(
         "--interval",
-        type=_number(float, 0.05),
+        type=number_type(float, 0.05),
         default=1.0,
         help="seconds between headless stats lines",
     )
     parser.add_argument("--json", action="store_true", help="headless stats lines as JSON objects")
     parser.add_argument(
         "--max-clients",
-        type=_number(int, 1),
+        type=number_type(int, 1),
         default=10_000,
         help="connections beyond this are accepted and closed at once",
     )
     parser.add_argument(
         "--idle-timeout",
-        type=_number(float, 0),
+        type=number_type(float, 0),
         default=0,
         help="close clients silent for this many seconds (0: never)",
     )
     parser.add_argument(
         "--max-buffer",
-        type=_number(int, 1024),
+        type=number_type(int, 1024),
         default=4 * MIB,
         help="bytes of pending echo per client; reading pauses at half of it",
     )
     parser.add_argument(
         "--refresh",
-        type=_number(float, 0.5),
+        type=number_type(float, 0.5),
         default=5.0,
         help="dashboard refreshes per second",
     )
     parser.add_argument(
         "--demo",
-        type=_number(int, 0),
+        type=number_type(int, 0),
         default=0,
         metavar="N",
         help="also start N simulated clients of mixed behaviour",

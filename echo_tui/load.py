@@ -31,6 +31,8 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from echo_tui.arguments import USAGE_ERROR, OneLineParser, UsageError, number_type, port_type
+
 MIB = 1024 * 1024
 HEADER = struct.Struct(">II")  # connection number, sequence number
 PROGRESS_EVERY = 0.2  # seconds between progress updates from a worker
@@ -455,58 +457,35 @@ def format_summary(summary: dict) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Arguments of `echo-tui load`."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="echo-tui load",
         description="Drive an echo server with closed-loop (or paced) load and verify every echo.",
         epilog="Exit status: 0 all echoes matched, 1 mismatches or lost connections, "
         "2 usage error or server unreachable.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="server host (default 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=1234, help="server port (default 1234)")
-    parser.add_argument("--connections", type=_positive_int, default=10, help="default 10")
-    parser.add_argument("--size", type=_positive_int, default=100, help="bytes per message")
     parser.add_argument(
-        "--rate", type=_positive_float, default=None, help="messages/s per connection (unlimited)"
+        "--port", type=port_type(1), default=1234, help="server port (default 1234)"
     )
-    parser.add_argument("--duration", type=_positive_float, default=5.0, help="seconds (5)")
+    parser.add_argument("--connections", type=number_type(int, 1), default=10, help="default 10")
+    parser.add_argument("--size", type=number_type(int, 1), default=100, help="bytes per message")
+    parser.add_argument(
+        "--rate",
+        type=number_type(float, 0, strict=True),
+        default=None,
+        help="messages/s per connection (unlimited)",
+    )
+    parser.add_argument(
+        "--duration", type=number_type(float, 0, strict=True), default=5.0, help="seconds (5)"
+    )
     parser.add_argument(
         "--processes",
-        type=_positive_int,
+        type=number_type(int, 1),
         default=None,
         help="worker processes (default: 1 below 32 connections, else min(2, cores))",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number: {text}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 1-65535: {text}")
-    return value
 
 
 def default_processes(connections: int) -> int:
@@ -519,8 +498,9 @@ def load_main(argv: list[str]) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse already printed usage and the reason
-        return 0 if exc.code == 0 else 2
+    except UsageError as exc:
+        print(f"echo-tui load: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
     spec = LoadSpec(
         host=args.host,
         port=args.port,

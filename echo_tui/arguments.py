@@ -21,7 +21,7 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def number(
+def number_type(
     kind: Callable[[str], float], low: float, *, strict: bool = False
 ) -> Callable[[str], float]:
     """An argparse type: a finite `kind` (int or float) of at least `low` (above it if `strict`)."""

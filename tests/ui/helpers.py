@@ -57,5 +57,4 @@ def at_eof(sock: socket.socket) -> bool:
 
 def client_ids(app: EchoTuiApp) -> list[int]:
     """conn_ids in the table, top to bottom."""
-    table = app.table
-    return [int(row.key.value) for row in table.ordered_rows]  # type: ignore[arg-type]
+    return app.table.row_ids

@@ -49,7 +49,7 @@ def echo(sock: socket.socket, data: bytes) -> None:
 
 
 async def highlight(pilot, app: EchoTuiApp, conn_id: int) -> None:
-    app.table.move_cursor(row=app.table.get_row_index(str(conn_id)))
+    app.table.move_to(conn_id)
     await pilot.pause()
     assert app.table.highlighted_id == conn_id
 
@@ -63,7 +63,7 @@ async def test_clients_appear_with_byte_counts(engine: EchoEngine, connect: Conn
         ida, idb = await conn_id_of(pilot, app, a), await conn_id_of(pilot, app, b)
 
         def cell(cid: int, column: str) -> str:
-            return app.table.get_cell(str(cid), column).plain
+            return app.table.cell_text(cid, column)
 
         await until(pilot, lambda: cell(ida, "bytes_in") == "1000 B")
         await until(pilot, lambda: cell(ida, "bytes_out") == "1000 B")
@@ -165,7 +165,7 @@ async def test_header_click_sorts(engine: EchoEngine, connect: Connect) -> None:
             connect(engine.address)
         await until(pilot, lambda: len(client_ids(app)) == 2)
         index = [c.key for c in COLUMNS].index("bytes_in")
-        x = 1 + sum(c.width + 2 for c in COLUMNS[:index]) + 2
+        x = 1 + sum(c.width + 1 for c in COLUMNS[:index]) + 2
         await pilot.click("#clients", offset=(x, 1))
         assert app.table.sort_column == "bytes_in"
         await pilot.click("#clients", offset=(x, 1))
@@ -208,7 +208,7 @@ async def test_unmute(engine: EchoEngine, connect: Connect) -> None:
         cid = await conn_id_of(pilot, app, sock)
         await pilot.press("m")
         await until(pilot, lambda: app.model.clients[cid].stats.state == MUTED)
-        await until(pilot, lambda: app.table.get_cell(str(cid), "state").plain == MUTED)
+        await until(pilot, lambda: app.table.cell_text(cid, "state") == MUTED)
         await pilot.press("m")
         await until(pilot, lambda: app.model.clients[cid].stats.state == READING)
         echo(sock, b"back")
@@ -300,7 +300,7 @@ async def test_rate_falls_to_zero_when_a_client_goes_quiet(
         echo(sock, b"r" * 20_000)
         await until(pilot, lambda: app.model.clients[cid].rate_in > 0)
         await until(pilot, lambda: app.model.clients[cid].rate_in == 0, timeout=5)
-        await until(pilot, lambda: app.table.get_cell(str(cid), "rate_in").plain == "0 B/s")
+        await until(pilot, lambda: app.table.cell_text(cid, "rate_in") == "0 B/s")
 
 
 async def test_hostile_payloads_never_reach_the_screen(

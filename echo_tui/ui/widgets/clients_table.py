@@ -1,24 +1,32 @@
-"""The clients table: one row per connection, keyed by conn_id, updated by diff.
+"""The clients table: one row per connection, keyed by conn_id, virtualized.
 
-Per tick it touches only what changed: new rows (at most `ADD_PER_TICK`, so a
-burst of thousands of connects cannot freeze the UI), removed rows (in one
-batch), and the cells of the rows on screen whose text changed.  Rows off
-screen are refreshed when they scroll into view.  Sorting uses the model's raw
-values, never the formatted text, and the cursor stays on the same client.
+A Line API widget (`ScrollView` + `render_line`): a frame renders only the
+rows on screen, so its cost does not grow with the number of clients.  The
+table keeps the displayed ids in order (`row_ids`) with an id -> position
+index, a sort key per client (raw values, never formatted text), and a Strip
+per visible row that is rebuilt only when that row's text, the cursor or the
+styles change.  Per snapshot the work is proportional to what changed; a
+re-sort happens only when a changed row's sort key moved (at most once per
+`RESORT_EVERY` while values move) or rows were added out of order.  The
+cursor is bound to a conn_id, so it stays on its client through re-sorts and
+disconnects.  Client-derived text is escaped and drawn as plain segments.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, NamedTuple
 
-from rich.text import Text
-from textual.coordinate import Coordinate
-from textual.widgets import DataTable
-from textual.widgets._data_table import RowKey
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
-from echo_tui.engine.events import ConnectionStats
+from echo_tui.engine.events import BACKPRESSURED, MUTED, ConnectionStats
 from echo_tui.text import escape
 from echo_tui.ui.model import Change, Client, ClientModel, matcher
 from echo_tui.units import format_bytes, format_count, format_duration, format_rate
@@ -47,7 +55,10 @@ COLUMNS = (
     Column("write_ready", "Wr", 6, lambda c: c.stats.write_ready, True),
 )
 _BY_KEY = {column.key: column for column in COLUMNS}
+_KEYS = tuple(column.key for column in COLUMNS)
 _LEFT = frozenset({"peer", "state"})
+_STRONG = frozenset({MUTED, BACKPRESSURED})  # states drawn in bold
+TABLE_WIDTH = sum(column.width + 1 for column in COLUMNS) + 1  # a space before each, one after
 
 
 def cell_texts(client: Client, now: float) -> tuple[str, ...]:
@@ -56,7 +67,7 @@ def cell_texts(client: Client, now: float) -> tuple[str, ...]:
     return (
         str(s.conn_id),
         escape(s.peer),
-        s.state,
+        escape(s.state),
         format_rate(client.rate_in),
         format_rate(client.rate_out),
         format_bytes(s.bytes_in),
@@ -69,101 +80,169 @@ def cell_texts(client: Client, now: float) -> tuple[str, ...]:
     )
 
 
-def _cell(column: Column, text: str) -> Text:
-    style = "bold" if text == "muted" or text == "backpressured" else ""
-    return Text(text, style=style, justify="left" if column.key in _LEFT else "right", end="")
+def fit(text: str, width: int, left: bool) -> str:
+    """`text` padded to `width` cells (left or right aligned), cut with an ellipsis if longer."""
+    if text.isascii():
+        if len(text) > width:
+            return text[: width - 1] + "…"
+        return text.ljust(width) if left else text.rjust(width)
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    padding = " " * (width - cell_len(text))
+    return text + padding if left else padding + text
 
 
-class ClientsTable(DataTable[Text]):
+def column_at(x: int) -> str | None:
+    """The key of the column under virtual x coordinate `x`."""
+    right = 0
+    for column in COLUMNS:
+        right += column.width + 1
+        if x < right:
+            return column.key
+    return None
+
+
+class ClientsTable(ScrollView, can_focus=True):
     """Connected clients, one row each; see the module docstring for the update rules."""
 
-    ADD_PER_TICK = 200
-    RESORT_EVERY = 1.0  # seconds between re-sorts while values move
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home,ctrl+home", "cursor_to(0)", "First", show=False),
+        Binding("end,ctrl+end", "cursor_to(-1)", "Last", show=False),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "clients-table--header",
+        "clients-table--cursor",
+        "clients-table--empty",
+    }
+    DEFAULT_CSS = """
+    ClientsTable {
+        background: $surface;
+        color: $foreground;
+        & > .clients-table--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        & > .clients-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        & > .clients-table--empty {
+            color: $text-muted;
+            text-style: italic;
+        }
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .clients-table--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+        }
+    }
+    """
+
+    RESORT_EVERY = 1.0  # seconds between re-sorts while sort keys move
 
     def __init__(self, model: ClientModel, clock: Callable[[], float], **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", **kwargs)
+        super().__init__(**kwargs)
         self.model = model
         self.clock = clock
         self.filter_text = ""
         self.sort_column = "id"
         self.sort_reverse = False
         self._predicate: Callable[[ConnectionStats], bool] = matcher("")
-        self._shown: dict[int, tuple[str, ...]] = {}  # conn_id -> the cell texts on screen
-        self._backlog: dict[int, None] = {}  # matching ids not yet added (insertion order)
+        self._rows: list[int] = []  # conn_ids shown, top to bottom
+        self._index: dict[int, int] = {}  # conn_id -> position in _rows
+        self._keys: dict[int, Any] = {}  # conn_id -> sort key (every client in the model)
+        self._cursor_id: int | None = None  # the client under the cursor
+        self._cursor_row = 0  # its position (kept when it leaves, to pick the next one)
+        self._texts: dict[int, tuple[str, ...]] = {}  # cell texts of the rows on screen
+        self._strips: dict[int, tuple[tuple[Any, ...], Strip]] = {}  # (render key, strip)
         self._order_dirty = False
         self._last_sort = float("-inf")
-
-    def on_mount(self) -> None:
-        for column in COLUMNS:
-            self.add_column(column.label, width=column.width, key=column.key)
+        self.virtual_size = Size(TABLE_WIDTH, 1)
 
     # -- what the app reads -------------------------------------------------------------------
 
     @property
     def shown_count(self) -> int:
-        """Clients matching the filter (rows shown plus those about to be added)."""
-        return len(self._shown) + len(self._backlog)
+        """Clients matching the filter."""
+        return len(self._rows)
 
     @property
     def highlighted_id(self) -> int | None:
         """The conn_id under the cursor, or None when the table is empty."""
-        if not self._shown or not self.is_valid_row_index(self.cursor_row):
-            return None
-        row_key, _ = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0))
-        return int(row_key.value)
+        return self._cursor_id
+
+    @property
+    def row_ids(self) -> list[int]:
+        """The conn_ids shown, top to bottom (a copy)."""
+        return list(self._rows)
+
+    def cell_text(self, conn_id: int, column_key: str) -> str:
+        """The text the row of `conn_id` shows in `column_key` now."""
+        texts = cell_texts(self.model.clients[conn_id], self.clock())
+        return texts[_KEYS.index(column_key)]
 
     # -- applying changes ---------------------------------------------------------------------
 
     def apply(self, change: Change) -> None:
-        """Fold one snapshot's changes in: queue additions, drop removals, note updates."""
-        self._drop(change.removed)
-        stats = self.model.clients
-        for cid in change.added:
-            if self._predicate(stats[cid].stats):
-                self._backlog[cid] = None
-        leaving = []
+        """Fold one snapshot's changes in: removals, additions, filter and sort-key moves."""
+        clients = self.model.clients
+        keys = self._keys
+        sort_key = _BY_KEY[self.sort_column].sort_key
+        predicate = self._predicate
+        filtering = bool(self.filter_text.strip())
+        leaving = set(change.removed)
+        entering = []
+        for cid in change.removed:
+            keys.pop(cid, None)
         for cid in change.updated:
-            matches = self._predicate(stats[cid].stats)
-            if cid in self._shown:
-                if not matches:
-                    leaving.append(cid)
-            elif matches:
-                self._backlog[cid] = None
-            elif cid in self._backlog:
-                del self._backlog[cid]
-        self._drop(leaving)
-        if change.updated and self.sort_column != "id":
-            self._order_dirty = True
+            client = clients[cid]
+            key = sort_key(client)
+            if keys.get(cid) != key:
+                keys[cid] = key
+                if cid in self._index:
+                    self._order_dirty = True
+            if filtering:
+                shown = cid in self._index
+                if shown and not predicate(client.stats):
+                    leaving.add(cid)
+                elif not shown and predicate(client.stats):
+                    entering.append(cid)
+        for cid in change.added:
+            keys[cid] = sort_key(clients[cid])
+            if predicate(clients[cid].stats):
+                entering.append(cid)
+        self._remove(leaving)
+        self._append(entering)
 
     def tick(self, monotonic: float) -> None:
-        """Add queued rows, re-sort when due, refresh the visible rows' cells."""
-        self._add_from_backlog()
+        """Re-sort when due; redraw the visible rows whose text changed (ages, rates)."""
         if self._order_dirty and monotonic - self._last_sort >= self.RESORT_EVERY:
             self._sort()
             self._last_sort = monotonic
         self.refresh_visible()
 
     def refresh_visible(self) -> None:
-        """Rewrite the cells of the rows on screen whose text changed (ages tick, rates fall)."""
+        """Recompute the texts of the rows on screen; redraw the lines that changed."""
         now = self.clock()
-        top = int(self.scroll_y)
-        height = max(0, self.scrollable_content_region.height - 1)  # minus the header
         clients = self.model.clients
-        for index in range(top, min(top + height + 1, self.row_count)):
-            row_key, _ = self.coordinate_to_cell_key(Coordinate(index, 0))
-            cid = int(row_key.value)
-            old = self._shown[cid]
-            new = cell_texts(clients[cid], now)
-            if new != old:
-                self._shown[cid] = new
-                for column, before, after in zip(COLUMNS, old, new, strict=True):
-                    if before != after:
-                        self.update_cell(row_key, column.key, _cell(column, after))
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        if self.is_mounted:
-            self.refresh_visible()
+        top = self.scroll_offset.y
+        texts: dict[int, tuple[str, ...]] = {}
+        for index in range(top, min(top + self._page_height(), len(self._rows))):
+            cid = self._rows[index]
+            new = texts[cid] = cell_texts(clients[cid], now)
+            if new != self._texts.get(cid):
+                self.refresh_line(index + 1)
+        self._texts = texts
+        self._strips = {cid: value for cid, value in self._strips.items() if cid in texts}
 
     # -- filter and sort ----------------------------------------------------------------------
 
@@ -171,20 +250,11 @@ class ClientsTable(DataTable[Text]):
         """Show only clients whose address contains `text` or whose state starts with it."""
         self.filter_text = text
         self._predicate = predicate = matcher(text)
-        clients = self.model.clients
-        self._drop([cid for cid in self._shown if not predicate(clients[cid].stats)])
-        self._backlog = {
-            cid: None
-            for cid, client in clients.items()
-            if cid not in self._shown and predicate(client.stats)
-        }
-        self._add_from_backlog()
-        self.refresh_visible()
+        self._set_rows([cid for cid, c in self.model.clients.items() if predicate(c.stats)])
 
     def cycle_sort(self) -> None:
         """Sort by the next column (`s`)."""
-        keys = [column.key for column in COLUMNS]
-        self.sort_by(keys[(keys.index(self.sort_column) + 1) % len(keys)])
+        self.sort_by(_KEYS[(_KEYS.index(self.sort_column) + 1) % len(_KEYS)])
 
     def sort_by(self, column_key: str) -> None:
         """Sort by `column_key`; choosing the current column again reverses the order."""
@@ -193,79 +263,186 @@ class ClientsTable(DataTable[Text]):
         else:
             self.sort_column = column_key
             self.sort_reverse = _BY_KEY[column_key].descending
+            key = _BY_KEY[column_key].sort_key
+            self._keys = {cid: key(client) for cid, client in self.model.clients.items()}
         self._sort()
-        self.refresh_visible()
-
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        event.stop()
-        self.sort_by(event.column_key.value or "id")
 
     def _sort(self) -> None:
-        self._order_dirty = False
-        key = _BY_KEY[self.sort_column].sort_key
-        clients = self.model.clients
-        with self._cursor_kept():
-            self.sort(
-                "id", key=lambda cell: key(clients[int(cell.plain)]), reverse=self.sort_reverse
-            )
+        """Order the rows by the sort key; ties in conn_id order."""
+        self._set_rows(self._rows)
 
     # -- row bookkeeping ----------------------------------------------------------------------
 
-    def _add_from_backlog(self) -> None:
-        if not self._backlog:
+    def _set_rows(self, rows: list[int]) -> None:
+        """Show `rows` (any order) sorted; rebuild the index; keep the cursor on its client."""
+        rows = sorted(rows)
+        rows.sort(key=self._keys.__getitem__, reverse=self.sort_reverse)
+        self._rows = rows
+        self._order_dirty = False
+        self._reindex()
+
+    def _append(self, ids: list[int]) -> None:
+        """Add rows for new ids: appended when that keeps the order, else re-sorted."""
+        if not ids:
             return
-        now = self.clock()
-        clients = self.model.clients
-        batch = list(self._backlog)[: self.ADD_PER_TICK]
-        for cid in batch:
-            del self._backlog[cid]
-            texts = cell_texts(clients[cid], now)
-            self._shown[cid] = texts
-            self.add_row(*(_cell(c, t) for c, t in zip(COLUMNS, texts, strict=True)), key=str(cid))
-        if self.sort_column != "id" or self.sort_reverse or self._out_of_order(batch):
-            self._sort()
-
-    def _out_of_order(self, batch: list[int]) -> bool:
-        """True when rows appended in `batch` break ascending id order."""
-        if self.row_count <= len(batch):
-            return batch != sorted(batch)
-        before, _ = self.coordinate_to_cell_key(Coordinate(self.row_count - len(batch) - 1, 0))
-        return batch != sorted(batch) or int(before.value) > batch[0]
-
-    def _drop(self, ids: Iterable[int]) -> None:
-        """Remove rows and queued additions for `ids`, in one O(rows) pass."""
-        gone = set()
+        rows = self._rows
+        keeps_order = (
+            self.sort_column == "id"
+            and not self.sort_reverse
+            and ids == sorted(ids)
+            and (not rows or rows[-1] < ids[0])
+        )
+        if not keeps_order:
+            self._set_rows(rows + ids)
+            return
         for cid in ids:
-            self._backlog.pop(cid, None)
-            if self._shown.pop(cid, None) is not None:
-                gone.add(RowKey(str(cid)))
+            self._index[cid] = len(rows)
+            rows.append(cid)
+        self._rows_changed()
+
+    def _remove(self, ids: Iterable[int]) -> None:
+        """Drop the rows of `ids` in one O(rows) pass."""
+        index = self._index
+        gone = {cid for cid in ids if cid in index}
         if not gone:
             return
-        # DataTable.remove_row rebuilds the row index on every call (O(rows) per row), so
-        # several rows go in one pass.
-        with self._cursor_kept():
-            if len(gone) == 1:
-                self.remove_row(gone.pop())
-                return
-            keep = [row.key for row in self.ordered_rows if row.key not in gone]
-            for row_key in gone:
-                del self.rows[row_key]
-                del self._data[row_key]
-            self._updated_cells = {c for c in self._updated_cells if c.row_key not in gone}
-            self._row_locations = type(self._row_locations)(
-                {row_key: index for index, row_key in enumerate(keep)}
-            )
-            self._update_count += 1
-            self._require_update_dimensions = True
-            self.cursor_coordinate = self.cursor_coordinate
-            self.refresh(layout=True)
+        if len(gone) == 1:
+            (cid,) = gone
+            del self._rows[index[cid]]
+        else:
+            self._rows = [cid for cid in self._rows if cid not in gone]
+        self._reindex()
 
-    @contextmanager
-    def _cursor_kept(self) -> Iterator[None]:
-        """A context in which rows may move; the cursor follows its client."""
-        cid = self.highlighted_id
-        yield
-        if cid is not None and cid in self._shown:
-            row = self.get_row_index(str(cid))
-            if row != self.cursor_row:
-                self.move_cursor(row=row, animate=False)
+    def _reindex(self) -> None:
+        self._index = {cid: position for position, cid in enumerate(self._rows)}
+        self._rows_changed()
+
+    def _rows_changed(self) -> None:
+        """After rows moved: put the cursor back on its client (or the row now in its place)."""
+        rows = self._rows
+        position = self._index.get(self._cursor_id) if self._cursor_id is not None else None
+        if position is None:
+            position = min(self._cursor_row, len(rows) - 1)
+        self.virtual_size = Size(TABLE_WIDTH, len(rows) + 1)
+        self._move_cursor(position)
+        self.refresh()
+
+    # -- cursor -------------------------------------------------------------------------------
+
+    def move_to(self, conn_id: int) -> None:
+        """Put the cursor on the row of `conn_id` (if shown)."""
+        position = self._index.get(conn_id)
+        if position is not None:
+            self._move_cursor(position)
+
+    def _move_cursor(self, position: int) -> None:
+        rows = self._rows
+        old = self._cursor_id
+        if not rows:
+            self._cursor_id, self._cursor_row = None, 0
+        else:
+            self._cursor_row = max(0, min(position, len(rows) - 1))
+            self._cursor_id = rows[self._cursor_row]
+        if self._cursor_id != old:
+            for cid in (old, self._cursor_id):
+                if cid in self._index:
+                    self.refresh_line(self._index[cid] + 1)
+        self._scroll_to_cursor()
+
+    def _scroll_to_cursor(self) -> None:
+        row, height = self._cursor_row, self._page_height()
+        top = self.scroll_offset.y
+        if row < top:
+            self.scroll_to(y=row, animate=False)
+        elif row >= top + height:
+            self.scroll_to(y=row - height + 1, animate=False)
+
+    def _page_height(self) -> int:
+        """Rows that fit under the header."""
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def action_cursor(self, step: int) -> None:
+        self._move_cursor(self._cursor_row + step)
+
+    def action_page(self, direction: int) -> None:
+        self._move_cursor(self._cursor_row + direction * self._page_height())
+
+    def action_cursor_to(self, position: int) -> None:
+        self._move_cursor(position if position >= 0 else len(self._rows) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        scroll_x, scroll_y = self.scroll_offset
+        if offset.y == 0:
+            column = column_at(offset.x + scroll_x)
+            if column is not None:
+                self.sort_by(column)
+        elif scroll_y + offset.y - 1 < len(self._rows):
+            self._move_cursor(scroll_y + offset.y - 1)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips = {}
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        base = self.rich_style
+        if y == 0:
+            strip = self._header_strip()
+        elif scroll_y + y - 1 < len(self._rows):
+            strip = self._row_strip(self._rows[scroll_y + y - 1])
+        elif y == 1 and not self._rows:
+            strip = self._empty_strip()
+        else:
+            return Strip.blank(width, base)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+    def _row_strip(self, cid: int) -> Strip:
+        texts = self._texts.get(cid)
+        if texts is None:
+            texts = self._texts[cid] = cell_texts(self.model.clients[cid], self.clock())
+        cursor = cid == self._cursor_id
+        render_key = (texts, cursor, self.has_focus)
+        cached = self._strips.get(cid)
+        if cached is not None and cached[0] == render_key:
+            return cached[1]
+        style = self.get_component_rich_style("clients-table--cursor") if cursor else Style()
+        style = self.rich_style + style
+        strong = style + Style(bold=True)
+        segments = [
+            Segment(
+                f" {fit(text, column.width, column.key in _LEFT)}",
+                strong if text in _STRONG else style,
+            )
+            for column, text in zip(COLUMNS, texts, strict=True)
+        ]
+        segments.append(Segment(" ", style))
+        strip = Strip(segments, TABLE_WIDTH)
+        self._strips[cid] = (render_key, strip)
+        return strip
+
+    def _header_strip(self) -> Strip:
+        style = self.get_component_rich_style("clients-table--header")
+        arrow = "↓" if self.sort_reverse else "↑"
+        segments = []
+        for column in COLUMNS:
+            label = f"{column.label} {arrow}" if column.key == self.sort_column else column.label
+            segments.append(Segment(f" {fit(label, column.width, column.key in _LEFT)}", style))
+        segments.append(Segment(" ", style))
+        return Strip(segments, TABLE_WIDTH)
+
+    def _empty_strip(self) -> Strip:
+        text = "no client matches the filter" if self.model.clients else "no clients connected"
+        style = self.get_component_rich_style("clients-table--empty")
+        return Strip([Segment(f" {text}", style)])

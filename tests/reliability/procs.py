@@ -55,8 +55,9 @@ class Headless:
         )
         first = self.process.stdout.readline()  # type: ignore[union-attr]
         if not first.startswith("listening on "):
-            self.close()
-            pytest.fail(f"headless did not start: {first!r}")
+            self.process.kill()
+            _, errors = self.process.communicate(timeout=5)
+            pytest.fail(f"headless did not start: {first!r} {errors}")
         host_port = first.split()[2]
         self.address = (host_port.rsplit(":", 1)[0], int(host_port.rsplit(":", 1)[1]))
         self.pid = self.process.pid

@@ -52,6 +52,10 @@ class PtyApp:
                 return marker in self.output[start:]
         return True
 
+    def write(self, keys: bytes) -> None:
+        """Type `keys` on the terminal."""
+        os.write(self.master, keys)
+
     def wait_exit(self, timeout: float) -> int | None:
         """Keep reading (a full terminal would block the app) until it exits; its status."""
         deadline = time.monotonic() + timeout

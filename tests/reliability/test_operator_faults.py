@@ -1,0 +1,193 @@
+"""Operator faults on the real dashboard (Pilot) over the real engine, under real traffic."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from echo_tui.engine.config import available_selectors
+from echo_tui.engine.events import MUTED
+from echo_tui.ui.app import EchoTuiApp
+from echo_tui.ui.screens.confirm import ConfirmScreen
+from echo_tui.ui.screens.help import HelpScreen
+from tests.helpers import recv_exactly
+from tests.reliability.load import Load
+from tests.ui.helpers import at_eof, log_text, screen_text, until
+
+SIZE = (140, 45)
+RESIZE_WITHIN = 2.0  # seconds for one resize to be laid out while 8 clients saturate the box
+
+
+@pytest.fixture
+def load():
+    started: list[Load] = []
+
+    def start(*args) -> Load:
+        started.append(Load(*args))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.close()
+
+
+def peer_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"{host}:{port}"
+
+
+async def conn_id_of(pilot, app: EchoTuiApp, sock: socket.socket) -> int:
+    peer = peer_of(sock)
+
+    def find() -> int | None:
+        return next((c for c, v in app.model.clients.items() if v.stats.peer == peer), None)
+
+    return await until(pilot, find)  # type: ignore[return-value]
+
+
+async def highlight(pilot, app: EchoTuiApp, conn_id: int) -> None:
+    await until(pilot, lambda: conn_id in app.table.row_ids)
+    app.table.move_to(conn_id)
+    await pilot.pause()
+    assert app.table.highlighted_id == conn_id
+
+
+def echo(sock: socket.socket, data: bytes) -> None:
+    sock.sendall(data)
+    assert recv_exactly(sock, len(data)) == data
+
+
+async def test_kick_a_client_that_just_left(engine, connect) -> None:
+    app = EchoTuiApp(engine, refresh_hz=10)
+    async with app.run_test(size=SIZE) as pilot:
+        leaving, staying = connect(engine.address), connect(engine.address)
+        cid = await conn_id_of(pilot, app, leaving)
+        await conn_id_of(pilot, app, staying)
+        await highlight(pilot, app, cid)
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        leaving.close()  # gone while the dialog asks
+        await until(pilot, lambda: cid not in app.model.clients)
+        replacement = connect(engine.address)  # may even reuse the fd
+        await conn_id_of(pilot, app, replacement)
+        await pilot.press("y")
+        await until(pilot, lambda: f"#{cid} is not connected" in log_text(app))
+        assert app.snapshot.totals.closed.get("kicked", 0) == 0
+        assert app.snapshot.open_count == len(app.model.clients) == 2
+        echo(staying, b"still here")
+        echo(replacement, b"me too")
+
+
+async def test_kick_mute_and_kick_everyone_during_heavy_traffic(engine, connect, load) -> None:
+    app = EchoTuiApp(engine, refresh_hz=10)
+    async with app.run_test(size=SIZE) as pilot:
+        traffic = load(engine.address, 16, 20)
+        await until(pilot, lambda: app.snapshot and app.snapshot.open_count == 16, timeout=10)
+        kicked, muted, control = (connect(engine.address) for _ in range(3))
+        kicked_id = await conn_id_of(pilot, app, kicked)
+        muted_id = await conn_id_of(pilot, app, muted)
+        await conn_id_of(pilot, app, control)
+
+        await highlight(pilot, app, kicked_id)
+        await pilot.press("k", "y")
+        await until(pilot, lambda: at_eof(kicked), timeout=1)
+        echo(control, b"x" * 4096)
+
+        await highlight(pilot, app, muted_id)
+        await pilot.press("m")
+        await until(pilot, lambda: app.model.clients[muted_id].stats.state == MUTED)
+        muted.sendall(b"m" * 65536)
+        muted.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            muted.recv(1)  # not read, so not echoed
+        echo(control, b"y" * 4096)
+        await pilot.press("m")
+        assert recv_exactly(muted, 65536) == b"m" * 65536
+
+        await until(pilot, lambda: app.snapshot.totals.bytes_in > 1_000_000, timeout=10)
+        before = app.snapshot.open_count
+        assert before == 18
+        await pilot.press("K")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: app.snapshot.open_count == 0 and not app.model.clients)
+        assert app.snapshot.totals.closed["kicked"] == 1 + before
+        assert at_eof(muted) and at_eof(control)
+        status, _ = await traffic.result()
+        assert status == 1, "the load generator should report its lost connections"
+
+
+async def test_switch_selectors_under_load(engine, load) -> None:
+    names = [n for n in available_selectors() if n != "default"]
+    app = EchoTuiApp(engine, refresh_hz=10)
+    async with app.run_test(size=SIZE) as pilot:
+        traffic = load(engine.address, 8, 3)
+        await until(pilot, lambda: app.snapshot and app.snapshot.totals.bytes_in > 100_000)
+        for name in names * 3:
+            result = await until(pilot, lambda n=name: _switched(app, n), timeout=2)
+            assert result.count == 8 + 2  # 8 clients, the listener and the wake-up socket
+            await until(pilot, lambda: app.snapshot.selector == engine.selector_name)
+            await pilot.pause(0.1)
+        status, summary = await traffic.result()
+        assert status == 0 and summary["mismatches"] == summary["errors"] == 0
+        assert summary["messages"] > 100
+        await until(pilot, lambda: app.snapshot.totals.bytes_out == summary["messages"] * 1024)
+
+
+def _switched(app: EchoTuiApp, name: str):
+    future = app.engine.switch_selector(name)
+    result = future.result(2)
+    return result if result.ok else None
+
+
+async def test_long_pause_keeps_the_channel_bounded(make_engine, swarm) -> None:
+    engine = make_engine(channel_capacity=300)
+    app = EchoTuiApp(engine, refresh_hz=10)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        assert app.paused
+        shown = app.snapshot
+        churn = swarm("churn", *engine.address, 3000, 8)
+        assert churn.result()["cycles"] == 3000  # 6,000 lifecycle events while paused
+        await pilot.pause(0.5)
+        assert len(engine.channel) <= 300 and engine.channel.dropped >= 6000 - 300
+        assert app.snapshot is shown, "a paused view does not change"
+        await pilot.press("p")
+        await until(pilot, lambda: app.snapshot.totals.accepted == 3000)
+        assert app.snapshot.open_count == 0 and not app.model.clients
+        await until(pilot, lambda: "dropped" in log_text(app))
+        assert len(engine.channel) <= 300
+
+
+async def test_resize_repeatedly_under_traffic(engine, connect, load) -> None:
+    app = EchoTuiApp(engine, refresh_hz=20)
+    async with app.run_test(size=SIZE) as pilot:
+        load(engine.address, 8, 30)
+        await until(pilot, lambda: app.table.shown_count == 8, timeout=10)
+        slowest = 0.0
+        for width, height in [(80, 24), (250, 70), (40, 12), (120, 40), (20, 6), (140, 45)] * 2:
+            started = time.perf_counter()
+            await pilot.resize_terminal(width, height)
+            await until(pilot, lambda w=width, h=height: app.size == (w, h))
+            slowest = max(slowest, time.perf_counter() - started)
+        assert slowest < RESIZE_WITHIN, slowest
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        probe = connect(engine.address)
+        await until(pilot, lambda: "clients 9/" in screen_text(app))
+        echo(probe, b"after the resizes")
+        assert app.snapshot.totals.closed == {}, "no client was lost"
+
+
+async def test_quit_while_clients_stream(engine, load) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        traffic = load(engine.address, 16, 20)
+        await until(pilot, lambda: app.snapshot and app.snapshot.totals.bytes_in > 500_000)
+        await pilot.press("q")
+    assert engine.stopped.wait(2)
+    status, _ = await traffic.result(timeout=10)
+    assert status == 1, "the load generator should see its connections closed"

@@ -89,6 +89,8 @@ class EchoTuiApp(App[None]):
         self._pending: list[Future[CommandResult]] = []
         self._dropped_logged = 0
         self._timer: Timer | None = None
+        self._status: Status | None = None  # what the header shows
+        self._title: Text | None = None  # the clients table's border title
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
@@ -164,20 +166,21 @@ class EchoTuiApp(App[None]):
     def _show_header(self) -> None:
         snapshot = self.snapshot
         engine = self.engine
-        self.query_one(StatusHeader).show_status(
-            Status(
-                address=engine.address,
-                selector=engine.selector_name,
-                uptime=None if snapshot is None else self.clock() - snapshot.started_at,
-                clients=len(self.model.clients),
-                max_clients=engine.config.max_clients,
-                refresh_hz=self.refresh_hz,
-                paused=self.paused,
-                dropped=self._dropped_logged,
-                accept_paused=snapshot is not None and snapshot.totals.accept_paused,
-                warning=self.warning,
-            )
+        status = Status(
+            address=engine.address,
+            selector=engine.selector_name,
+            uptime=None if snapshot is None else int(self.clock() - snapshot.started_at),
+            clients=len(self.model.clients),
+            max_clients=engine.config.max_clients,
+            refresh_hz=self.refresh_hz,
+            paused=self.paused,
+            dropped=self._dropped_logged,
+            accept_paused=snapshot is not None and snapshot.totals.accept_paused,
+            warning=self.warning,
         )
+        if status != self._status:  # unchanged text is not re-rendered
+            self._status = status
+            self.query_one(StatusHeader).show_status(status)
         table = self.table
         title = Text(f"Clients {table.shown_count}/{len(self.model.clients)}", end="")
         arrow = "↓" if table.sort_reverse else "↑"
@@ -185,7 +188,9 @@ class EchoTuiApp(App[None]):
         if table.filter_text:
             title.append(" · filter ", "dim")
             title.append_text(safe_text(table.filter_text, "bold"))
-        table.border_title = title
+        if title != self._title:
+            self._title = title
+            table.border_title = title
 
     def _report_commands(self) -> None:
         """Notify the results of finished commands (kick, mute, switch)."""

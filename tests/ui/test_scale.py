@@ -63,7 +63,7 @@ async def test_ten_thousand_clients_keys_and_ticks_stay_fast() -> None:
             app.tick()
             costs.append(time.perf_counter() - started)
             await pilot.pause()
-        assert min(costs) < TICK_BUDGET, costs
+        assert sorted(costs)[len(costs) // 2] < TICK_BUDGET, costs
 
         # A filter clear brings all 10k rows back in one go, quickly.
         started = time.perf_counter()

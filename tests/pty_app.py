@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -51,6 +52,11 @@ class PtyApp:
             if remaining <= 0 or not self._read(remaining):
                 return marker in self.output[start:]
         return True
+
+    def resize(self, columns: int, rows: int) -> None:
+        """Change the terminal's size and tell the app (SIGWINCH), as a terminal window does."""
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        self.process.send_signal(signal.SIGWINCH)
 
     def write(self, keys: bytes) -> None:
         """Type `keys` on the terminal."""

@@ -20,10 +20,14 @@ class Load:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
 
-    async def result(self, timeout: float = 30) -> tuple[int, dict | None]:
-        """Exit status and summary (None when it printed none), without blocking the app."""
-        out, _ = await asyncio.to_thread(self.process.communicate, timeout=timeout)
+    def wait(self, timeout: float = 30) -> tuple[int, dict | None]:
+        """Exit status and summary (None when it printed none)."""
+        out, _ = self.process.communicate(timeout=timeout)
         return self.process.returncode, json.loads(out) if out.strip() else None
+
+    async def result(self, timeout: float = 30) -> tuple[int, dict | None]:
+        """`wait()` without blocking the app's event loop."""
+        return await asyncio.to_thread(self.wait, timeout)
 
     def close(self) -> None:
         self.process.kill()

@@ -533,7 +533,7 @@ class EchoEngine:
                 return CommandResult(
                     "kick", False, f"#{command.conn_id} is not connected", command.conn_id
                 )
-            self._close(conn, KICKED, "kicked by the operator")
+            self._close(conn, KICKED)
             return CommandResult(
                 "kick", True, f"kicked #{conn.conn_id} {conn.peer}", conn.conn_id, 1
             )
@@ -542,7 +542,7 @@ class EchoEngine:
                 c for c in self._conns.values() if command.predicate(c.stats(self._to_wall))
             ]
             for conn in matching:
-                self._close(conn, KICKED, "kicked by the operator")
+                self._close(conn, KICKED)
             return CommandResult("kick_where", True, f"kicked {len(matching)}", None, len(matching))
         if isinstance(command, Mute):
             return self._mute(command)

@@ -101,7 +101,7 @@ class EchoTuiApp(App[None]):
         yield ClientsTable(self.model, self.clock, id="clients")
         yield FilterInput(placeholder="address or state; Enter/Escape closes", id="filter")
         yield EventLog(id="log")
-        yield Footer(show_command_palette=False)
+        yield Footer(show_command_palette=False, compact=True)
 
     def on_mount(self) -> None:
         self.table.focus()

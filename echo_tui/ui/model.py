@@ -1,7 +1,7 @@
 """The UI's view of the clients: the latest stats per connection plus per-client rates.
 
-Applying a Snapshot costs time proportional to what changed (plus the clients
-whose rate was non-zero and must fall back to 0 when they go quiet).
+Applying a Snapshot costs time proportional to what changed, plus the clients
+whose rate window is still open (so a client that goes quiet falls to 0).
 """
 
 from __future__ import annotations
@@ -11,12 +11,17 @@ from dataclasses import dataclass
 
 from echo_tui.engine.events import ConnectionStats, Snapshot
 
+RATE_WINDOW = 1.0  # seconds a per-client rate is measured over, so bursts don't flicker
+
 
 @dataclass(slots=True)
 class Client:
-    """One connection as the UI shows it."""
+    """One connection as the UI shows it; rates are bytes/s over the last closed window."""
 
     stats: ConnectionStats
+    window_start: float  # snapshot monotonic time the current rate window opened
+    window_in: int = 0  # bytes_in when it opened
+    window_out: int = 0
     rate_in: float = 0.0
     rate_out: float = 0.0
 
@@ -26,7 +31,7 @@ class Change:
     """What one snapshot did to the model."""
 
     added: list[int]
-    updated: list[int]  # changed stats, or a rate that fell to zero
+    updated: list[int]  # changed stats, or a rate that moved
     removed: list[int]
 
 
@@ -35,39 +40,45 @@ class ClientModel:
 
     def __init__(self) -> None:
         self.clients: dict[int, Client] = {}
-        self._moving: set[int] = set()  # ids whose rate is not zero
-        self._last_monotonic: float | None = None
+        self._open_windows: set[int] = set()  # ids with traffic or a non-zero rate to settle
 
     def apply(self, snapshot: Snapshot) -> Change:
         """Apply a (delta) snapshot; return the ids added, updated and removed."""
-        elapsed = (
-            snapshot.monotonic - self._last_monotonic if self._last_monotonic is not None else 0.0
-        )
-        self._last_monotonic = snapshot.monotonic
+        now = snapshot.monotonic
         added: list[int] = []
         updated: list[int] = []
         removed = [cid for cid in snapshot.closed if self.clients.pop(cid, None) is not None]
-        self._moving.difference_update(snapshot.closed)
+        self._open_windows.difference_update(snapshot.closed)
         for cid, stats in snapshot.changed.items():
             client = self.clients.get(cid)
             if client is None:
-                client = self.clients[cid] = Client(stats)
-                before_in = before_out = 0
+                self.clients[cid] = Client(stats, window_start=now)
                 added.append(cid)
             else:
-                before_in, before_out = client.stats.bytes_in, client.stats.bytes_out
                 client.stats = stats
                 updated.append(cid)
-            if elapsed > 0:
-                client.rate_in = (stats.bytes_in - before_in) / elapsed
-                client.rate_out = (stats.bytes_out - before_out) / elapsed
-            if client.rate_in or client.rate_out:
-                self._moving.add(cid)
-        for cid in self._moving - snapshot.changed.keys():
+            self._open_windows.add(cid)
+        settled = []
+        for cid in self._open_windows:
             client = self.clients[cid]
-            client.rate_in = client.rate_out = 0.0
-            updated.append(cid)
-        self._moving.intersection_update(snapshot.changed.keys())
+            elapsed = now - client.window_start
+            if elapsed < RATE_WINDOW:
+                continue
+            stats = client.stats
+            rate_in = (stats.bytes_in - client.window_in) / elapsed
+            rate_out = (stats.bytes_out - client.window_out) / elapsed
+            if (rate_in, rate_out) != (client.rate_in, client.rate_out):
+                client.rate_in, client.rate_out = rate_in, rate_out
+                if cid not in snapshot.changed:
+                    updated.append(cid)
+            client.window_start, client.window_in, client.window_out = (
+                now,
+                stats.bytes_in,
+                stats.bytes_out,
+            )
+            if not (rate_in or rate_out):
+                settled.append(cid)
+        self._open_windows.difference_update(settled)
         return Change(added, updated, removed)
 
 

@@ -141,10 +141,6 @@ class Traffic:
             Connected(cid, f"127.0.0.1:{50000 + cid * 7}", START + cid) for cid in (1, 2, 3)
         ]
         events.append(Disconnected(30, "127.0.0.1:50210", "peer-closed", 4096, 4096, START + 40))
-        events.append(
-            Disconnected(
-                31, "127.0.0.1:50217", "kicked", 10, 10, START + 50, "kicked by the operator"
-            )
-        )
+        events.append(Disconnected(31, "127.0.0.1:50217", "kicked", 10, 10, START + 50))
         events.append(CommandResult("kick", True, "kicked #31 127.0.0.1:50217", 31, 1, START + 50))
         return events

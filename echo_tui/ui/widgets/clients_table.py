@@ -15,6 +15,7 @@ disconnects.  Client-derived text is escaped and drawn as plain segments.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from itertools import accumulate
 from typing import Any, ClassVar, NamedTuple
 
 from rich.cells import cell_len, set_cell_size
@@ -59,6 +60,8 @@ _KEYS = tuple(column.key for column in COLUMNS)
 _LEFT = frozenset({"peer", "state"})
 _STRONG = frozenset({MUTED, BACKPRESSURED})  # states drawn in bold
 TABLE_WIDTH = sum(column.width + 1 for column in COLUMNS) + 1  # a space before each, one after
+# Where each column ends (x of its last cell + 1); lines are cut only at these.
+COLUMN_ENDS = tuple(accumulate(column.width + 1 for column in COLUMNS))
 
 
 def cell_texts(client: Client, now: float) -> tuple[str, ...]:
@@ -90,6 +93,12 @@ def fit(text: str, width: int, left: bool) -> str:
         return set_cell_size(text, width - 1) + "…"
     padding = " " * (width - cell_len(text))
     return text + padding if left else padding + text
+
+
+def visible_end(scroll_x: int, width: int) -> int:
+    """Where to cut a line shown from `scroll_x` in `width` cells: after the last whole column."""
+    fitting = [end for end in COLUMN_ENDS if scroll_x < end <= scroll_x + width]
+    return fitting[-1] if fitting else scroll_x + width
 
 
 def column_at(x: int) -> str | None:
@@ -406,7 +415,9 @@ class ClientsTable(ScrollView, can_focus=True):
             strip = self._empty_strip()
         else:
             return Strip.blank(width, base)
-        return strip.crop_extend(scroll_x, scroll_x + width, base)
+        return strip.crop_extend(scroll_x, visible_end(scroll_x, width), base).extend_cell_length(
+            width, base
+        )
 
     def _row_strip(self, cid: int) -> Strip:
         texts = self._texts.get(cid)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
-from echo_tui.engine.events import Snapshot
+from echo_tui.engine.events import Snapshot, Totals
 from echo_tui.ui.meter import Meter
 from echo_tui.units import format_bytes, format_count, format_rate
 
@@ -35,7 +38,7 @@ class TrafficPanel(Vertical):
         yield Static(id="traffic-out")
         yield Sparkline([], id="spark-out", classes="spark")
         yield Static(id="traffic-peak")
-        yield Static(id="traffic-totals")
+        yield TotalsLine(id="traffic-totals")
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
         meter = self.meter
@@ -49,16 +52,49 @@ class TrafficPanel(Vertical):
         )
         self.query_one("#spark-in", Sparkline).data = list(meter.history[BYTES_IN])
         self.query_one("#spark-out", Sparkline).data = list(meter.history[BYTES_OUT])
-        peak = Text("peak  ", "dim", no_wrap=True, overflow="ellipsis", end="")
-        peak.append(f"in {format_rate(peaks[BYTES_IN])}  out {format_rate(peaks[BYTES_OUT])}")
+        peak = Text("peak ", "dim", no_wrap=True, overflow="ellipsis", end="")
+        peak.append(f"in {format_rate(peaks[BYTES_IN])} out {format_rate(peaks[BYTES_OUT])}")
         self.query_one("#traffic-peak", Static).update(peak)
-        totals = snapshot.totals
-        line = Text(no_wrap=True, overflow="ellipsis", end="")
-        line.append("total ", "dim")
-        line.append(f"in {format_bytes(totals.bytes_in)}  out {format_bytes(totals.bytes_out)}")
-        if totals.pending:
-            line.append(f"  buffered {format_bytes(totals.pending)}", "yellow")
-        self.query_one("#traffic-totals", Static).update(line)
+        self.query_one(TotalsLine).show(snapshot.totals)
+
+
+class TotalsLine(Widget):
+    """Totals since start and bytes buffered now, worded to fit the width it is given."""
+
+    DEFAULT_CSS = "TotalsLine { height: 1; }"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.totals = Totals()
+
+    def show(self, totals: Totals) -> None:
+        if totals != self.totals:
+            self.totals = totals
+            self.refresh()
+
+    def render(self) -> Text:
+        return _totals_line(self.totals, self.size.width)
+
+
+def _totals_line(totals: Totals, width: int) -> Text:
+    """The longest wording of `totals` that fits `width` cells."""
+    sent, received = format_bytes(totals.bytes_in), format_bytes(totals.bytes_out)
+    buffered = format_bytes(totals.pending) if totals.pending else ""
+    wordings = [
+        ("total ", f"in {sent}  out {received}", f"  buffered {buffered}"),
+        ("total ", f"in {sent} out {received}", f" buf {buffered}"),
+        ("", f"in {sent} out {received}", f" buf {buffered}"),
+        ("", f"in {sent} out {received}", ""),
+    ]
+    for label, amounts, pending in wordings:
+        if len(label) + len(amounts) + (len(pending) if buffered else 0) <= width:
+            break
+    line = Text(no_wrap=True, overflow="ellipsis", end="")
+    line.append(label, "dim")
+    line.append(amounts)
+    if buffered and pending:
+        line.append(pending, "yellow")
+    return line
 
 
 def _rate_line(label: str, rate: float, msgs: float, style: str) -> Text:

@@ -169,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return load_main(args_list[1:])
     try:
+        _on_stop_signals(_interrupt)  # until headless or the dashboard installs its own
         return _serve(build_parser().parse_args(args_list))
     except UsageError as exc:
         print(f"echo-tui: error: {exc}", file=sys.stderr)
@@ -251,6 +252,11 @@ def _run_dashboard(engine: EchoEngine, args: argparse.Namespace, warning: str | 
         print(engine.error.traceback, file=sys.stderr, end="")
         return 1
     return app.return_code or 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """A stop signal before the mode's own handlers are in place: stop as Ctrl+C would."""
+    raise KeyboardInterrupt
 
 
 def _on_stop_signals(handler: Callable[[int, FrameType | None], None]) -> None:

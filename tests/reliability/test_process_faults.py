@@ -118,3 +118,16 @@ def test_ui_exception_stops_the_engine_and_prints_the_traceback(pty_app) -> None
     assert b"Traceback" in after and b"RuntimeError: injected UI fault" in after
     assert b"threads after exit: ['MainThread']" in after
     assert_nothing_left(app, port)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_stop_signal_while_the_dashboard_starts(pty_app, signum: int) -> None:
+    port = free_port()
+    app = pty_app("--port", str(port))
+    connect_when_listening(port).close()  # the engine listens; the UI is still loading
+    app.process.send_signal(signum)
+    assert app.wait_exit(timeout=STOP_WITHIN) == 0
+    assert b"Traceback" not in app.output
+    modes = termios.tcgetattr(app.slave)
+    assert modes[3] & termios.ECHO and modes[3] & termios.ICANON
+    assert_nothing_left(app, port)

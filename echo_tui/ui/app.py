@@ -89,18 +89,28 @@ class EchoTuiApp(App[None]):
         self._pending: list[Future[CommandResult]] = []
         self._dropped_logged = 0
         self._timer: Timer | None = None
-        self._status: Status | None = None  # what the header shows
         self._title: Text | None = None  # the clients table's border title
 
     def compose(self) -> ComposeResult:
-        yield StatusHeader(id="header")
-        yield Static(id="banner")
+        # Kept as attributes: the tick uses them many times a second, also while a dialog
+        # is up or the app is shutting down, when querying the screen would find nothing.
+        self.status_header = StatusHeader(id="header")
+        self.banner = Static(id="banner")
+        self.traffic_panel = TrafficPanel(id="traffic")
+        self.select_panel = SelectPanel(id="select")
+        self.table = ClientsTable(self.model, self.clock, id="clients")
+        self.filter_input = FilterInput(
+            placeholder="address or state; Enter/Escape closes", id="filter"
+        )
+        self.event_log = EventLog(id="log")
+        yield self.status_header
+        yield self.banner
         with Horizontal(id="panels"):
-            yield TrafficPanel(id="traffic")
-            yield SelectPanel(id="select")
-        yield ClientsTable(self.model, self.clock, id="clients")
-        yield FilterInput(placeholder="address or state; Enter/Escape closes", id="filter")
-        yield EventLog(id="log")
+            yield self.traffic_panel
+            yield self.select_panel
+        yield self.table
+        yield self.filter_input
+        yield self.event_log
         yield Footer(show_command_palette=False, compact=True)
 
     def on_mount(self) -> None:
@@ -110,10 +120,6 @@ class EchoTuiApp(App[None]):
 
     def on_unmount(self) -> None:
         self.engine.stop()
-
-    @property
-    def table(self) -> ClientsTable:
-        return self.query_one(ClientsTable)
 
     # -- the tick ----------------------------------------------------------------------------
 
@@ -128,7 +134,7 @@ class EchoTuiApp(App[None]):
         with self.batch_update():
             if not self.paused:
                 events, snapshot, error = self.engine.channel.drain()
-                log = self.query_one(EventLog)
+                log = self.event_log
                 for event in events:
                     log.log_event(event)
                 if snapshot is not None:
@@ -142,11 +148,11 @@ class EchoTuiApp(App[None]):
     def _apply(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         self.table.apply(self.model.apply(snapshot))
-        self.query_one(TrafficPanel).show_snapshot(snapshot)
-        self.query_one(SelectPanel).show_snapshot(snapshot)
+        self.traffic_panel.show_snapshot(snapshot)
+        self.select_panel.show_snapshot(snapshot)
         dropped = max(snapshot.events_dropped, self.engine.channel.dropped)
         if dropped > self._dropped_logged:
-            self.query_one(EventLog).log_dropped(dropped - self._dropped_logged)
+            self.event_log.log_dropped(dropped - self._dropped_logged)
             self._dropped_logged = dropped
 
     def _check_engine(self, error: EngineError | None) -> None:
@@ -154,12 +160,12 @@ class EchoTuiApp(App[None]):
             return
         if error is not None:
             self.failure = f"engine crashed: {error.message}"
-            self.query_one(EventLog).log_event(error)
+            self.event_log.log_event(error)
         elif self.engine.stopped.is_set():
             self.failure = "engine stopped: the server is no longer running"
         else:
             return
-        banner = self.query_one("#banner", Static)
+        banner = self.banner
         banner.update(safe_text(f" {self.failure}  (q quits) ", "bold"))
         banner.add_class("shown")
 
@@ -178,9 +184,7 @@ class EchoTuiApp(App[None]):
             accept_paused=snapshot is not None and snapshot.totals.accept_paused,
             warning=self.warning,
         )
-        if status != self._status:  # unchanged text is not re-rendered
-            self._status = status
-            self.query_one(StatusHeader).show_status(status)
+        self.status_header.show_status(status)  # repaints only when its text changes
         table = self.table
         title = Text(f"Clients {table.shown_count}/{len(self.model.clients)}", end="")
         arrow = "↓" if table.sort_reverse else "↑"
@@ -267,7 +271,7 @@ class EchoTuiApp(App[None]):
         self._show_header()
 
     def action_filter(self) -> None:
-        field = self.query_one(FilterInput)
+        field = self.filter_input
         field.add_class("shown")
         field.focus()
 
@@ -276,7 +280,7 @@ class EchoTuiApp(App[None]):
         self._show_header()
 
     def on_filter_input_closed(self, event: FilterInput.Closed) -> None:
-        self.query_one(FilterInput).remove_class("shown")
+        self.filter_input.remove_class("shown")
         self.table.focus()
 
     def action_choose_selector(self) -> None:

@@ -6,9 +6,9 @@ import ipaddress
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.widgets import Static
 
 from echo_tui.text import safe_text
+from echo_tui.ui.widgets.live_text import LiveText
 from echo_tui.units import format_duration
 
 
@@ -65,8 +65,8 @@ def render_status(status: Status) -> Text:
     return text
 
 
-class StatusHeader(Static):
+class StatusHeader(LiveText):
     """One line (two with a warning) at the top of the screen."""
 
     def show_status(self, status: Status) -> None:
-        self.update(render_status(status))
+        self.show(render_status(status))

@@ -9,10 +9,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Static
 
 from echo_tui.engine.events import HISTOGRAM_BUCKETS, LoopStats, Snapshot, histogram_label
 from echo_tui.ui.meter import Meter
+from echo_tui.ui.widgets.live_text import LiveText
 from echo_tui.units import format_count
 
 SELECTS, EVENTS, ACCEPTS, READS, WRITES, WAKEUPS, EMPTY, BUSY, WAIT = range(9)
@@ -123,15 +123,15 @@ class SelectPanel(Horizontal):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="select-left"):
-            yield Static(id="select-stats")
-            yield Static(id="select-mini")
-        yield Static(id="select-histogram")
+            yield LiveText(id="select-stats")
+            yield LiveText(id="select-mini")
+        yield LiveText(id="select-histogram")
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
         meter = self.meter
         meter.add(snapshot.monotonic, loop_counters(snapshot.loop))
-        self.query_one("#select-stats", Static).update(
+        self.query_one("#select-stats", LiveText).show(
             render_stats(snapshot.loop, snapshot.selector, meter.rates, meter.deltas)
         )
-        self.query_one("#select-mini", Static).update(render_mini_histogram(meter.deltas))
-        self.query_one("#select-histogram", Static).update(render_histogram(meter.deltas))
+        self.query_one("#select-mini", LiveText).show(render_mini_histogram(meter.deltas))
+        self.query_one("#select-histogram", LiveText).show(render_histogram(meter.deltas))

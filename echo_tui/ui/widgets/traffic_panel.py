@@ -8,10 +8,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import Sparkline, Static
+from textual.widgets import Sparkline
 
 from echo_tui.engine.events import Snapshot, Totals
 from echo_tui.ui.meter import Meter
+from echo_tui.ui.widgets.live_text import LiveText
 from echo_tui.units import format_bytes, format_count, format_rate
 
 BYTES_IN, BYTES_OUT, MSGS_IN, MSGS_OUT = range(4)
@@ -33,28 +34,28 @@ class TrafficPanel(Vertical):
         self.meter = Meter(4)
 
     def compose(self) -> ComposeResult:
-        yield Static(id="traffic-in")
+        yield LiveText(id="traffic-in")
         yield Sparkline([], id="spark-in", classes="spark")
-        yield Static(id="traffic-out")
+        yield LiveText(id="traffic-out")
         yield Sparkline([], id="spark-out", classes="spark")
-        yield Static(id="traffic-peak")
+        yield LiveText(id="traffic-peak")
         yield TotalsLine(id="traffic-totals")
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
         meter = self.meter
         meter.add(snapshot.monotonic, traffic_counters(snapshot))
         rates, peaks = meter.rates, meter.peaks
-        self.query_one("#traffic-in", Static).update(
+        self.query_one("#traffic-in", LiveText).show(
             _rate_line("in ", rates[BYTES_IN], rates[MSGS_IN], "green")
         )
-        self.query_one("#traffic-out", Static).update(
+        self.query_one("#traffic-out", LiveText).show(
             _rate_line("out", rates[BYTES_OUT], rates[MSGS_OUT], "cyan")
         )
         self.query_one("#spark-in", Sparkline).data = list(meter.history[BYTES_IN])
         self.query_one("#spark-out", Sparkline).data = list(meter.history[BYTES_OUT])
         peak = Text("peak ", "dim", no_wrap=True, overflow="ellipsis", end="")
         peak.append(f"in {format_rate(peaks[BYTES_IN])} out {format_rate(peaks[BYTES_OUT])}")
-        self.query_one("#traffic-peak", Static).update(peak)
+        self.query_one("#traffic-peak", LiveText).show(peak)
         self.query_one(TotalsLine).show(snapshot.totals)
 
 

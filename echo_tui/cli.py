@@ -168,9 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from echo_tui.load import load_main
 
         return load_main(args_list[1:])
+    stop = threading.Event()  # a stop signal arrived (before the UI could handle it itself)
+    _on_stop_signals(lambda signum, frame: stop.set())
     try:
-        _on_stop_signals(_interrupt)  # until headless or the dashboard installs its own
-        return _serve(build_parser().parse_args(args_list))
+        return _serve(build_parser().parse_args(args_list), stop)
     except UsageError as exc:
         print(f"echo-tui: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
@@ -178,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     config = EngineConfig(
         host=args.host,
         port=args.port,
@@ -207,8 +208,8 @@ def _serve(args: argparse.Namespace) -> int:
             swarm = DemoSwarm()
             swarm.start(_client_host(engine.address[0]), engine.address[1], int(args.demo))
         if args.headless:
-            return _run_headless(engine, args)
-        return _run_dashboard(engine, args, warning)
+            return _run_headless(engine, args, stop)
+        return _run_dashboard(engine, args, warning, stop)
     finally:
         if swarm is not None:
             swarm.stop()
@@ -222,9 +223,7 @@ def _client_host(bound: str) -> str:
     return "::1" if bound == "::" else bound
 
 
-def _run_headless(engine: EchoEngine, args: argparse.Namespace) -> int:
-    stop = threading.Event()
-    _on_stop_signals(lambda signum, frame: stop.set())
+def _run_headless(engine: EchoEngine, args: argparse.Namespace, stop: threading.Event) -> int:
     try:
         print(f"listening on {format_address(engine.address)} ({engine.selector_name})", flush=True)
         return run_headless(engine, stop, args.interval, args.json)
@@ -233,12 +232,15 @@ def _run_headless(engine: EchoEngine, args: argparse.Namespace) -> int:
         return 0
 
 
-def _run_dashboard(engine: EchoEngine, args: argparse.Namespace, warning: str | None) -> int:
+def _run_dashboard(
+    engine: EchoEngine, args: argparse.Namespace, warning: str | None, stop: threading.Event
+) -> int:
     from echo_tui.ui.app import EchoTuiApp
 
     app = EchoTuiApp(engine, refresh_hz=args.refresh, warning=warning)
 
     def request_exit(signum: int, frame: FrameType | None) -> None:
+        stop.set()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # the app is not running (yet, or any more)
@@ -246,17 +248,14 @@ def _run_dashboard(engine: EchoEngine, args: argparse.Namespace, warning: str | 
         loop.call_soon_threadsafe(app.exit)
 
     _on_stop_signals(request_exit)
+    if stop.is_set():  # signalled while starting up (the engine was already listening)
+        return 0
     app.run()
     if engine.error is not None:
         print(f"echo-tui: engine failed: {engine.error.message}", file=sys.stderr)
         print(engine.error.traceback, file=sys.stderr, end="")
         return 1
     return app.return_code or 0
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    """A stop signal before the mode's own handlers are in place: stop as Ctrl+C would."""
-    raise KeyboardInterrupt
 
 
 def _on_stop_signals(handler: Callable[[int, FrameType | None], None]) -> None:

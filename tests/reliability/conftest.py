@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.reliability.load import Load
 from tests.reliability.procs import Headless, Swarm
 
 HERE = Path(__file__).parent
@@ -40,6 +41,21 @@ def swarm() -> Iterator[type[Swarm]]:
 
     def start(*args: object) -> Swarm:
         process = Swarm(*args)
+        started.append(process)
+        return process
+
+    yield start  # type: ignore[misc]
+    for process in started:
+        process.close()
+
+
+@pytest.fixture
+def load() -> Iterator[type[Load]]:
+    """Start `echo-tui load` processes; all killed afterwards."""
+    started: list[Load] = []
+
+    def start(*args: object) -> Load:
+        process = Load(*args)  # type: ignore[arg-type]
         started.append(process)
         return process
 

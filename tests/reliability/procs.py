@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -12,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,6 +37,22 @@ def python_process(*args: str, **kwargs: object) -> subprocess.Popen[str]:
     return subprocess.Popen(  # type: ignore[call-overload]
         [sys.executable, *args], cwd=REPO, env=env, text=True, **kwargs
     )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def connect_when_listening(port: int) -> socket.socket:
+    def attempt() -> socket.socket | None:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=5)
+        except ConnectionRefusedError:
+            return None
+
+    return wait_for(attempt, timeout=10)
 
 
 class Headless:

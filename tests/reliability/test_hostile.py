@@ -6,32 +6,17 @@ import hashlib
 import socket
 
 from echo_tui.ui.app import EchoTuiApp
-from tests.helpers import recv_exactly, wait_for
+from tests.helpers import recv_exactly
 from tests.pty_app import LEAVE_ALT_SCREEN
 from tests.reliability.hostile import FORBIDDEN_OUTPUT, PAYLOAD
+from tests.reliability.procs import connect_when_listening, free_port
 from tests.ui.helpers import screen_text, until
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def send_and_check_echo(sock: socket.socket) -> None:
     sock.sendall(PAYLOAD)
     echoed = recv_exactly(sock, len(PAYLOAD), timeout=10)
     assert hashlib.sha256(echoed).digest() == hashlib.sha256(PAYLOAD).digest()
-
-
-def connect_when_listening(port: int) -> socket.socket:
-    def attempt() -> socket.socket | None:
-        try:
-            return socket.create_connection(("127.0.0.1", port), timeout=5)
-        except ConnectionRefusedError:
-            return None
-
-    return wait_for(attempt, timeout=10)
 
 
 def test_hostile_bytes_in_a_real_terminal(pty_app) -> None:

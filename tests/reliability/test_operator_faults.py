@@ -12,26 +12,12 @@ from echo_tui.engine.events import MUTED
 from echo_tui.ui.app import EchoTuiApp
 from echo_tui.ui.screens.confirm import ConfirmScreen
 from tests.helpers import recv_exactly
-from tests.reliability.load import Load
-from tests.reliability.test_hostile import connect_when_listening, free_port
+from tests.reliability.procs import connect_when_listening, free_port
 from tests.ui.helpers import at_eof, log_text, until
 
 SIZE = (140, 45)
 RESIZE_WITHIN = 1.0  # seconds from SIGWINCH to the redraw, under load
 KEY_WITHIN = 0.2  # seconds from a key typed in the terminal to its effect drawn
-
-
-@pytest.fixture
-def load():
-    started: list[Load] = []
-
-    def start(*args) -> Load:
-        started.append(Load(*args))
-        return started[-1]
-
-    yield start
-    for process in started:
-        process.close()
 
 
 def peer_of(sock: socket.socket) -> str:
@@ -162,30 +148,27 @@ async def test_long_pause_keeps_the_channel_bounded(make_engine, swarm) -> None:
         assert len(engine.channel) <= 300
 
 
-async def test_resize_repeatedly_under_traffic(pty_app) -> None:
+def test_resize_repeatedly_under_traffic(pty_app, load) -> None:
     port = free_port()
     app = pty_app("--port", str(port), columns=140, rows=45)
     assert app.read_until(b"127.0.0.1", timeout=15)
     connect_when_listening(port).close()
-    traffic = Load(("127.0.0.1", port), 8, 4)
-    try:
-        assert app.read_until(b"clients 8/", timeout=10)
-        for columns, rows in [(80, 24), (250, 70), (40, 12), (120, 40), (20, 6), (140, 45)] * 5:
-            drawn = len(app.output)
-            app.resize(columns, rows)
-            assert app.read_until(b"\x1b[", timeout=RESIZE_WITHIN, start=drawn), "no redraw"
-        assert app.process.poll() is None
-        typed = len(app.output)
-        started = time.monotonic()
-        app.write(b"p")
-        assert app.read_until(b"PAUSED", timeout=2, start=typed)
-        assert time.monotonic() - started < KEY_WITHIN
-        status, summary = traffic.wait()
-        assert status == 0 and summary["mismatches"] == summary["errors"] == 0
-        app.write(b"q")
-        assert app.wait_exit(timeout=3) == 0
-    finally:
-        traffic.close()
+    traffic = load(("127.0.0.1", port), 8, 4)
+    assert app.read_until(b"clients 8/", timeout=10)
+    for columns, rows in [(80, 24), (250, 70), (40, 12), (120, 40), (20, 6), (140, 45)] * 5:
+        drawn = len(app.output)
+        app.resize(columns, rows)
+        assert app.read_until(b"\x1b[", timeout=RESIZE_WITHIN, start=drawn), "no redraw"
+    assert app.process.poll() is None
+    typed = len(app.output)
+    started = time.monotonic()
+    app.write(b"p")
+    assert app.read_until(b"PAUSED", timeout=2, start=typed)
+    assert time.monotonic() - started < KEY_WITHIN
+    status, summary = traffic.wait()
+    assert status == 0 and summary["mismatches"] == summary["errors"] == 0
+    app.write(b"q")
+    assert app.wait_exit(timeout=3) == 0
 
 
 async def test_quit_while_clients_stream(engine, load) -> None:

@@ -18,8 +18,7 @@ import time
 import pytest
 
 from tests.pty_app import LEAVE_ALT_SCREEN, PtyApp
-from tests.reliability.procs import REPO, python_process
-from tests.reliability.test_hostile import connect_when_listening, free_port
+from tests.reliability.procs import REPO, connect_when_listening, free_port, python_process
 
 STOP_WITHIN = 2.0  # seconds from the signal to the exit
 

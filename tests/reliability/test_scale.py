@@ -11,7 +11,7 @@ import pytest
 
 from echo_tui.ui.app import EchoTuiApp
 from echo_tui.ui.screens.help import HelpScreen
-from tests.reliability.procs import fd_count, rss_bytes
+from tests.reliability.procs import connect_when_listening, fd_count, free_port, rss_bytes
 from tests.ui.helpers import screen_text, until
 
 CLIENTS = 10_000
@@ -55,6 +55,9 @@ async def test_ten_thousand_clients_on_the_dashboard(make_engine, swarm, capsys)
         assert len(app.model.clients) == app.snapshot.open_count == CLIENTS
         await until(pilot, lambda: "clients 10,000/10,000" in screen_text(app), timeout=5)
         assert fd_count() - fds_before >= CLIENTS
+        # Settled: the burst of 10,000 arrivals (and their rates falling back to 0) is applied.
+        await until(pilot, lambda: not any(c.rate_in for c in app.model.clients.values()))
+        await pilot.pause(0.5)
         gc.collect()
         per_connection = (rss_bytes() - rss_before) / CLIENTS
 
@@ -105,3 +108,29 @@ def test_ten_thousand_clients_headless(headless, swarm, capsys) -> None:
     with capsys.disabled():
         print(f"\n10,000 clients headless: {per_connection / 1024:.1f} KiB RSS per connection")
     assert per_connection < RSS_PER_CONNECTION
+
+
+@pytest.mark.timeout(90)
+def test_ten_thousand_clients_keys_in_a_real_terminal(pty_app, swarm) -> None:
+    port = free_port()
+    app = pty_app("--port", str(port), columns=140, rows=45)
+    assert app.read_until(b"127.0.0.1", timeout=15)
+    connect_when_listening(port).close()
+    clients = swarm("hold", "127.0.0.1", port, CLIENTS)
+    assert clients.result()["connected"] == CLIENTS
+    assert app.read_until(b"clients 10,000/10,000", timeout=30)
+    app.read_until(b"never appears", timeout=1.5)  # let the burst of arrivals settle
+
+    latencies = []
+    for marker in (b" PAUSED ", b"clients 10,000/10,000"):  # pause, then resume
+        typed = len(app.output)
+        started = time.monotonic()
+        app.write(b"p")
+        assert app.read_until(marker, timeout=2, start=typed)
+        latencies.append(time.monotonic() - started)
+    assert max(latencies) < KEY_LATENCY, latencies
+
+    assert clients.release() == {"closed": CLIENTS}
+    assert app.read_until(b"clients 0/10,000", timeout=20)
+    app.write(b"q")
+    assert app.wait_exit(timeout=3) == 0

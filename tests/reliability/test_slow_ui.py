@@ -7,7 +7,6 @@ import time
 
 from echo_tui.ui.app import EchoTuiApp
 from echo_tui.units import format_bytes
-from tests.reliability.load import Load
 from tests.reliability.procs import rss_bytes
 from tests.ui.helpers import screen_text, until
 
@@ -30,8 +29,8 @@ def slowed(app: EchoTuiApp) -> dict[str, bool]:
     return flag
 
 
-async def test_engine_outruns_a_slow_ui(engine) -> None:
-    baseline = Load(engine.address, 8, 2)
+async def test_engine_outruns_a_slow_ui(engine, load) -> None:
+    baseline = load(engine.address, 8, 2)
     status, alone = await baseline.result()
     assert status == 0 and alone["mismatches"] == 0
 
@@ -41,7 +40,7 @@ async def test_engine_outruns_a_slow_ui(engine) -> None:
         await pilot.pause(0.5)
         gc.collect()
         rss_before = rss_bytes()
-        status, with_slow_ui = await Load(engine.address, 8, 2).result()
+        status, with_slow_ui = await load(engine.address, 8, 2).result()
         assert status == 0 and with_slow_ui["mismatches"] == 0
         assert len(engine.channel) <= engine.channel.capacity
         growth = rss_bytes() - rss_before

@@ -130,6 +130,8 @@ class EchoTuiApp(App[None]):
 
     def tick(self) -> None:
         """Drain the channel and apply it; report command results and engine failure."""
+        if self._exit:  # App.exit() ran (say a stop signal during startup): widgets may be gone
+            return
         self._report_commands()
         with self.batch_update():
             if not self.paused:

@@ -120,12 +120,15 @@ def test_ui_exception_stops_the_engine_and_prints_the_traceback(pty_app) -> None
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_stop_signal_while_the_dashboard_starts(pty_app, signum: int) -> None:
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.1, 0.15, 0.2])
+def test_stop_signal_while_the_dashboard_starts(pty_app, signum: int, delay: float) -> None:
+    """From the moment the port listens, through the UI import and mount, into the first frame."""
     port = free_port()
     app = pty_app("--port", str(port))
-    connect_when_listening(port).close()  # the engine listens; the UI is still loading
+    connect_when_listening(port).close()
+    time.sleep(delay)  # where in the start-up the signal lands, not synchronisation
     app.process.send_signal(signum)
-    assert app.wait_exit(timeout=STOP_WITHIN) == 0
+    assert app.wait_exit(timeout=STOP_WITHIN) == 0, bytes(app.output[-2000:])
     assert b"Traceback" not in app.output
     modes = termios.tcgetattr(app.slave)
     assert modes[3] & termios.ECHO and modes[3] & termios.ICANON

@@ -14,25 +14,11 @@ from echo_tui.ui.app import EchoTuiApp
 from echo_tui.ui.screens.confirm import ConfirmScreen
 from tests.helpers import recv_exactly
 from tests.reliability.procs import connect_when_listening, free_port
-from tests.ui.helpers import at_eof, log_text, until
+from tests.ui.helpers import at_eof, conn_id_of, log_text, until
 
 SIZE = (140, 45)
 RESIZE_WITHIN = 1.0  # seconds from SIGWINCH to the redraw, under load
 KEY_WITHIN = 0.2  # seconds from a key typed in the terminal to its effect drawn
-
-
-def peer_of(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"{host}:{port}"
-
-
-async def conn_id_of(pilot, app: EchoTuiApp, sock: socket.socket) -> int:
-    peer = peer_of(sock)
-
-    def find() -> int | None:
-        return next((c for c, v in app.model.clients.items() if v.stats.peer == peer), None)
-
-    return await until(pilot, find)  # type: ignore[return-value]
 
 
 async def highlight(pilot, app: EchoTuiApp, conn_id: int) -> None:

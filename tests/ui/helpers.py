@@ -58,3 +58,22 @@ def at_eof(sock: socket.socket) -> bool:
 def client_ids(app: EchoTuiApp) -> list[int]:
     """conn_ids in the table, top to bottom."""
     return app.table.row_ids
+
+
+def peer_of(sock: socket.socket) -> str:
+    """How the engine names the client behind `sock`: its local address as host:port."""
+    host, port = sock.getsockname()[:2]
+    return f"{host}:{port}"
+
+
+async def conn_id_of(pilot: Pilot, app: EchoTuiApp, sock: socket.socket) -> int:
+    """Wait until the client behind `sock` is in the table; return its conn_id."""
+    peer = peer_of(sock)
+
+    def find() -> int | None:
+        for cid, client in app.model.clients.items():
+            if client.stats.peer == peer and cid in client_ids(app):
+                return cid
+        return None
+
+    return await until(pilot, find)  # type: ignore[return-value]

@@ -19,28 +19,18 @@ from echo_tui.ui.widgets.clients_table import COLUMNS
 from echo_tui.ui.widgets.filter_input import FilterInput
 from echo_tui.ui.widgets.select_panel import EVENTS, READS, SELECTS, SelectPanel
 from tests.helpers import recv_exactly
-from tests.ui.helpers import at_eof, client_ids, log_text, screen_text, until
+from tests.ui.helpers import (
+    at_eof,
+    client_ids,
+    conn_id_of,
+    log_text,
+    peer_of,
+    screen_text,
+    until,
+)
 
 SIZE = (140, 45)
 Connect = Callable[..., socket.socket]
-
-
-def peer_of(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"{host}:{port}"
-
-
-async def conn_id_of(pilot, app: EchoTuiApp, sock: socket.socket) -> int:
-    """Wait until the client behind `sock` is in the table; return its conn_id."""
-    peer = peer_of(sock)
-
-    def find() -> int | None:
-        for cid, client in app.model.clients.items():
-            if client.stats.peer == peer and cid in client_ids(app):
-                return cid
-        return None
-
-    return await until(pilot, find)  # type: ignore[return-value]
 
 
 def echo(sock: socket.socket, data: bytes) -> None:

@@ -77,7 +77,11 @@ class CommandInbox:
             self._wake_writer.send(b"\0")
 
     def take_all(self) -> list[Envelope]:
-        """Empty the wake-up pipe and return the queued commands."""
+        """Empty the wake-up pipe and return the queued commands that still want an answer.
+
+        Commands whose future its caller cancelled are dropped; the others' futures are
+        marked running, so they can no longer be cancelled and `set_result` cannot fail.
+        """
         try:
             while self.wake_reader.recv(4096):
                 pass
@@ -86,9 +90,11 @@ class CommandInbox:
         taken = []
         while True:
             try:
-                taken.append(self._queue.get_nowait())
+                envelope = self._queue.get_nowait()
             except queue.Empty:
                 return taken
+            if envelope.future.set_running_or_notify_cancel():
+                taken.append(envelope)
 
     def refuse_all(self, message: str) -> None:
         """Complete every queued command's future with a failure (once the engine is gone)."""

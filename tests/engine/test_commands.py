@@ -171,6 +171,30 @@ def test_commands_act_within_100ms_while_select_blocks(engine, connect, consumer
     assert max(latencies) < 0.1, latencies
 
 
+def test_a_command_cancelled_before_it_runs_is_skipped_and_the_loop_lives_on(
+    engine, connect, consumer
+):
+    conn_id = consumer(engine).conn_id(connect(engine.address))
+    holding, release = threading.Event(), threading.Event()
+
+    def hold(stats):  # keeps the engine busy, so the next command is surely still queued
+        holding.set()
+        release.wait(5)
+        return False
+
+    try:
+        engine.kick_where(hold)
+        assert holding.wait(5)
+        cancelled = engine.mute(conn_id)
+        queued = engine.mute(conn_id)
+        assert cancelled.cancel()
+    finally:
+        release.set()
+    assert queued.result(1).ok
+    assert engine.mute(conn_id, muted=False).result(1).ok
+    assert engine.running and engine.error is None
+
+
 def test_stop_is_idempotent_and_completes_every_future(make_engine, connect):
     engine = make_engine()
     client = connect(engine.address)

@@ -91,24 +91,26 @@ def run_headless(
     stop: threading.Event,
     interval: float,
     as_json: bool,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
-    """Print stats every `interval` seconds until `stop` is set or the engine dies.
+    """Print stats to `out` (default stdout) every `interval` s until `stop` or an engine failure.
 
+    A line that comes before the next snapshot repeats the latest one's rates.
     Returns 0 on a requested stop, 1 when the engine failed.
     """
-    previous: Snapshot | None = None
     latest: Snapshot | None = None
+    window: Interval | None = None
     while not stop.wait(interval):
         _, snapshot, error = engine.channel.drain()
         if error is not None:
             print(f"echo-tui: engine failed: {error.message}", file=sys.stderr)
             print(error.traceback, file=sys.stderr, end="")
             return 1
-        latest = snapshot or latest
-        if latest is None:
+        if snapshot is not None:
+            window = Interval.between(latest, snapshot)
+            latest = snapshot
+        if latest is None or window is None:
             continue
-        window = Interval.between(previous, latest)
-        print((stats_json if as_json else stats_line)(latest, window), file=out, flush=True)
-        previous = latest
+        line = (stats_json if as_json else stats_line)(latest, window)
+        print(line, file=out or sys.stdout, flush=True)
     return 0

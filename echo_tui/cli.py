@@ -17,6 +17,7 @@ from typing import NoReturn
 from echo_tui import __version__
 from echo_tui.arguments import USAGE_ERROR, OneLineParser, UsageError, number_type, port_type
 from echo_tui.engine.config import MIB, EngineConfig, available_selectors
+from echo_tui.engine.connection import format_peer
 from echo_tui.engine.server import EchoEngine
 from echo_tui.headless import run_headless
 
@@ -157,11 +158,6 @@ def exposure_warning(host: str) -> str | None:
     return f"listening on {host} ({where}): other machines can connect to this echo server"
 
 
-def format_address(address: tuple[str, int]) -> str:
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["load"]:
@@ -225,7 +221,7 @@ def _client_host(bound: str) -> str:
 
 def _run_headless(engine: EchoEngine, args: argparse.Namespace, stop: threading.Event) -> int:
     try:
-        print(f"listening on {format_address(engine.address)} ({engine.selector_name})", flush=True)
+        print(f"listening on {format_peer(engine.address)} ({engine.selector_name})", flush=True)
         return run_headless(engine, stop, args.interval, args.json)
     except BrokenPipeError:  # stdout was closed (e.g. piped into head): a normal way to stop
         sys.stdout = None  # type: ignore[assignment]

@@ -8,7 +8,7 @@ from echo_tui.engine.events import BACKPRESSURED, CLOSING, MUTED, READING, Conne
 
 
 def format_peer(address: tuple) -> str:
-    """`host:port`, with IPv6 hosts in brackets."""
+    """`host:port` of a socket address, with IPv6 hosts in brackets."""
     host, port = address[0], address[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 

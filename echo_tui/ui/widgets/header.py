@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
+from echo_tui.engine.connection import format_peer
 from echo_tui.text import safe_text
 from echo_tui.ui.widgets.live_text import LiveText
 from echo_tui.units import format_duration
@@ -38,9 +39,8 @@ class Status:
 
 def render_status(status: Status) -> Text:
     """The header line(s) as plain Text."""
-    host, port = status.address
-    shown_host = f"[{host}]" if ":" in host else host
-    address = f"{shown_host}:{port}"
+    host = status.address[0]
+    address = format_peer(status.address)
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     text.append(" echo-tui ", "bold reverse")
     text.append(" ")

@@ -28,7 +28,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable
 
-from echo_tui.load import raise_fd_limit
+from echo_tui.engine.server import raise_fd_limit
 
 COMEBACK_DELAY = 3.0  # seconds before a client the server dropped reconnects
 PARENT_POLL = 0.5  # seconds between checks that the parent is still there

@@ -14,14 +14,12 @@ run; 2 usage error or the server could not be reached.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import heapq
 import json
 import math
 import multiprocessing
 import multiprocessing.connection
 import os
-import resource
 import selectors
 import socket
 import struct
@@ -32,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from echo_tui.arguments import USAGE_ERROR, OneLineParser, UsageError, number_type, port_type
+from echo_tui.engine.server import raise_fd_limit
 
 MIB = 1024 * 1024
 HEADER = struct.Struct(">II")  # connection number, sequence number
@@ -125,15 +124,6 @@ class Payloads:
             return self._pattern[start : start + self.size]
         body = self._pattern[start : start + self.size - HEADER.size]
         return HEADER.pack(number & 0xFFFFFFFF, seq & 0xFFFFFFFF) + body
-
-
-def raise_fd_limit(needed: int) -> None:
-    """Raise the soft open-file limit towards the hard one if `needed` fds would not fit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 class LoadClient:

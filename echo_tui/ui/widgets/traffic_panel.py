@@ -79,13 +79,13 @@ class TotalsLine(Widget):
 
 def _totals_line(totals: Totals, width: int) -> Text:
     """The longest wording of `totals` that fits `width` cells."""
-    sent, received = format_bytes(totals.bytes_in), format_bytes(totals.bytes_out)
+    bytes_in, bytes_out = format_bytes(totals.bytes_in), format_bytes(totals.bytes_out)
     buffered = format_bytes(totals.pending) if totals.pending else ""
     wordings = [
-        ("total ", f"in {sent}  out {received}", f"  buffered {buffered}"),
-        ("total ", f"in {sent} out {received}", f" buf {buffered}"),
-        ("", f"in {sent} out {received}", f" buf {buffered}"),
-        ("", f"in {sent} out {received}", ""),
+        ("total ", f"in {bytes_in}  out {bytes_out}", f"  buffered {buffered}"),
+        ("total ", f"in {bytes_in} out {bytes_out}", f" buf {buffered}"),
+        ("", f"in {bytes_in} out {bytes_out}", f" buf {buffered}"),
+        ("", f"in {bytes_in} out {bytes_out}", ""),
     ]
     for label, amounts, pending in wordings:
         if len(label) + len(amounts) + (len(pending) if buffered else 0) <= width:

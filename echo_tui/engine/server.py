@@ -182,6 +182,7 @@ class EchoEngine:
 
     @property
     def running(self) -> bool:
+        """The loop thread is alive (started and not yet finished)."""
         return self._thread is not None and self._thread.is_alive()
 
     def __enter__(self) -> EchoEngine:
@@ -194,18 +195,23 @@ class EchoEngine:
     # ----------------------------------------------------------------- commands
 
     def kick(self, conn_id: int) -> Future[CommandResult]:
+        """Close client `conn_id` (reason `kicked`)."""
         return self._submit(Kick(conn_id))
 
     def kick_where(self, predicate: Callable[[ConnectionStats], bool]) -> Future[CommandResult]:
+        """Close every client whose stats match `predicate` (run in the engine thread)."""
         return self._submit(KickWhere(predicate))
 
     def mute(self, conn_id: int, muted: bool = True) -> Future[CommandResult]:
+        """Stop (or, with muted=False, resume) reading from client `conn_id`."""
         return self._submit(Mute(conn_id, muted))
 
     def unmute(self, conn_id: int) -> Future[CommandResult]:
+        """Resume reading from client `conn_id`."""
         return self._submit(Mute(conn_id, False))
 
     def switch_selector(self, name: str) -> Future[CommandResult]:
+        """Move every registration to a new selector of class `name` (see available_selectors)."""
         return self._submit(SwitchSelector(name))
 
     def _submit(self, command: Command) -> Future[CommandResult]:

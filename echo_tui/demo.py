@@ -75,7 +75,9 @@ async def _both(*aws: Awaitable[object]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def chatty(reader, writer, rng: random.Random) -> None:
+async def chatty(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rng: random.Random
+) -> None:
     """Steady small lines, one echo awaited each time; sometimes hostile bytes."""
     count = 0
     while True:
@@ -88,7 +90,9 @@ async def chatty(reader, writer, rng: random.Random) -> None:
         await asyncio.sleep(rng.uniform(0.2, 1.2))
 
 
-async def bursty(reader, writer, rng: random.Random) -> None:
+async def bursty(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rng: random.Random
+) -> None:
     """Bursts of tens of pipelined messages, then a few seconds of quiet."""
     while True:
         burst = b"".join(
@@ -99,7 +103,9 @@ async def bursty(reader, writer, rng: random.Random) -> None:
         await asyncio.sleep(rng.uniform(2.0, 5.0))
 
 
-async def slow_reader(reader, writer, rng: random.Random) -> None:
+async def slow_reader(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rng: random.Random
+) -> None:
     """Sends much more than it reads; every so often catches up, so the buffer rises and falls."""
     chunk = bytes(rng.randrange(256) for _ in range(256)) * 256  # 64 KiB
 
@@ -124,7 +130,9 @@ async def slow_reader(reader, writer, rng: random.Random) -> None:
     await _both(send(), read())
 
 
-async def large(reader, writer, rng: random.Random) -> None:
+async def large(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rng: random.Random
+) -> None:
     """A message of 128 KiB to 1 MiB every few seconds."""
     while True:
         size = rng.randrange(128, 1024) * 1024
@@ -132,14 +140,18 @@ async def large(reader, writer, rng: random.Random) -> None:
         await asyncio.sleep(rng.uniform(2.0, 5.0))
 
 
-async def idle(reader, writer, rng: random.Random) -> None:
+async def idle(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rng: random.Random
+) -> None:
     """Says hello once, then waits until the server closes the connection."""
     await _exchange(reader, writer, b"hi, I will just sit here\n")
     while await reader.read(4096):
         pass
 
 
-async def churner(reader, writer, rng: random.Random) -> float:
+async def churner(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rng: random.Random
+) -> float:
     """Talks for a moment and leaves; returns how long to stay away."""
     for count in range(rng.randrange(2, 8)):
         await _exchange(reader, writer, f"churn {count}\n".encode())

@@ -139,7 +139,6 @@ class EchoEngine:
         self._bytes_out = 0
         self._msgs_in = 0
         self._msgs_out = 0
-        self._events_dropped = 0
         # Loop statistics.
         self._selects = 0
         self._events = 0
@@ -159,10 +158,14 @@ class EchoEngine:
         """Bind (errors raise here, in the caller's thread), then run the loop thread."""
         raise_fd_limit(self.config.max_clients + 64)
         self._listener = bind_listener(self.config.host, self.config.port, self.config.backlog)
-        self.address = self._listener.getsockname()[:2]
-        self._selector = self._selector_cls()
-        self._selector.register(self._listener, READ, _LISTENER)
-        self._selector.register(self._inbox.wake_reader, READ, _WAKEUP)
+        try:
+            self.address = self._listener.getsockname()[:2]
+            self._selector = self._selector_cls()
+            self._selector.register(self._listener, READ, _LISTENER)
+            self._selector.register(self._inbox.wake_reader, READ, _WAKEUP)
+        except BaseException:
+            self._release()  # nothing may stay open when start() fails
+            raise
         self._now = time.monotonic()
         self._to_wall = time.time() - self._now
         self.started_at = self._now + self._to_wall
@@ -281,7 +284,8 @@ class EchoEngine:
                     if mask & WRITE:
                         writes += 1
                         self._on_writable(conn)
-                    if mask & READ and not conn.closed:
+                    # Not if this batch closed, muted or backpressured it since select().
+                    if mask & READ and conn.mask & READ:
                         reads += 1
                         self._on_readable(conn)
                 elif conn is _LISTENER:
@@ -515,8 +519,7 @@ class EchoEngine:
 
     def _emit(self, event: LifecycleEvent) -> None:
         self._events_since_snapshot = True
-        if not self.channel.put_event(event):
-            self._events_dropped += 1
+        self.channel.put_event(event)  # when full, the channel counts the drop
 
     # ----------------------------------------------------------------- commands
 
@@ -639,7 +642,7 @@ class EchoEngine:
             ),
             changed=MappingProxyType(changed),
             closed=frozenset(self._closed_ids),
-            events_dropped=self._events_dropped,
+            events_dropped=self.channel.dropped,
         )
         self._dirty.clear()
         self._closed_ids.clear()

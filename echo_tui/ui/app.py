@@ -152,7 +152,7 @@ class EchoTuiApp(App[None]):
         self.table.apply(self.model.apply(snapshot))
         self.traffic_panel.show_snapshot(snapshot)
         self.select_panel.show_snapshot(snapshot)
-        dropped = max(snapshot.events_dropped, self.engine.channel.dropped)
+        dropped = snapshot.events_dropped
         if dropped > self._dropped_logged:
             self.event_log.log_dropped(dropped - self._dropped_logged)
             self._dropped_logged = dropped

@@ -6,7 +6,9 @@ import socket
 
 import pytest
 
+from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import SHUTDOWN, EngineStopped
+from echo_tui.engine.server import EchoEngine
 from tests.engine.conftest import is_closed, roundtrip
 
 
@@ -44,3 +46,21 @@ def test_an_exception_in_the_loop_reaches_the_channel_and_stops_the_engine(
     late = engine.kick(1).result(0)
     assert not late.ok
     engine.stop()  # still harmless
+
+
+def test_a_failed_start_leaves_nothing_open() -> None:
+    """If start() fails after binding, the port is released at once."""
+
+    class BrokenSelector:
+        def __init__(self) -> None:
+            raise OSError(24, "Too many open files")
+
+    engine = EchoEngine(EngineConfig(port=0))
+    engine._selector_cls = BrokenSelector  # type: ignore[assignment]
+    with pytest.raises(OSError):
+        engine.start()
+    port = engine.address[1]
+    assert port != 0  # it had bound
+    with socket.socket() as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))

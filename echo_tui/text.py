@@ -1,7 +1,8 @@
 """Turning client-derived bytes or text into safe display text.
 
 Every control or format character (C0, C1, ESC, DEL, bidi overrides and
-isolates, zero-width characters, line/paragraph separators, lone surrogates)
+isolates, zero-width characters, line/paragraph separators, lone surrogates),
+and every private-use or unassigned code point (whose width no terminal agrees on),
 becomes a visible escape such as ``\\x1b`` or ``\\u202e``; backslashes are
 doubled so an escape cannot be forged.  The result is plain ``rich.text.Text``:
 never parsed as markup.
@@ -13,7 +14,7 @@ import unicodedata
 
 from rich.text import Text
 
-_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 _BYTE_SURROGATES = range(0xDC80, 0xDD00)  # undecodable bytes under "surrogateescape"
 
 

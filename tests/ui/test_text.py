@@ -36,8 +36,12 @@ def test_escape_str_with_lone_surrogate_and_astral_format_char() -> None:
 def test_no_control_or_format_character_survives() -> None:
     every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
     shown = escape(every)
-    bad = {"Cc", "Cf", "Zl", "Zp", "Cs"}
+    bad = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}  # controls, formats, unknown widths
     assert not [c for c in shown if unicodedata.category(c) in bad]
+
+
+def test_private_use_and_unassigned_code_points_are_escaped() -> None:
+    assert escape("a\ue000b\U0010fffd\u0378") == "a\\ue000b\\U0010fffd\\u0378"
 
 
 def test_safe_text_is_not_markup() -> None:

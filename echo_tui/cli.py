@@ -247,6 +247,7 @@ def _run_dashboard(
     if stop.is_set():  # signalled while starting up (the engine was already listening)
         return 0
     app.run()
+    _on_stop_signals(lambda signum, frame: stop.set())  # let the cleanup below finish
     if engine.error is not None:
         print(f"echo-tui: engine failed: {engine.error.message}", file=sys.stderr)
         print(engine.error.traceback, file=sys.stderr, end="")

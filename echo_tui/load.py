@@ -506,6 +506,9 @@ def load_main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("echo-tui load: interrupted", file=sys.stderr)
         return 130
+    except RuntimeError as exc:  # a worker process died or broke the protocol
+        print(f"echo-tui load: {exc}", file=sys.stderr)
+        return 1
     if result.connect_error:
         print(f"echo-tui load: {result.connect_error}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from echo_tui.engine.config import SELECTOR_CLASSES
+from echo_tui.engine.config import selector_class
 
 
 class SelectorChooser(ModalScreen["str | None"]):
@@ -27,7 +27,7 @@ class SelectorChooser(ModalScreen["str | None"]):
     def compose(self) -> ComposeResult:
         options = []
         for name in self.names:
-            cls = SELECTOR_CLASSES.get(name, "the platform's best")
+            cls = selector_class(name).__name__
             mark = "  (in use)" if cls == self.current else ""
             options.append(Option(f"{name:<8} {cls}{mark}", id=name))
         with Vertical(id="chooser"):

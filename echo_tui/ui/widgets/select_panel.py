@@ -120,18 +120,19 @@ class SelectPanel(Horizontal):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.meter = Meter(HIST + HISTOGRAM_BUCKETS)
+        self.stats = LiveText(id="select-stats")
+        self.mini_histogram = LiveText(id="select-mini")
+        self.histogram = LiveText(id="select-histogram")
 
     def compose(self) -> ComposeResult:
         with Vertical(id="select-left"):
-            yield LiveText(id="select-stats")
-            yield LiveText(id="select-mini")
-        yield LiveText(id="select-histogram")
+            yield self.stats
+            yield self.mini_histogram
+        yield self.histogram
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
         meter = self.meter
         meter.add(snapshot.monotonic, loop_counters(snapshot.loop))
-        self.query_one("#select-stats", LiveText).show(
-            render_stats(snapshot.loop, snapshot.selector, meter.rates, meter.deltas)
-        )
-        self.query_one("#select-mini", LiveText).show(render_mini_histogram(meter.deltas))
-        self.query_one("#select-histogram", LiveText).show(render_histogram(meter.deltas))
+        self.stats.show(render_stats(snapshot.loop, snapshot.selector, meter.rates, meter.deltas))
+        self.mini_histogram.show(render_mini_histogram(meter.deltas))
+        self.histogram.show(render_histogram(meter.deltas))

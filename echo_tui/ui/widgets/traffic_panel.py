@@ -32,31 +32,33 @@ class TrafficPanel(Vertical):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.meter = Meter(4)
+        self.rate_in = LiveText(id="traffic-in")
+        self.spark_in = Sparkline([], id="spark-in", classes="spark")
+        self.rate_out = LiveText(id="traffic-out")
+        self.spark_out = Sparkline([], id="spark-out", classes="spark")
+        self.peak = LiveText(id="traffic-peak")
+        self.totals = TotalsLine(id="traffic-totals")
 
     def compose(self) -> ComposeResult:
-        yield LiveText(id="traffic-in")
-        yield Sparkline([], id="spark-in", classes="spark")
-        yield LiveText(id="traffic-out")
-        yield Sparkline([], id="spark-out", classes="spark")
-        yield LiveText(id="traffic-peak")
-        yield TotalsLine(id="traffic-totals")
+        yield self.rate_in
+        yield self.spark_in
+        yield self.rate_out
+        yield self.spark_out
+        yield self.peak
+        yield self.totals
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
         meter = self.meter
         meter.add(snapshot.monotonic, traffic_counters(snapshot))
         rates, peaks = meter.rates, meter.peaks
-        self.query_one("#traffic-in", LiveText).show(
-            _rate_line("in ", rates[BYTES_IN], rates[MSGS_IN], "green")
-        )
-        self.query_one("#traffic-out", LiveText).show(
-            _rate_line("out", rates[BYTES_OUT], rates[MSGS_OUT], "cyan")
-        )
-        self.query_one("#spark-in", Sparkline).data = list(meter.history[BYTES_IN])
-        self.query_one("#spark-out", Sparkline).data = list(meter.history[BYTES_OUT])
+        self.rate_in.show(_rate_line("in ", rates[BYTES_IN], rates[MSGS_IN], "green"))
+        self.rate_out.show(_rate_line("out", rates[BYTES_OUT], rates[MSGS_OUT], "cyan"))
+        self.spark_in.data = list(meter.history[BYTES_IN])
+        self.spark_out.data = list(meter.history[BYTES_OUT])
         peak = Text("peak ", "dim", no_wrap=True, overflow="ellipsis", end="")
         peak.append(f"in {format_rate(peaks[BYTES_IN])} out {format_rate(peaks[BYTES_OUT])}")
-        self.query_one("#traffic-peak", LiveText).show(peak)
-        self.query_one(TotalsLine).show(snapshot.totals)
+        self.peak.show(peak)
+        self.totals.show(snapshot.totals)
 
 
 class TotalsLine(Widget):

@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return load_main(args_list[1:])
     stop = threading.Event()  # a stop signal arrived (before the UI could handle it itself)
-    _on_stop_signals(lambda signum, frame: stop.set())
+    _flag_stop_signals(stop)
     try:
         return _serve(build_parser().parse_args(args_list), stop)
     except UsageError as exc:
@@ -204,8 +204,14 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
             swarm = DemoSwarm()
             swarm.start(_client_host(engine.address[0]), engine.address[1], int(args.demo))
         if args.headless:
-            return _run_headless(engine, args, stop)
-        return _run_dashboard(engine, args, warning, stop)
+            status = _run_headless(engine, args, stop)
+        else:
+            status = _run_dashboard(engine, args, warning, stop)
+        if engine.error is not None:  # shown after the terminal is restored
+            print(f"echo-tui: engine failed: {engine.error.message}", file=sys.stderr)
+            print(engine.error.traceback, file=sys.stderr, end="")
+            return 1
+        return status
     finally:
         if swarm is not None:
             swarm.stop()
@@ -247,12 +253,13 @@ def _run_dashboard(
     if stop.is_set():  # signalled while starting up (the engine was already listening)
         return 0
     app.run()
-    _on_stop_signals(lambda signum, frame: stop.set())  # let the cleanup below finish
-    if engine.error is not None:
-        print(f"echo-tui: engine failed: {engine.error.message}", file=sys.stderr)
-        print(engine.error.traceback, file=sys.stderr, end="")
-        return 1
+    _flag_stop_signals(stop)  # a second signal must not cut the cleanup short
     return app.return_code or 0
+
+
+def _flag_stop_signals(stop: threading.Event) -> None:
+    """From now on a stop signal only sets `stop`."""
+    _on_stop_signals(lambda signum, frame: stop.set())
 
 
 def _on_stop_signals(handler: Callable[[int, FrameType | None], None]) -> None:

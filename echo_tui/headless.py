@@ -96,15 +96,13 @@ def run_headless(
     """Print stats to `out` (default stdout) every `interval` s until `stop` or an engine failure.
 
     A line that comes before the next snapshot repeats the latest one's rates.
-    Returns 0 on a requested stop, 1 when the engine failed.
+    Returns 0 on a requested stop, 1 when the engine failed (engine.error says why).
     """
     latest: Snapshot | None = None
     window: Interval | None = None
     while not stop.wait(interval):
         _, snapshot, error = engine.channel.drain()
         if error is not None:
-            print(f"echo-tui: engine failed: {error.message}", file=sys.stderr)
-            print(error.traceback, file=sys.stderr, end="")
             return 1
         if snapshot is not None:
             window = Interval.between(latest, snapshot)

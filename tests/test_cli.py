@@ -241,3 +241,27 @@ def test_stop_signals_exit_zero_close_clients_and_free_the_port(signum: int) -> 
     with socket.socket() as again:  # the port can be bound again right away
         again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         again.bind((host, port))
+
+
+def test_headless_engine_failure_is_reported_with_its_traceback_and_exit_1() -> None:
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability.faulty", "engine", "--headless", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": repo},
+    )
+    try:
+        match = FIRST_LINE.match(process.stdout.readline().rstrip())  # type: ignore[union-attr]
+        assert match
+        with socket.create_connection((match.group(1), int(match.group(2))), timeout=5) as client:
+            client.sendall(b"crash")
+            assert process.wait(timeout=5) == 1
+        _, stderr = process.communicate(timeout=5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert "echo-tui: engine failed: RuntimeError: injected engine fault" in stderr
+    assert "Traceback" in stderr

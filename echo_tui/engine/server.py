@@ -10,32 +10,40 @@ import socket
 import threading
 import time
 import traceback
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from types import MappingProxyType
 from typing import Any
 
 from echo_tui.engine.commands import (
+    QUIET_COMMANDS,
     Command,
     CommandInbox,
+    Inspect,
     Kick,
     KickWhere,
     Mute,
+    StepControl,
     SwitchSelector,
+    Trace,
     command_name,
 )
 from echo_tui.engine.config import EngineConfig, selector_class
 from echo_tui.engine.connection import Connection, format_peer
 from echo_tui.engine.events import (
+    CLIENT,
     ERROR,
     HISTOGRAM_BUCKETS,
     IDLE,
     KICKED,
+    LISTENER,
     MAX_CLIENTS,
     PEER_CLOSED,
     RESET,
     SHUTDOWN,
+    TRACE_CAPACITY,
+    WAKEUP,
     AcceptPaused,
     AcceptResumed,
     CommandResult,
@@ -45,12 +53,16 @@ from echo_tui.engine.events import (
     EngineError,
     EngineStopped,
     EventChannel,
+    InterestChange,
     LifecycleEvent,
     LoopStats,
+    ReadyKey,
     Rejected,
+    SelectCall,
     Snapshot,
     Totals,
 )
+from echo_tui.engine.inspection import Inspection, amount
 
 READ = selectors.EVENT_READ
 WRITE = selectors.EVENT_WRITE
@@ -151,6 +163,12 @@ class EchoEngine:
         self._histogram = [0] * HISTOGRAM_BUCKETS
         self._busy = 0.0
         self._wait = 0.0
+        # The loop inspector (see inspection.py): off unless asked for.
+        self.steps = StepControl()
+        self._trace: deque[SelectCall] | None = None  # select() calls not yet published
+        self._inspection: Inspection | None = None
+        self._last_close = ""  # the reason of the last _close(), for the trace
+        self._ran: list[str] = []  # what the last _run_commands() did, for the trace
 
     # ----------------------------------------------------------------- control
 
@@ -180,6 +198,7 @@ class EchoEngine:
             return
         if self._thread.is_alive():
             self._stopping = True
+            self.steps.release()
             self._inbox.wake()
             self._thread.join(timeout)
 
@@ -216,6 +235,25 @@ class EchoEngine:
     def switch_selector(self, name: str) -> Future[CommandResult]:
         """Move every registration to a new selector of class `name` (see available_selectors)."""
         return self._submit(SwitchSelector(name))
+
+    def trace(self, on: bool = True) -> Future[CommandResult]:
+        """Record every select() call for `channel.take_trace()` (costs CPU), or stop."""
+        return self._submit(Trace(on))
+
+    def inspect(self, conn_id: int | None, preview: bool = False) -> Future[CommandResult]:
+        """Record client `conn_id`'s interest changes (and with `preview` its last bytes) in
+        each snapshot's `inspected`; None stops.  One client at a time."""
+        return self._submit(Inspect(conn_id, preview))
+
+    def set_stepping(self, on: bool) -> None:
+        """Step mode (only while the trace is on): the loop stops before its next select()
+        and runs one call per `step()`.  Commands sent meanwhile run at the next step."""
+        self.steps.set_stepping(on)
+        self._inbox.wake()  # freeze now rather than after a long select() timeout
+
+    def step(self) -> None:
+        """In step mode: run one more select() call and its handlers."""
+        self.steps.step()
 
     def _submit(self, command: Command) -> Future[CommandResult]:
         if not self.running:
@@ -263,8 +301,15 @@ class EchoEngine:
         self._plan()
         started = clock()
         while not self._stopping:
+            trace = self._trace  # the loop inspector's one check while it is off
+            if trace is not None and self.steps.stepping:
+                self._freeze()
+                started = clock()
+                if self._stopping:
+                    break
             due = self._due_tick if self._changed() else self._due_heartbeat
-            ready = self._selector.select(max(0.0, due - started))  # type: ignore[union-attr]
+            timeout = max(0.0, due - started)
+            ready = self._selector.select(timeout)  # type: ignore[union-attr]
             self._now = now = clock()
             self._wait += now - started
             count = len(ready)
@@ -275,6 +320,9 @@ class EchoEngine:
                 self._empty_selects += 1
             elif count > self._max_batch:
                 self._max_batch = count
+            if trace is not None:
+                trace.append(self._traced(ready, timeout, now - started))
+                ready = ()  # handled
             reads = writes = 0
             for key, mask in ready:
                 conn = key.data
@@ -300,6 +348,82 @@ class EchoEngine:
                 self._housekeeping(now)
             started = clock()
             self._busy += started - now
+
+    def _freeze(self) -> None:
+        """Step mode: publish what the last step did, then wait for the next step.
+
+        Time spent frozen is not idle time: activity clocks move forward by it.
+        """
+        self._publish()
+        frozen = self.steps.wait_turn()
+        for conn in self._conns.values():
+            conn.last_activity += frozen
+        self._next_idle_check += frozen
+
+    def _traced(self, ready: list, timeout: float, waited: float) -> SelectCall:
+        """Handle one select() call's ready list as the loop does, recording each handler."""
+        keys = len(self._selector.get_map())  # type: ignore[union-attr]
+        entries = []
+        for key, mask in ready:
+            data = key.data
+            if type(data) is Connection:
+                entries.append(self._traced_client(key.fd, mask, data))
+            elif data is _LISTENER:
+                first, rejected = self._next_id, self._closed[MAX_CLIENTS]
+                self._accept_events += 1
+                self._on_acceptable()
+                conns = (self._conns.get(cid) for cid in range(first, self._next_id))
+                accepted = tuple((c.fd, c.peer) for c in conns if c is not None)
+                rejected = self._closed[MAX_CLIENTS] - rejected
+                entries.append(
+                    ReadyKey(key.fd, mask, LISTENER, accepted=accepted, rejected=rejected)
+                )
+            else:
+                self._wakeup_events += 1
+                self._run_commands()
+                entries.append(ReadyKey(key.fd, mask, WAKEUP, commands=tuple(self._ran)))
+        return SelectCall(
+            seq=self._selects,
+            at=self._now + self._to_wall,
+            timeout=timeout,
+            waited=waited,
+            ready=tuple(entries),
+            keys=keys,
+            selector=self.selector_name,
+            stepped=self.steps.stepping,
+        )
+
+    def _traced_client(self, fd: int, mask: int, conn: Connection) -> ReadyKey:
+        """A client's handlers as the loop runs them, and what they did."""
+        if conn.closed:
+            return ReadyKey(fd, mask, CLIENT, conn.conn_id, skipped=True)
+        bytes_in, bytes_out, before = conn.bytes_in, conn.bytes_out, conn.mask
+        closing = conn.closing
+        self._last_close = ""
+        read = False
+        if mask & WRITE:
+            self._write_events += 1
+            self._on_writable(conn)
+        if mask & READ and conn.mask & READ:
+            read = True
+            self._read_events += 1
+            self._on_readable(conn)
+        closed = self._last_close if conn.closed else ""
+        return ReadyKey(
+            fd,
+            mask,
+            CLIENT,
+            conn.conn_id,
+            received=conn.bytes_in - bytes_in,
+            eof=read
+            and conn.bytes_in == bytes_in
+            and (conn.closing != closing or closed == PEER_CLOSED),
+            sent=conn.bytes_out - bytes_out,
+            pending=len(conn.out),
+            events_before=before,
+            events_after=conn.mask,
+            closed=closed,
+        )
 
     def _changed(self) -> bool:
         """Anything to publish since the last snapshot (then snapshots come every tick)."""
@@ -360,7 +484,7 @@ class EchoEngine:
             self._next_id += 1
             self._conns[conn.conn_id] = conn
             self._dirty.add(conn)
-            self._set_interest(conn)
+            self._set_interest(conn, "accepted")
             self._emit(Connected(conn.conn_id, peer, self._now + self._to_wall))
 
     def _fd_unwatchable(self, sock: socket.socket) -> bool:
@@ -392,6 +516,8 @@ class EchoEngine:
             else:
                 self._close(conn, PEER_CLOSED)
             return
+        if conn.inspection is not None:
+            conn.inspection.receive(data)
         size = len(data)
         conn.bytes_in += size
         conn.msgs_in += 1
@@ -413,6 +539,8 @@ class EchoEngine:
                 self._msgs_out += 1
                 if sent == size:
                     return
+            if conn.inspection is not None:
+                conn.inspection.last_send = (sent, size)
             data = memoryview(data)[sent:]
         out += data
         self._set_interest(conn)
@@ -453,14 +581,22 @@ class EchoEngine:
         else:
             self._close(conn, ERROR, str(exc))
 
-    def _set_interest(self, conn: Connection) -> None:
-        """Register exactly the events this connection needs now (none: unregistered)."""
+    def _set_interest(self, conn: Connection, why: str = "") -> None:
+        """Register exactly the events this connection needs now (none: unregistered).
+
+        `why` names the cause for an inspected client's record when the state alone
+        does not tell it (accepted, muted, ...).
+        """
         pending = len(conn.out)
         if conn.backpressured:
             if pending <= self.config.low_water:
                 conn.backpressured = False
+                conn.backpressured_total += self._now - conn.backpressured_since
+                why = why or f"drained to {amount(pending)}: reading again"
         elif pending >= self.config.high_water:
             conn.backpressured = True
+            conn.backpressured_since = self._now
+            why = why or f"backpressure: {amount(pending)} pending"
         wanted = WRITE if pending else 0
         if not (conn.muted or conn.backpressured or conn.closing):
             wanted |= READ
@@ -473,18 +609,41 @@ class EchoEngine:
             selector.unregister(conn.sock)  # type: ignore[union-attr]
         else:
             selector.modify(conn.sock, wanted, conn)  # type: ignore[union-attr]
+        if conn.inspection is not None:
+            self._record_interest(conn, conn.inspection, wanted, pending, why)
         conn.mask = wanted
         if pending:
             self._writers.add(conn)
         else:
             self._writers.discard(conn)
 
+    def _record_interest(
+        self, conn: Connection, inspection: Inspection, wanted: int, pending: int, why: str
+    ) -> None:
+        """Add an inspected client's interest change to its record, with its cause."""
+        if not why:
+            if conn.closing:
+                why = "peer closed its side: flush, then close"
+            elif wanted & WRITE and not conn.mask & WRITE and inspection.last_send:
+                sent, offered = inspection.last_send
+                why = f"send took {sent:,} of {offered:,} B"
+            elif wanted & WRITE:
+                why = f"{amount(pending)} pending"
+            else:
+                why = "all sent"
+        inspection.last_send = None
+        inspection.interest(self._now + self._to_wall, conn.mask, wanted, why)
+
     def _close(self, conn: Connection, reason: str, detail: str = "") -> None:
         if conn.closed:
             return
         conn.closed = True
+        self._last_close = reason
         if conn.mask:
             self._selector.unregister(conn.sock)  # type: ignore[union-attr]
+            if conn.inspection is not None:
+                at = self._now + self._to_wall
+                conn.inspection.interest(at, conn.mask, 0, f"closed: {reason}")
             conn.mask = 0
         conn.sock.close()
         del self._conns[conn.conn_id]
@@ -524,6 +683,7 @@ class EchoEngine:
     # ----------------------------------------------------------------- commands
 
     def _run_commands(self) -> None:
+        self._ran = ran = []
         for envelope in self._inbox.take_all():
             try:
                 result = self._execute(envelope.command)
@@ -532,7 +692,9 @@ class EchoEngine:
             result = CommandResult(
                 result.command, result.ok, result.message, result.conn_id, result.count, time.time()
             )
-            self._emit(result)
+            ran.append(result.message)
+            if not isinstance(envelope.command, QUIET_COMMANDS):
+                self._emit(result)
             envelope.future.set_result(result)
 
     def _execute(self, command: Command) -> CommandResult:
@@ -555,7 +717,39 @@ class EchoEngine:
             return CommandResult("kick_where", True, f"kicked {len(matching)}", None, len(matching))
         if isinstance(command, Mute):
             return self._mute(command)
+        if isinstance(command, Trace):
+            if command.on != (self._trace is not None):
+                self._trace = deque(maxlen=TRACE_CAPACITY) if command.on else None
+            return CommandResult("trace", True, f"trace {'on' if command.on else 'off'}")
+        if isinstance(command, Inspect):
+            return self._inspect(command)
         return self._switch_selector(command.name)
+
+    def _inspect(self, command: Inspect) -> CommandResult:
+        """Move the inspection to `command.conn_id` (or end it); keep the record if unmoved."""
+        old = self._inspection
+        conn = self._conns.get(command.conn_id) if command.conn_id is not None else None
+        if old is not None and (conn is None or old.conn_id != conn.conn_id):
+            gone = self._conns.get(old.conn_id)
+            if gone is not None:
+                gone.inspection = None
+            self._inspection = old = None
+        if conn is None:
+            if command.conn_id is None:
+                return CommandResult("inspect", True, "inspecting no client")
+            return CommandResult(
+                "inspect", False, f"#{command.conn_id} is not connected", command.conn_id
+            )
+        if old is None:
+            old = Inspection(conn.conn_id, repr(conn.sock), command.preview)
+            old.changes.append(
+                InterestChange(self._now + self._to_wall, "registered", conn.mask, "so far")
+            )
+            conn.inspection = self._inspection = old
+        elif command.preview != (old.received is not None):
+            old.received = bytearray() if command.preview else None
+        self._dirty.add(conn)
+        return CommandResult("inspect", True, f"inspecting #{conn.conn_id}", conn.conn_id, 1)
 
     def _mute(self, command: Mute) -> CommandResult:
         verb = "mute" if command.muted else "unmute"
@@ -566,7 +760,7 @@ class EchoEngine:
             )
         conn.muted = command.muted
         self._dirty.add(conn)
-        self._set_interest(conn)
+        self._set_interest(conn, f"{verb}d")
         return CommandResult(verb, True, f"{verb}d #{conn.conn_id} {conn.peer}", conn.conn_id, 1)
 
     def _switch_selector(self, name: str) -> CommandResult:
@@ -606,6 +800,11 @@ class EchoEngine:
     def _publish(self) -> None:
         to_wall = self._to_wall
         changed = {c.conn_id: c.stats(to_wall) for c in self._dirty}
+        trace = self._trace
+        if trace:
+            self.channel.put_trace(trace)
+            trace.clear()
+        inspection = self._inspection
         self._seq += 1
         self._last_snapshot = self._now
         snapshot = Snapshot(
@@ -643,6 +842,8 @@ class EchoEngine:
             changed=MappingProxyType(changed),
             closed=frozenset(self._closed_ids),
             events_dropped=self.channel.dropped,
+            inspected=None if inspection is None else inspection.view(),
+            stepping=self.steps.stepping,
         )
         self._dirty.clear()
         self._closed_ids.clear()

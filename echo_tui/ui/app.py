@@ -23,9 +23,11 @@ from echo_tui.engine.config import available_selectors
 from echo_tui.engine.events import MUTED, CommandResult, EngineError, Snapshot
 from echo_tui.text import escape, safe_text
 from echo_tui.ui.model import ClientModel, matcher
+from echo_tui.ui.screens.client_detail import ClientDetail
 from echo_tui.ui.screens.confirm import ConfirmScreen
 from echo_tui.ui.screens.help import HelpScreen
 from echo_tui.ui.screens.selector_chooser import SelectorChooser
+from echo_tui.ui.screens.trace import TraceScreen
 from echo_tui.ui.widgets.clients_table import COLUMNS, ClientsTable
 from echo_tui.ui.widgets.event_log import EventLog
 from echo_tui.ui.widgets.filter_input import FilterInput
@@ -49,6 +51,13 @@ class EchoTuiApp(App[None]):
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (34, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "enter",
+            "detail",
+            "Detail",
+            tooltip="The highlighted client's SelectorKey, interest changes and last bytes",
+        ),
+        Binding("t", "trace", "Trace", tooltip="The select() trace: every call, step by step"),
         Binding("k", "kick", "Kick", tooltip="Kick the highlighted client (asks first)"),
         Binding("K", "kick_matching", "Kick all", tooltip="Kick every client matching the filter"),
         Binding("m", "mute", "Mute", tooltip="Mute / unmute the highlighted client"),
@@ -142,6 +151,9 @@ class EchoTuiApp(App[None]):
                 if snapshot is not None:
                     self._apply(snapshot)
                 self.table.tick(time.monotonic())
+                screen = self.screen
+                if isinstance(screen, (ClientDetail, TraceScreen)):
+                    screen.live_update()
             else:
                 error = None
             self._check_engine(error or self.engine.error)
@@ -225,7 +237,15 @@ class EchoTuiApp(App[None]):
         if cid is None:
             self.notify("No client is highlighted.", severity="warning")
             return
-        stats = self.model.clients[cid].stats
+        self.confirm_kick(cid)
+
+    def confirm_kick(self, cid: int) -> None:
+        """Ask before kicking client `cid` (from the table or its detail screen)."""
+        client = self.model.clients.get(cid)
+        if client is None:
+            self.notify(f"#{cid} is not connected.", severity="warning")
+            return
+        stats = client.stats
         body = Text(end="")
         body.append("Close the connection of client ")
         body.append(f"#{cid}", "bold")
@@ -265,8 +285,21 @@ class EchoTuiApp(App[None]):
         if cid is None:
             self.notify("No client is highlighted.", severity="warning")
             return
-        muted = self.model.clients[cid].stats.state == MUTED
-        self._track(self.engine.mute(cid, not muted))
+        self.set_muted(cid, self.model.clients[cid].stats.state != MUTED)
+
+    def set_muted(self, cid: int, muted: bool) -> None:
+        """Mute or unmute client `cid` (from the table or its detail screen)."""
+        self._track(self.engine.mute(cid, muted))
+
+    def action_detail(self) -> None:
+        cid = self.table.highlighted_id
+        if cid is None:
+            self.notify("No client is highlighted.", severity="warning")
+            return
+        self.push_screen(ClientDetail(cid))
+
+    def action_trace(self) -> None:
+        self.push_screen(TraceScreen())
 
     def action_sort(self) -> None:
         self.table.cycle_sort()
@@ -309,4 +342,12 @@ class EchoTuiApp(App[None]):
         self._show_header()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))
+        bindings = [*self.BINDINGS, *TraceScreen.BINDINGS, *ClientDetail.BINDINGS]
+        keys: set[str] = set()
+        listed = []
+        for binding in bindings:  # each key once; the screens' own keys after the app's
+            fresh = isinstance(binding, Binding) and binding.key not in keys
+            if fresh and not binding.action.startswith("app."):  # type: ignore[union-attr]
+                keys.add(binding.key)  # type: ignore[union-attr]
+                listed.append(binding)
+        self.push_screen(HelpScreen(listed))

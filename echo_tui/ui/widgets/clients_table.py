@@ -29,6 +29,7 @@ from textual.strip import Strip
 
 from echo_tui.engine.events import BACKPRESSURED, MUTED, ConnectionStats
 from echo_tui.text import escape
+from echo_tui.ui.loop_text import short_events
 from echo_tui.ui.model import Change, Client, ClientModel, matcher
 from echo_tui.units import format_bytes, format_count, format_duration, format_rate
 
@@ -43,8 +44,10 @@ class Column(NamedTuple):
 
 COLUMNS = (
     Column("id", "ID", 6, lambda c: c.stats.conn_id, False),
+    Column("fd", "FD", 5, lambda c: c.stats.fd, False),
     Column("peer", "Peer", 21, lambda c: c.stats.peer, False),
     Column("state", "State", 13, lambda c: c.stats.state, False),
+    Column("events", "Events", 6, lambda c: short_events(c.stats.events), False),
     Column("rate_in", "In/s", 12, lambda c: c.rate_in, True),
     Column("rate_out", "Out/s", 12, lambda c: c.rate_out, True),
     Column("bytes_in", "In", 10, lambda c: c.stats.bytes_in, True),
@@ -57,7 +60,7 @@ COLUMNS = (
 )
 _BY_KEY = {column.key: column for column in COLUMNS}
 _KEYS = tuple(column.key for column in COLUMNS)
-_LEFT = frozenset({"peer", "state"})
+_LEFT = frozenset({"peer", "state", "events"})
 _STRONG = frozenset({MUTED, BACKPRESSURED})  # states drawn in bold
 TABLE_WIDTH = sum(column.width + 1 for column in COLUMNS) + 1  # a space before each, one after
 # Where each column ends (x of its last cell + 1); lines are cut only at these.
@@ -69,8 +72,10 @@ def cell_texts(client: Client, now: float) -> tuple[str, ...]:
     s = client.stats
     return (
         str(s.conn_id),
+        str(s.fd),
         escape(s.peer),
         escape(s.state),
+        short_events(s.events),
         format_rate(client.rate_in),
         format_rate(client.rate_out),
         format_bytes(s.bytes_in),

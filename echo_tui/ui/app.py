@@ -51,18 +51,24 @@ class EchoTuiApp(App[None]):
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (34, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("k", "kick", "Kick", tooltip="Kick the highlighted client (asks first)"),
+        Binding("K", "kick_matching", "Kick all", tooltip="Kick every client matching the filter"),
+        Binding("m", "mute", "Mute", tooltip="Mute / unmute the highlighted client"),
         Binding(
             "enter",
             "detail",
             "Detail",
-            tooltip="The highlighted client's SelectorKey, interest changes and last bytes",
+            tooltip="The highlighted client up close: SelectorKey, interest changes",
         ),
         Binding("t", "trace", "Trace", tooltip="The select() trace: every call, step by step"),
-        Binding("k", "kick", "Kick", tooltip="Kick the highlighted client (asks first)"),
-        Binding("K", "kick_matching", "Kick all", tooltip="Kick every client matching the filter"),
-        Binding("m", "mute", "Mute", tooltip="Mute / unmute the highlighted client"),
         Binding("s", "sort", "Sort", tooltip="Sort by the next column (or click a header)"),
-        Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter by address or state"),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            key_display="/",
+            tooltip="Filter by address, state, events (rw) or fd (fd 12)",
+        ),
         Binding("S", "choose_selector", "Selector", tooltip="Switch the selector class live"),
         Binding("p", "pause", "Pause", tooltip="Pause / resume the view (the server runs on)"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Show this help"),

@@ -40,7 +40,8 @@ def mask_names(mask: int) -> str:
 
 def clock_time(at: float) -> str:
     """Local wall-clock time with milliseconds: 12:00:01.234."""
-    return time.strftime("%H:%M:%S", time.localtime(at)) + f".{int(at % 1 * 1000):03d}"
+    seconds, millis = divmod(round(at * 1000), 1000)
+    return time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{millis:03d}"
 
 
 def milliseconds(seconds: float) -> str:

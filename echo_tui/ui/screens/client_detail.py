@@ -153,8 +153,9 @@ class ClientDetail(ModalScreen[None]):
         self.rates_out.show(Text(f"out  {format_rate(rate_out):>12}", "cyan", end=""))
         history_in = [r[0] for r in self.rates]
         history_out = [r[1] for r in self.rates]
-        self.spark_in.data = history_in if any(history_in) else []
-        self.spark_out.data = history_out if any(history_out) else []
+        drawn = len(self.rates) > 1  # one sample would fill the whole line
+        self.spark_in.data = history_in if drawn and any(history_in) else []
+        self.spark_out.data = history_out if drawn and any(history_out) else []
         self.changes_text.show(changes_text(inspected))
         self.preview_text.show(preview_text(self.preview, inspected))
 

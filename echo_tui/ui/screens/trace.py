@@ -37,7 +37,7 @@ class TraceScreen(ModalScreen[None]):
             "space",
             "toggle_stepping",
             "Step mode",
-            tooltip="In the trace: step mode on / off (freeze the loop between select() calls)",
+            tooltip="In the trace: step mode on/off (freeze the loop between calls)",
         ),
         Binding("n", "step", "Next", tooltip="In the trace, step mode: run one more select()"),
         Binding("escape", "dismiss", "Close", tooltip="Close the detail or trace screen"),

@@ -21,8 +21,7 @@ from echo_tui.engine.config import MIB, EngineConfig, available_selectors
 from echo_tui.engine.connection import format_peer
 from echo_tui.engine.server import EchoEngine
 from echo_tui.headless import run_headless
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+from echo_tui.portable import CAN_RAISE_FD_LIMIT, STOP_SIGNALS
 
 
 def _selector(text: str) -> str:
@@ -95,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-clients",
         type=number_type(int, 1),
         default=10_000,
-        help="connections beyond this are accepted and closed at once",
+        help="connections beyond this are accepted and closed at once"
+        + ("" if CAN_RAISE_FD_LIMIT else " (this platform's open-file limit is left as is)"),
     )
     parser.add_argument(
         "--idle-timeout",

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import errno
 import ipaddress
+import json
 import signal
 import socket
 import sys
@@ -227,11 +228,21 @@ def _client_host(bound: str) -> str:
 
 def _run_headless(engine: EchoEngine, args: argparse.Namespace, stop: threading.Event) -> int:
     try:
-        print(f"listening on {format_peer(engine.address)} ({engine.selector_name})", flush=True)
+        print(listening_line(engine, args.json), flush=True)
         return run_headless(engine, stop, args.interval, args.json)
     except BrokenPipeError:  # stdout was closed (e.g. piped into head): a normal way to stop
         sys.stdout = None  # type: ignore[assignment]
         return 0
+
+
+def listening_line(engine: EchoEngine, as_json: bool) -> str:
+    """The first headless line: where the server listens, as text or as a JSON object."""
+    host, port = engine.address[:2]
+    if as_json:
+        return json.dumps(
+            {"event": "listening", "host": host, "port": port, "selector": engine.selector_name}
+        )
+    return f"listening on {format_peer(engine.address)} ({engine.selector_name})"
 
 
 def _run_dashboard(

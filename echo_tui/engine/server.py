@@ -139,6 +139,7 @@ class EchoEngine:
         self._bytes_out = 0
         self._msgs_in = 0
         self._msgs_out = 0
+        self._accept_pauses = 0
         # Loop statistics.
         self._selects = 0
         self._events = 0
@@ -510,6 +511,7 @@ class EchoEngine:
         self._plan()
         if not self._accept_paused:  # announce the pause once, not at every failed retry
             self._accept_paused = True
+            self._accept_pauses += 1
             reason = errno.errorcode.get(exc.errno or 0, str(exc))
             self._emit(AcceptPaused(reason, ACCEPT_RETRY_DELAY, self._now + self._to_wall))
 
@@ -626,6 +628,7 @@ class EchoEngine:
                 msgs_out=self._msgs_out,
                 pending=sum(len(c.out) for c in self._writers),
                 accept_paused=self._accept_paused,
+                accept_pauses=self._accept_pauses,
             ),
             loop=LoopStats(
                 selects=self._selects,

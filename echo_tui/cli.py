@@ -20,11 +20,10 @@ from echo_tui.engine.config import MIB, EngineConfig, available_selectors
 from echo_tui.engine.connection import format_peer
 from echo_tui.engine.server import EchoEngine
 from echo_tui.headless import run_headless
+from echo_tui.portable import CAN_RAISE_FD_LIMIT, STOP_SIGNALS
 
 if TYPE_CHECKING:
     from echo_tui.metrics import MetricsServer
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _selector(text: str) -> str:
@@ -107,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-clients",
         type=number_type(int, 1),
         default=10_000,
-        help="connections beyond this are accepted and closed at once",
+        help="connections beyond this are accepted and closed at once"
+        + ("" if CAN_RAISE_FD_LIMIT else " (this platform's open-file limit is left as is)"),
     )
     parser.add_argument(
         "--idle-timeout",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import socket
-import subprocess
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -17,7 +16,7 @@ from echo_tui.engine.server import EchoEngine
 from echo_tui.metrics import MetricsServer
 from echo_tui.ui.app import EchoTuiApp
 from tests.helpers import recv_exactly, wait_for
-from tests.test_cli import COMMAND, FIRST_LINE, assert_usage_error, run
+from tests.test_cli import assert_usage_error, headless, run
 from tests.ui.helpers import log_text, until
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
@@ -154,30 +153,18 @@ def _info(selector: str) -> tuple[str, tuple[tuple[str, str], ...]]:
 
 
 def test_headless_serves_metrics_and_prints_where() -> None:
-    process = subprocess.Popen(
-        [*COMMAND, "--headless", "--port", "0", "--metrics", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        match = FIRST_LINE.match(process.stdout.readline().rstrip())  # type: ignore[union-attr]
-        assert match, process.stderr.read()  # type: ignore[union-attr]
+    with headless("--metrics", "0") as (process, host, port):
         second = process.stdout.readline().rstrip()  # type: ignore[union-attr]
         assert second.startswith("metrics on http://127.0.0.1:") and second.endswith("/metrics")
         url = second.removeprefix("metrics on ")
-        with socket.create_connection((match.group(1), int(match.group(2))), timeout=5) as c:
-            echo(c, 10)
+        with socket.create_connection((host, port), timeout=5) as client:
+            echo(client, 10)
             samples = wait_for(
                 lambda: (s := scrape(url)[0])[("echo_tui_sent_bytes_total", ())] == 10 and s,
                 timeout=10,
                 interval=0.05,
             )
         assert samples[("echo_tui_connections_open", ())] == 1
-    finally:
-        process.kill()
-        _, stderr = process.communicate(timeout=5)
-    assert "warning" not in stderr
 
 
 def test_metrics_port_in_use_is_a_usage_error() -> None:
@@ -195,19 +182,11 @@ def test_bad_metrics_addresses_are_usage_errors(address: str) -> None:
 
 
 def test_non_loopback_metrics_are_warned_about() -> None:
-    process = subprocess.Popen(
-        [*COMMAND, "--headless", "--port", "0", "--metrics", "0.0.0.0:0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        process.stdout.readline()  # type: ignore[union-attr]
+    with headless("--metrics", "0.0.0.0:0") as (process, _, _):
+        # The warning comes before the first line on stdout, which headless() has read.
+        warning = process.stderr.readline()  # type: ignore[union-attr]
         assert process.stdout.readline().startswith("metrics on http://0.0.0.0:")  # type: ignore[union-attr]
-    finally:
-        process.kill()
-        _, stderr = process.communicate(timeout=5)
-    assert "warning: listening on 0.0.0.0" in stderr and "Prometheus metrics" in stderr
+    assert "warning: listening on 0.0.0.0" in warning and "Prometheus metrics" in warning
 
 
 async def test_metrics_keep_counting_while_the_dashboard_is_paused(

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import errno
 import ipaddress
+import json
 import signal
 import socket
 import sys
@@ -268,13 +269,26 @@ def _run_headless(
     engine: EchoEngine, args: argparse.Namespace, metrics_url: str | None, stop: threading.Event
 ) -> int:
     try:
-        print(f"listening on {format_peer(engine.address)} ({engine.selector_name})", flush=True)
-        if metrics_url:
-            print(f"metrics on {metrics_url}", flush=True)
+        print(listening_line(engine, args.json, metrics_url), flush=True)
         return run_headless(engine, stop, args.interval, args.json)
     except BrokenPipeError:  # stdout was closed (e.g. piped into head): a normal way to stop
         sys.stdout = None  # type: ignore[assignment]
         return 0
+
+
+def listening_line(engine: EchoEngine, as_json: bool, metrics_url: str | None = None) -> str:
+    """The first headless line: where the server listens, as text or as a JSON object.
+
+    With --metrics, where to scrape: a `metrics` key, or a second line of text.
+    """
+    host, port = engine.address[:2]
+    if as_json:
+        record = dict(event="listening", host=host, port=port, selector=engine.selector_name)
+        if metrics_url:
+            record["metrics"] = metrics_url
+        return json.dumps(record)
+    line = f"listening on {format_peer(engine.address)} ({engine.selector_name})"
+    return f"{line}\nmetrics on {metrics_url}" if metrics_url else line
 
 
 def _run_dashboard(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import socket
 import threading
 import urllib.request
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from echo_tui.cli import listening_line
 from echo_tui.engine.config import available_selectors
 from echo_tui.engine.server import EchoEngine
 from echo_tui.metrics import MetricsServer
@@ -152,7 +154,7 @@ def _info(selector: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     return "echo_tui_selector_info", (("class", selector),)
 
 
-def test_headless_serves_metrics_and_prints_where() -> None:
+def test_headless_serves_metrics_and_says_where() -> None:
     with headless("--metrics", "0") as (process, host, port):
         second = process.stdout.readline().rstrip()  # type: ignore[union-attr]
         assert second.startswith("metrics on http://127.0.0.1:") and second.endswith("/metrics")
@@ -165,6 +167,13 @@ def test_headless_serves_metrics_and_prints_where() -> None:
                 interval=0.05,
             )
         assert samples[("echo_tui_connections_open", ())] == 1
+
+
+def test_headless_json_says_where_in_its_first_object(engine, serve_metrics) -> None:
+    metrics = serve_metrics(engine)
+    first = json.loads(listening_line(engine, True, metrics.url))
+    assert first["event"] == "listening" and first["metrics"] == metrics.url
+    assert "metrics" not in json.loads(listening_line(engine, True))
 
 
 def test_metrics_port_in_use_is_a_usage_error() -> None:

@@ -20,9 +20,10 @@ RESET = "reset"
 KICKED = "kicked"
 IDLE = "idle"
 MAX_CLIENTS = "max-clients"
+FD_LIMIT = "fd-limit"  # select() cannot watch the new socket's descriptor
 ERROR = "error"
 SHUTDOWN = "shutdown"
-CLOSE_REASONS = (PEER_CLOSED, RESET, KICKED, IDLE, MAX_CLIENTS, ERROR, SHUTDOWN)
+CLOSE_REASONS = (PEER_CLOSED, RESET, KICKED, IDLE, MAX_CLIENTS, FD_LIMIT, ERROR, SHUTDOWN)
 
 # Connection states.
 READING = "reading"
@@ -69,7 +70,7 @@ class Disconnected:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A connection was accepted and closed at once (for now only `max-clients`)."""
+    """A connection was accepted and closed at once: `max-clients` or `fd-limit`."""
 
     peer: str
     reason: str

@@ -28,6 +28,7 @@ from echo_tui.engine.connection import NO_OUTPUT, Connection, format_peer
 from echo_tui.engine.counters import Counters
 from echo_tui.engine.events import (
     ERROR,
+    FD_LIMIT,
     IDLE,
     KICKED,
     MAX_CLIENTS,
@@ -323,10 +324,16 @@ class EchoEngine:
                 self._emit(AcceptResumed(self._now + self._to_wall))
             self._accepted += 1
             peer = format_peer(address)
-            if len(self._conns) >= self.config.max_clients or self._fd_unwatchable(sock):
+            if len(self._conns) >= self.config.max_clients:
+                refused = MAX_CLIENTS
+            elif self._fd_unwatchable(sock):
+                refused = FD_LIMIT
+            else:
+                refused = None
+            if refused:
                 sock.close()
-                self._closed[MAX_CLIENTS] += 1
-                self._emit(Rejected(peer, MAX_CLIENTS, self._now + self._to_wall))
+                self._closed[refused] += 1
+                self._emit(Rejected(peer, refused, self._now + self._to_wall))
                 continue
             sock.setblocking(False)
             with contextlib.suppress(OSError):  # the peer left already: the read will say so

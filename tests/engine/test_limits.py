@@ -10,7 +10,10 @@ import textwrap
 import time
 from pathlib import Path
 
-from echo_tui.engine.events import IDLE, MAX_CLIENTS, Disconnected, Rejected
+import pytest
+
+from echo_tui.engine.events import FD_LIMIT, IDLE, MAX_CLIENTS, Disconnected, Rejected
+from echo_tui.portable import SELECT_LIMIT
 from tests.engine.conftest import is_closed, roundtrip
 from tests.helpers import wait_for
 
@@ -35,6 +38,30 @@ def test_max_clients_rejects_extra_connections_at_once(make_engine, connect, con
     kept[0].close()  # a slot frees up: the next client is accepted
     view.until(lambda v: v.of(Disconnected))
     roundtrip(connect(engine.address), b"welcome")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="select()'s limit is on descriptor numbers")
+def test_select_refuses_descriptors_past_its_limit_as_fd_limit(make_engine, connect, consumer):
+    engine = make_engine(selector="select", max_clients=10_000)
+    view = consumer(engine)
+    below = connect(engine.address)
+    view.conn_id(below)
+    # Occupy every free descriptor below select()'s limit: the next accepted socket is past it.
+    fillers: list[int] = []
+    try:
+        while (fd := os.open(os.devnull, os.O_RDONLY)) < SELECT_LIMIT:
+            fillers.append(fd)
+        os.close(fd)
+        past = connect(engine.address)
+        assert is_closed(past, timeout=2)
+    finally:
+        for fd in fillers:
+            os.close(fd)
+    rejected = view.until(lambda v: v.of(Rejected))
+    assert [event.reason for event in rejected] == [FD_LIMIT]
+    snap = view.until(lambda v: (s := v.snapshot) and s.totals.closed.get(FD_LIMIT) and s)
+    assert MAX_CLIENTS not in snap.totals.closed and snap.open_count == 1
+    roundtrip(below, b"still served")
 
 
 def test_idle_timeout_closes_only_idle_clients(make_engine, connect, consumer):

@@ -33,6 +33,7 @@ from echo_tui.engine.counters import Counters
 from echo_tui.engine.events import (
     CLIENT,
     ERROR,
+    FD_LIMIT,
     IDLE,
     KICKED,
     LISTENER,
@@ -139,6 +140,7 @@ class EchoEngine:
         self._inspection: Inspection | None = None
         self._last_close = ""  # the reason of the last _close(), for the trace
         self._ran: list[str] = []  # what the last _run_commands() did, for the trace
+        self._accept_pauses = 0
 
     # ----------------------------------------------------------------- control
 
@@ -456,10 +458,16 @@ class EchoEngine:
                 self._emit(AcceptResumed(self._now + self._to_wall))
             self._accepted += 1
             peer = format_peer(address)
-            if len(self._conns) >= self.config.max_clients or self._fd_unwatchable(sock):
+            if len(self._conns) >= self.config.max_clients:
+                refused = MAX_CLIENTS
+            elif self._fd_unwatchable(sock):
+                refused = FD_LIMIT
+            else:
+                refused = None
+            if refused:
                 sock.close()
-                self._closed[MAX_CLIENTS] += 1
-                self._emit(Rejected(peer, MAX_CLIENTS, self._now + self._to_wall))
+                self._closed[refused] += 1
+                self._emit(Rejected(peer, refused, self._now + self._to_wall))
                 continue
             sock.setblocking(False)
             with contextlib.suppress(OSError):  # the peer left already: the read will say so
@@ -652,6 +660,7 @@ class EchoEngine:
         self._accept_resume_at = self._now + ACCEPT_RETRY_DELAY  # planned at the next tick
         if not self._accept_paused:  # announce the pause once, not at every failed retry
             self._accept_paused = True
+            self._accept_pauses += 1
             reason = errno.errorcode.get(exc.errno or 0, str(exc))
             self._emit(AcceptPaused(reason, ACCEPT_RETRY_DELAY, self._now + self._to_wall))
 
@@ -823,6 +832,7 @@ class EchoEngine:
                 msgs_out=counters.total("msgs_out"),
                 pending=sum(len(c.out) for c in self._writers),
                 accept_paused=self._accept_paused,
+                accept_pauses=self._accept_pauses,
             ),
             loop=counters.loop_stats(self._now),
             changed=MappingProxyType(changed),

@@ -58,10 +58,13 @@ class Server:
                 self.process.wait()
 
 
-def start_server(name: str, *extra: str, timeout: float = 15.0) -> Server:
-    """Start server `name` and wait for its `listening on HOST:PORT (...)` line."""
+def start_server(
+    name: str, *extra: str, timeout: float = 15.0, command: list[str] | None = None
+) -> Server:
+    """Start server `name` (or run `command`, named `name`) and wait for its
+    `listening on HOST:PORT (...)` line."""
     process = subprocess.Popen(
-        server_command(name, *extra), stdout=subprocess.PIPE, text=True, cwd=REPO
+        command or server_command(name, *extra), stdout=subprocess.PIPE, text=True, cwd=REPO
     )
     lines: list[str] = []
     got_line = threading.Event()

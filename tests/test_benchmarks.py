@@ -28,3 +28,9 @@ def test_echo_servers_benchmark_quick() -> None:
 def test_scale_benchmark_quick() -> None:
     out = run("scale.py", "--counts", "50", "--servers", "echo-tui,protocol")
     assert "| echo-tui " in out and "| protocol " in out
+
+
+def test_trace_cost_benchmark_quick() -> None:
+    out = run("trace_cost.py")
+    assert "| 100x1 " in out and "| 100x100 " in out
+    assert "open / closed" in out

@@ -211,14 +211,26 @@ class ReadyKey:
 class SelectCall:
     """One select() call as the trace shows it."""
 
-    seq: int  # its number since the engine started (gaps: calls the trace lost)
+    seq: int  # its number since tracing began (gaps: calls the trace lost)
     at: float  # wall clock when it returned
     timeout: float  # the timeout it was given, seconds
     waited: float  # how long it blocked, seconds
-    ready: tuple[ReadyKey, ...]  # in the order select() returned them
     keys: int  # keys registered when it was called
     selector: str  # the selector class name
-    stepped: bool = False  # run as one step of step mode
+    stepped: bool  # run as one step of step mode
+    ready: tuple[ReadyKey, ...]  # in the order select() returned them
+
+
+def select_call(raw: tuple) -> SelectCall:
+    """The SelectCall for a call the engine recorded as plain tuples: SelectCall's fields
+    in order, the last one holding ReadyKeys or tuples of ReadyKey's leading fields.
+
+    The engine records tuples because they cost it a tenth of these objects; the
+    consumer builds the objects (see EventChannel.take_trace).
+    """
+    *fields, ready = raw
+    keys = tuple(e if type(e) is ReadyKey else ReadyKey(*e) for e in ready)
+    return SelectCall(*fields, keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +316,7 @@ class EventChannel:
         self._latest: Snapshot | None = None
         self._error: EngineError | None = None
         self._known_ids = 0  # the highest connection id the consumer was shown
-        self._trace: deque[SelectCall] = deque(maxlen=TRACE_CAPACITY)
+        self._trace: deque[SelectCall | tuple] = deque(maxlen=TRACE_CAPACITY)
         self.dropped = 0
 
     def put_event(self, event: LifecycleEvent) -> bool:
@@ -329,8 +341,9 @@ class EventChannel:
                     snapshot = replace(snapshot, closed=closed)
             self._snapshot = snapshot
 
-    def put_trace(self, calls: Iterable[SelectCall]) -> None:
-        """Offer traced select() calls; beyond TRACE_CAPACITY the oldest are dropped."""
+    def put_trace(self, calls: Iterable[SelectCall | tuple]) -> None:
+        """Offer traced select() calls (or their tuples, see select_call); beyond
+        TRACE_CAPACITY the oldest are dropped."""
         with self._lock:
             self._trace.extend(calls)
 
@@ -339,7 +352,7 @@ class EventChannel:
         with self._lock:
             calls = list(self._trace)
             self._trace.clear()
-            return calls
+        return [c if type(c) is SelectCall else select_call(c) for c in calls]
 
     @property
     def latest(self) -> Snapshot | None:

@@ -56,7 +56,6 @@ from echo_tui.engine.events import (
     LifecycleEvent,
     ReadyKey,
     Rejected,
-    SelectCall,
     Snapshot,
     Totals,
 )
@@ -134,7 +133,7 @@ class EchoEngine:
         self._closed: Counter[str] = Counter()
         # The loop inspector (see inspection.py): off unless asked for.
         self.steps = StepControl()
-        self._trace: deque[SelectCall] | None = None  # select() calls not yet published
+        self._trace: deque[tuple] | None = None  # select() calls not yet published
         self._traced_calls = 0
         self._select_started = self._now  # while tracing: when the next select() began
         self._inspection: Inspection | None = None
@@ -315,7 +314,7 @@ class EchoEngine:
             elif ready:  # something happened: publish it at the next tick
                 due = due_tick
 
-    def _traced(self, trace: deque[SelectCall], ready: list, timeout: float) -> bool:
+    def _traced(self, trace: deque[tuple], ready: list, timeout: float) -> bool:
         """Handle one select() call's ready list as the loop does, recording what each
         handler did; in step mode, then wait for the next step.  False: stop the loop."""
         waited = self._now - self._select_started
@@ -341,18 +340,10 @@ class EchoEngine:
                 entries.append(ReadyKey(key.fd, mask, WAKEUP, commands=tuple(self._ran)))
         self._traced_calls += 1
         stepping = self.steps.stepping
+        at = self._now + self._to_wall
         trace.append(
-            SelectCall(
-                self._traced_calls,
-                self._now + self._to_wall,
-                timeout,
-                waited,
-                tuple(entries),
-                keys,
-                self.selector_name,
-                stepping,
-            )
-        )
+            (self._traced_calls, at, timeout, waited, keys, self.selector_name, stepping, entries)
+        )  # a SelectCall as select_call() reads it
         if stepping:
             self._freeze()
             if self._stopping:
@@ -360,7 +351,7 @@ class EchoEngine:
         self._select_started = time.monotonic()
         return True
 
-    def _traced_client(self, fd: int, mask: int, conn: Connection) -> ReadyKey:
+    def _traced_client(self, fd: int, mask: int, conn: Connection) -> ReadyKey | tuple:
         """A client's handlers, run as the loop runs them, and what they did."""
         mask &= conn.mask  # 0 once closed earlier in this batch (or no longer wanted)
         if not mask:
@@ -374,19 +365,21 @@ class EchoEngine:
         if mask & READ:
             self._on_readable(conn)
         closed = self._last_close if conn.closed else ""
-        eof = bool(mask & READ) and conn.bytes_in == bytes_in
-        return ReadyKey(
+        received = conn.bytes_in - bytes_in
+        eof = bool(mask & READ) and not received
+        pending = len(conn.out)
+        return (  # ReadyKey's leading fields, see select_call()
             fd,
             mask,
             CLIENT,
             conn.conn_id,
-            received=conn.bytes_in - bytes_in,
-            eof=eof and (conn.closing != closing or closed == PEER_CLOSED),
-            sent=conn.bytes_in - len(conn.out) - bytes_out,
-            pending=len(conn.out),
-            events_before=before,
-            events_after=conn.mask,
-            closed=closed,
+            received,
+            eof and (conn.closing != closing or closed == PEER_CLOSED),
+            conn.bytes_in - pending - bytes_out,
+            pending,
+            before,
+            conn.mask,
+            closed,
         )
 
     def _freeze(self) -> None:

@@ -161,9 +161,9 @@ class EchoTuiApp(App[None]):
                 if snapshot is not None:
                     self._apply(snapshot)
                 self.table.tick(time.monotonic())
-                screen = self.screen
-                if isinstance(screen, (ClientDetail, TraceScreen)):
-                    screen.live_update()
+                stack = self.screen_stack  # empty while the app shuts down
+                if stack and isinstance(stack[-1], (ClientDetail, TraceScreen)):
+                    stack[-1].live_update()
             else:
                 error = None
             self._check_engine(error or self.engine.error)

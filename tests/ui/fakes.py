@@ -220,7 +220,7 @@ class Traffic:
             ),
         ]
         return [
-            SelectCall(1200 + n, at + n * 0.07, timeout, waited, ready, 27, "EpollSelector", n > 2)
+            SelectCall(1200 + n, at + n * 0.07, timeout, waited, 27, "EpollSelector", n > 2, ready)
             for n, (timeout, waited, ready) in enumerate(calls)
         ]
 

@@ -167,7 +167,8 @@ def selector_key_table(stats: ConnectionStats, fileobj: str | None) -> Table:
     table.add_column()
     table.add_row(Text("SelectorKey", "bold"), "")
     table.add_row("  fd", str(stats.fd))
-    table.add_row("  fileobj", Text(escape(fileobj)) if fileobj is not None else Text("…", "dim"))
+    shown = Text(escape(fileobj), overflow="fold") if fileobj is not None else Text("…", "dim")
+    table.add_row("  fileobj", shown)
     events = event_names(stats.events) if stats.events else "0 (unregistered)"
     table.add_row("  events", events)
     table.add_row("  data", f"the engine's Connection #{stats.conn_id}: counters, output buffer")

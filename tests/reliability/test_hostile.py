@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import socket
+from collections.abc import Iterable
 from dataclasses import replace
 
 from echo_tui.ui.app import EchoTuiApp
 from echo_tui.ui.screens.client_detail import ClientDetail
 from tests.helpers import recv_exactly
-from tests.pty_app import LEAVE_ALT_SCREEN
+from tests.pty_app import LEAVE_ALT_SCREEN, PtyApp
 from tests.reliability.hostile import FORBIDDEN_OUTPUT, LONG_LINE, PAYLOAD
 from tests.reliability.procs import connect_when_listening, free_port
 from tests.ui.helpers import screen_text, until
@@ -21,6 +22,16 @@ def send_and_check_echo(sock: socket.socket) -> None:
     assert hashlib.sha256(echoed).digest() == hashlib.sha256(PAYLOAD).digest()
 
 
+def quit_and_check(app: PtyApp, forbidden: Iterable[bytes]) -> bytes:
+    """Quit with `q`; check that none of `forbidden` reached the terminal; return its output."""
+    app.write(b"q")
+    assert app.wait_exit(timeout=3) == 0
+    shown = bytes(app.output[: app.output.rindex(LEAVE_ALT_SCREEN)])
+    for sequence in forbidden:
+        assert sequence not in shown, f"{sequence!r} reached the terminal"
+    return shown
+
+
 def test_hostile_bytes_in_a_real_terminal(pty_app) -> None:
     port = free_port()
     app = pty_app("--port", str(port), "--refresh", "10")
@@ -30,12 +41,7 @@ def test_hostile_bytes_in_a_real_terminal(pty_app) -> None:
             send_and_check_echo(client)
         app.read_until(b"never appears", timeout=1)  # ten refreshes showing the traffic
         assert app.process.poll() is None, "markup in client bytes must not run actions"
-    app.write(b"q")
-    assert app.wait_exit(timeout=3) == 0
-    leave = app.output.rindex(LEAVE_ALT_SCREEN)
-    shown = bytes(app.output[:leave])
-    for sequence in FORBIDDEN_OUTPUT:
-        assert sequence not in shown, f"{sequence!r} reached the terminal"
+    quit_and_check(app, FORBIDDEN_OUTPUT)
 
 
 async def test_hostile_bytes_on_the_rendered_screen(engine, connect) -> None:
@@ -62,7 +68,8 @@ ACTIVE_OUTPUT = [s for s in FORBIDDEN_OUTPUT if any(b < 0x20 or b >= 0x7F for b 
 
 def test_hostile_bytes_in_the_preview_in_a_real_terminal(pty_app) -> None:
     port = free_port()
-    app = pty_app("--port", str(port), "--refresh", "10")
+    # Tall enough that the detail shows the preview without scrolling.
+    app = pty_app("--port", str(port), "--refresh", "10", columns=120, rows=60)
     assert app.read_until(b"127.0.0.1", timeout=15)
     with connect_when_listening(port) as client:
         mark = len(app.output)
@@ -78,13 +85,8 @@ def test_hostile_bytes_in_the_preview_in_a_real_terminal(pty_app) -> None:
         assert app.read_until(b"0000", timeout=10, start=mark)  # the hex dump is shown
         app.read_until(b"never appears", timeout=1)  # ten refreshes showing it
         assert app.process.poll() is None, "markup in client bytes must not run actions"
-    app.write(b"q")
-    assert app.wait_exit(timeout=3) == 0
-    leave = app.output.rindex(LEAVE_ALT_SCREEN)
-    shown = bytes(app.output[:leave])
+    shown = quit_and_check(app, ACTIVE_OUTPUT)
     assert b"\\u202e" in shown[mark:]  # the bidi override, escaped where the text shows
-    for sequence in ACTIVE_OUTPUT:
-        assert sequence not in shown, f"{sequence!r} reached the terminal"
 
 
 async def test_hostile_bytes_in_the_preview_and_socket_repr(engine, connect) -> None:

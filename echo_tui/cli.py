@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import errno
 import ipaddress
+import json
 import signal
 import socket
 import sys
@@ -20,8 +21,7 @@ from echo_tui.engine.config import MIB, EngineConfig, available_selectors
 from echo_tui.engine.connection import format_peer
 from echo_tui.engine.server import EchoEngine
 from echo_tui.headless import run_headless
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+from echo_tui.portable import CAN_RAISE_FD_LIMIT, STOP_SIGNALS
 
 
 def _selector(text: str) -> str:
@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-clients",
         type=number_type(int, 1),
         default=10_000,
-        help="connections beyond this are accepted and closed at once",
+        help="connections beyond this are accepted and closed at once"
+        + ("" if CAN_RAISE_FD_LIMIT else " (this platform's open-file limit is left as is)"),
     )
     parser.add_argument(
         "--idle-timeout",
@@ -221,11 +222,21 @@ def _client_host(bound: str) -> str:
 
 def _run_headless(engine: EchoEngine, args: argparse.Namespace, stop: threading.Event) -> int:
     try:
-        print(f"listening on {format_peer(engine.address)} ({engine.selector_name})", flush=True)
+        print(listening_line(engine, args.json), flush=True)
         return run_headless(engine, stop, args.interval, args.json)
     except BrokenPipeError:  # stdout was closed (e.g. piped into head): a normal way to stop
         sys.stdout = None  # type: ignore[assignment]
         return 0
+
+
+def listening_line(engine: EchoEngine, as_json: bool) -> str:
+    """The first headless line: where the server listens, as text or as a JSON object."""
+    host, port = engine.address[:2]
+    if as_json:
+        return json.dumps(
+            {"event": "listening", "host": host, "port": port, "selector": engine.selector_name}
+        )
+    return f"listening on {format_peer(engine.address)} ({engine.selector_name})"
 
 
 def _run_dashboard(

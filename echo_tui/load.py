@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from echo_tui.arguments import USAGE_ERROR, OneLineParser, UsageError, number_type, port_type
-from echo_tui.engine.server import raise_fd_limit
+from echo_tui.portable import raise_fd_limit
 
 MIB = 1024 * 1024
 HEADER = struct.Struct(">II")  # connection number, sequence number

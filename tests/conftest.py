@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.server import EchoEngine
-from tests.pty_app import PtyApp
+
+if TYPE_CHECKING:
+    from tests.pty_app import PtyApp
 
 
 @pytest.fixture
@@ -55,7 +58,13 @@ def connect() -> Iterator[Callable[..., socket.socket]]:
 
 @pytest.fixture
 def pty_app() -> Iterator[Callable[..., PtyApp]]:
-    """Start `echo-tui` (or another command) in pseudo-terminals; all killed afterwards."""
+    """Start `echo-tui` (or another command) in pseudo-terminals; all killed afterwards.
+
+    Skips where the platform has no pseudo-terminals (Windows).
+    """
+    pytest.importorskip("termios", reason="no pseudo-terminals on this platform")
+    from tests.pty_app import PtyApp
+
     apps: list[PtyApp] = []
 
     def start(*args: str, **options: object) -> PtyApp:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import resource
 import selectors
 import socket
 import threading
@@ -51,6 +50,7 @@ from echo_tui.engine.events import (
     Snapshot,
     Totals,
 )
+from echo_tui.portable import SELECT_LIMIT_TEXT, raise_fd_limit, select_can_watch
 
 READ = selectors.EVENT_READ
 WRITE = selectors.EVENT_WRITE
@@ -63,21 +63,6 @@ _WAKEUP = "wakeup"
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 ACCEPT_RETRY_DELAY = 0.5
 ACCEPTS_PER_EVENT = 128
-# select.select() cannot watch descriptors at or above this.
-FD_SETSIZE = 1024
-
-
-def raise_fd_limit(wanted: int) -> int:
-    """Raise the soft RLIMIT_NOFILE towards `wanted` as far as allowed; return the soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft >= wanted:
-        return soft
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    except (ValueError, OSError):
-        return soft
-    return target
 
 
 def bind_listener(host: str, port: int, backlog: int) -> socket.socket:
@@ -364,7 +349,9 @@ class EchoEngine:
             self._emit(Connected(conn.conn_id, peer, self._now + self._to_wall))
 
     def _fd_unwatchable(self, sock: socket.socket) -> bool:
-        return isinstance(self._selector, selectors.SelectSelector) and sock.fileno() >= FD_SETSIZE
+        if not isinstance(self._selector, selectors.SelectSelector):
+            return False
+        return not select_can_watch(sock.fileno(), len(self._selector.get_map()))
 
     def _on_readable(self, conn: Connection) -> None:
         conn.read_ready += 1
@@ -576,12 +563,13 @@ class EchoEngine:
             return CommandResult("switch_selector", False, str(exc))
         old = self._selector
         keys = list(old.get_map().values())  # type: ignore[union-attr]
-        if cls is selectors.SelectSelector and any(k.fd >= FD_SETSIZE for k in keys):
+        if cls is selectors.SelectSelector and not all(
+            select_can_watch(key.fd, watched) for watched, key in enumerate(keys)
+        ):
             return CommandResult(
                 "switch_selector",
                 False,
-                f"SelectSelector cannot watch descriptors >= {FD_SETSIZE}; "
-                "close some clients first",
+                f"SelectSelector cannot watch {SELECT_LIMIT_TEXT}; close some clients first",
             )
         new = cls()
         try:

@@ -28,6 +28,7 @@ from echo_tui.engine.connection import NO_OUTPUT, Connection, format_peer
 from echo_tui.engine.counters import Counters
 from echo_tui.engine.events import (
     ERROR,
+    FD_LIMIT,
     IDLE,
     KICKED,
     MAX_CLIENTS,
@@ -119,6 +120,7 @@ class EchoEngine:
         self._counters = Counters()
         self._accepted = 0
         self._closed: Counter[str] = Counter()
+        self._accept_pauses = 0
 
     # ----------------------------------------------------------------- control
 
@@ -322,10 +324,16 @@ class EchoEngine:
                 self._emit(AcceptResumed(self._now + self._to_wall))
             self._accepted += 1
             peer = format_peer(address)
-            if len(self._conns) >= self.config.max_clients or self._fd_unwatchable(sock):
+            if len(self._conns) >= self.config.max_clients:
+                refused = MAX_CLIENTS
+            elif self._fd_unwatchable(sock):
+                refused = FD_LIMIT
+            else:
+                refused = None
+            if refused:
                 sock.close()
-                self._closed[MAX_CLIENTS] += 1
-                self._emit(Rejected(peer, MAX_CLIENTS, self._now + self._to_wall))
+                self._closed[refused] += 1
+                self._emit(Rejected(peer, refused, self._now + self._to_wall))
                 continue
             sock.setblocking(False)
             with contextlib.suppress(OSError):  # the peer left already: the read will say so
@@ -483,6 +491,7 @@ class EchoEngine:
         self._accept_resume_at = self._now + ACCEPT_RETRY_DELAY  # planned at the next tick
         if not self._accept_paused:  # announce the pause once, not at every failed retry
             self._accept_paused = True
+            self._accept_pauses += 1
             reason = errno.errorcode.get(exc.errno or 0, str(exc))
             self._emit(AcceptPaused(reason, ACCEPT_RETRY_DELAY, self._now + self._to_wall))
 
@@ -613,6 +622,7 @@ class EchoEngine:
                 msgs_out=counters.total("msgs_out"),
                 pending=sum(len(c.out) for c in self._writers),
                 accept_paused=self._accept_paused,
+                accept_pauses=self._accept_pauses,
             ),
             loop=counters.loop_stats(self._now),
             changed=MappingProxyType(changed),

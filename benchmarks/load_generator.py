@@ -1,6 +1,6 @@
 """`echo-tui load` (one process) against a uvloop reference client, on the C epoll echo server.
 
-    python benchmarks/load_generator.py [--quick] [--rounds N] [--duration S]
+    python benchmarks/load_generator.py [--quick] [--repeats N] [--duration S]
                                         [--scenarios 100x10,100x100]
                                         [--reference-python PY] [--bench-dir DIR]
 
@@ -61,14 +61,14 @@ REFERENCE = "uvloop reference"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke test: 1 round of 0.3 s")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds (median is reported)")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds (median is reported)")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per load run")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--reference-python", default=PYTHON, help="a Python with uvloop")
     parser.add_argument("--bench-dir", type=Path, default=None, help="where the yardsticks are")
     args = parser.parse_args(argv)
     if args.quick:
-        args.rounds, args.duration = 1, 0.3
+        args.repeats, args.duration = 1, 0.3
     args.scenarios = args.scenarios.split(",")
     if unknown := [s for s in args.scenarios if s not in SCENARIOS]:
         parser.error(f"unknown scenario {unknown}")
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     reference, why_not = reference_client(args)
     print(f"# echo-tui load against a uvloop client: {machine()}")
-    print(f"{args.rounds} rounds x {args.duration:g} s per run, interleaved; median (min-max)\n")
+    print(f"{args.repeats} rounds x {args.duration:g} s per run, interleaved; median (min-max)\n")
     if reference is None:
         print(f"reference skipped: {why_not}\n")
     clients = [LOAD, REFERENCE] if reference else [LOAD]
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if note:
                 print(f"server: {note}\n")
-            for round_ in range(args.rounds):
+            for round_ in range(args.repeats):
                 for scenario in args.scenarios:
                     for client in rotated(clients, round_):
                         result = run_client(client, args, reference, server, scenario)

@@ -179,6 +179,7 @@ class Totals:
     msgs_out: int = 0
     pending: int = 0  # bytes buffered for all clients right now
     accept_paused: bool = False
+    accept_pauses: int = 0  # times accepting paused for lack of resources
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +228,7 @@ class EventChannel:
         self._lock = threading.Lock()
         self._events: deque[LifecycleEvent] = deque()
         self._snapshot: Snapshot | None = None
+        self._latest: Snapshot | None = None
         self._error: EngineError | None = None
         self._known_ids = 0  # the highest connection id the consumer was shown
         self.dropped = 0
@@ -242,6 +244,7 @@ class EventChannel:
 
     def put_snapshot(self, snapshot: Snapshot) -> None:
         """Offer the latest snapshot, merging it with one the consumer has not taken."""
+        self._latest = snapshot
         with self._lock:
             pending = self._snapshot
             if pending is not None:
@@ -251,6 +254,16 @@ class EventChannel:
                     closed = frozenset(i for i in snapshot.closed if i <= known)
                     snapshot = replace(snapshot, closed=closed)
             self._snapshot = snapshot
+
+    @property
+    def latest(self) -> Snapshot | None:
+        """The last snapshot published, drained or not, for readers of its cumulative fields.
+
+        It does not take anything from the consumer (its `changed` and `closed` are
+        relative to the snapshot before it, so only the totals mean anything alone):
+        metrics read it at their own pace, even while the dashboard is paused.
+        """
+        return self._latest
 
     def put_error(self, error: EngineError) -> None:
         """Record the engine's fatal error; it is never dropped."""

@@ -120,6 +120,7 @@ class EchoEngine:
         self._counters = Counters()
         self._accepted = 0
         self._closed: Counter[str] = Counter()
+        self._accept_pauses = 0
 
     # ----------------------------------------------------------------- control
 
@@ -490,6 +491,7 @@ class EchoEngine:
         self._accept_resume_at = self._now + ACCEPT_RETRY_DELAY  # planned at the next tick
         if not self._accept_paused:  # announce the pause once, not at every failed retry
             self._accept_paused = True
+            self._accept_pauses += 1
             reason = errno.errorcode.get(exc.errno or 0, str(exc))
             self._emit(AcceptPaused(reason, ACCEPT_RETRY_DELAY, self._now + self._to_wall))
 
@@ -620,6 +622,7 @@ class EchoEngine:
                 msgs_out=counters.total("msgs_out"),
                 pending=sum(len(c.out) for c in self._writers),
                 accept_paused=self._accept_paused,
+                accept_pauses=self._accept_pauses,
             ),
             loop=counters.loop_stats(self._now),
             changed=MappingProxyType(changed),

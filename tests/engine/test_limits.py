@@ -112,7 +112,9 @@ ENGINE_UNDER_RLIMIT = textwrap.dedent(
     print(engine.address[1], flush=True)
     for line in sys.stdin:  # one line in, the events so far out; zero CPU in between
         events, snapshot, error = engine.channel.drain()
-        print(json.dumps([type(e).__name__ for e in events]), flush=True)
+        latest = engine.channel.latest
+        pauses = f"pauses={latest.totals.accept_pauses}" if latest else "no snapshot"
+        print(json.dumps([type(e).__name__ for e in events] + [pauses]), flush=True)
     engine.stop()
     """
 )
@@ -163,6 +165,8 @@ def test_accept_pauses_under_emfile_without_spinning_and_resumes(connect):
         wait_for(lambda: seen("Connected") and events.count("Connected") == len(clients))
         # Announced once each, though it retried (and failed) every 0.5 s while out of fds.
         assert (events.count("AcceptPaused"), events.count("AcceptResumed")) == (1, 1)
+        wait_for(lambda: seen("pauses=1"))  # the snapshots' counter (a Prometheus metric)
+        assert "pauses=2" not in events
     finally:
         proc.stdin.close()
         assert proc.wait(10) == 0

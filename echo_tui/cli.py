@@ -63,16 +63,10 @@ class _HelpWithKeys(argparse.Action):
 
 def key_bindings_help() -> str:
     """One line per key binding of the dashboard, from its BINDINGS."""
-    from textual.binding import Binding
-
     from echo_tui.ui.app import EchoTuiApp
+    from echo_tui.ui.screens.help import key_lines
 
-    lines = []
-    for entry in EchoTuiApp.BINDINGS:
-        binding = entry if isinstance(entry, Binding) else Binding(*entry)
-        keys = binding.key_display or binding.key
-        lines.append(f"  {keys:<8} {binding.tooltip or binding.description}")
-    return "\n".join(lines)
+    return "\n".join(f"  {keys:<10} {meaning}" for keys, meaning in key_lines(EchoTuiApp.BINDINGS))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -124,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="bytes of pending echo per client; reading pauses at half of it",
     )
     parser.add_argument(
+        "--max-total-buffer",
+        type=number_type(int, 0),
+        default=256 * MIB,
+        help="bytes of pending echo for all clients together; at it, clients with echo "
+        "pending are not read until theirs is sent (0: no global bound)",
+    )
+    parser.add_argument(
         "--refresh",
         type=number_type(float, 0.5),
         default=5.0,
@@ -204,6 +211,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         max_clients=int(args.max_clients),
         idle_timeout=args.idle_timeout or None,
         max_buffer=int(args.max_buffer),
+        max_total_buffer=int(args.max_total_buffer),
     )
     args.json = args.json or args.json_clients
     if args.json and not args.headless:

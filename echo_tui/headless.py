@@ -139,10 +139,11 @@ def stats_line(report: Report, now: float, interval: float) -> str:
         f"  connections {snapshot.open_count}"
         f"  in {format_bytes(totals.bytes_in)} ({format_rate(window.bytes_in_per_s)})"
         f"  out {format_bytes(totals.bytes_out)} ({format_rate(window.bytes_out_per_s)})"
+        f"  pending {format_bytes(totals.pending)}"
         f"  msgs/s {window.msgs_per_s:.1f}"
         f"  selects/s {window.selects_per_s:.1f}"
         f"  events/select {window.events_per_select:.2f}"
-        f"  busy {100 * window.busy:.0f}%"
+        f"  busy {100 * window.busy:.0f}%" + ("  BUFFER FULL" if totals.buffer_full else "")
     )
 
 
@@ -164,6 +165,7 @@ def stats_record(report: Report, now: float, with_clients: bool) -> dict:
         "msgs_in": totals.msgs_in,
         "msgs_out": totals.msgs_out,
         "pending": totals.pending,
+        "buffer_full": totals.buffer_full,
         "accept_paused": totals.accept_paused,
         "accept_pauses": report.accept_pauses,
         "events_dropped": snapshot.events_dropped,

@@ -268,7 +268,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         if args.headless:
             status = _run_headless(engine, args, metrics_url, stop)
         else:
-            status = _run_dashboard(engine, args, warning, metrics_url, stop)
+            status = _run_dashboard(engine, args, warning, metrics_url, stop, recorder)
         if engine.error is not None:  # shown after the terminal is restored
             print(f"echo-tui: engine failed: {engine.error.message}", file=sys.stderr)
             print(engine.error.traceback, file=sys.stderr, end="")
@@ -350,10 +350,17 @@ def _run_dashboard(
     warning: str | None,
     metrics_url: str | None,
     stop: threading.Event,
+    recorder: Recorder | None,
 ) -> int:
     from echo_tui.ui.app import EchoTuiApp
 
-    app = EchoTuiApp(engine, refresh_hz=args.refresh, warning=warning, metrics_url=metrics_url)
+    app = EchoTuiApp(
+        engine,
+        refresh_hz=args.refresh,
+        warning=warning,
+        metrics_url=metrics_url,
+        notices=None if recorder is None else recorder.take_notices,
+    )
 
     def request_exit(signum: int, frame: FrameType | None) -> None:
         stop.set()

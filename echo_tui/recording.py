@@ -157,6 +157,7 @@ class Recorder:
         max_bytes: int = DEFAULT_MAX_BYTES,
         overwrite: bool = False,
         stream: IO[bytes] | None = None,
+        capacity: int = CHANNEL_CAPACITY,
     ) -> None:
         """Open the file (FileExistsError unless `overwrite`; OSError as open() raises)."""
         self.path = Path(path)
@@ -166,7 +167,7 @@ class Recorder:
         self._out: IO[bytes] = (
             gzip.GzipFile(fileobj=self._raw, mode="wb") if self.path.suffix == ".gz" else self._raw
         )
-        self._channel: EventChannel = engine.subscribe(CHANNEL_CAPACITY)
+        self.channel: EventChannel = engine.subscribe(capacity)  # drained by the writer
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="echo-recorder", daemon=True)
         self._notices: deque[str] = deque()
@@ -229,11 +230,11 @@ class Recorder:
             self._full = True
 
     def _write_pending(self) -> None:
-        events, snapshot, error = self._channel.drain()
+        events, snapshot, error = self.channel.drain()
         lines = [self._line(event) for event in events]
         if snapshot is not None:
             # The recording counts what *it* lost, not what the dashboard did.
-            snapshot = replace(snapshot, events_dropped=self._channel.dropped)
+            snapshot = replace(snapshot, events_dropped=self.channel.dropped)
             lines.append(self._line(snapshot))
         if error is not None and not self._full:
             lines.append(self._line(error))

@@ -55,7 +55,8 @@ class Timeline:
         self.path = path
         reading = open_recording(path)
         self.header = reading.header
-        self.records: list[Record] = list(reading.records)
+        # In time order: a drain writes its events before its snapshot, which may be older.
+        self.records: list[Record] = sorted(reading.records, key=lambda record: record.t)
         self.warning = reading.warning
         self.duration = self.records[-1].t if self.records else 0.0
 
@@ -273,6 +274,6 @@ def replay_main(argv: list[str]) -> int:
     speed = min(SPEEDS, key=lambda s: abs(s - (args.speed or 1.0)))
     source = ReplaySource(timeline)
     source.channel.set_speed(speed)
-    app = EchoTuiApp(source, clock=source.wall_clock)  # type: ignore[arg-type]
+    app = EchoTuiApp(source, clock=source.wall_clock, playback=source.channel)  # type: ignore[arg-type]
     app.run()
     return app.return_code or 0

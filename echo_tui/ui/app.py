@@ -444,11 +444,9 @@ class EchoTuiApp(App[None]):
         self.refresh_hz = REFRESH_RATES[max(0, min(len(REFRESH_RATES) - 1, index))]
 
     def action_help(self) -> None:
-        if self.playback is None:
-            self.push_screen(HelpScreen(self.BINDINGS))
-            return
-        offered = [b for b in self.BINDINGS if self.check_action(_action_name(b), ()) is not False]
-        self.push_screen(HelpScreen(offered, note=REPLAY_NOTE))
+        hidden = _PLAYBACK_ACTIONS if self.playback is None else _SERVER_ACTIONS
+        offered = [b for b in self.BINDINGS if _action_name(b) not in hidden]
+        self.push_screen(HelpScreen(offered, note=None if self.playback is None else REPLAY_NOTE))
 
     # -- replay ------------------------------------------------------------------------------
 

@@ -227,6 +227,7 @@ class EchoTuiApp(App[None]):
             paused=self.paused,
             dropped=self._dropped_logged,
             accept_paused=snapshot is not None and snapshot.totals.accept_paused,
+            buffer_full=snapshot is not None and snapshot.totals.buffer_full,
             warning=self.warning,
         )
         self.status_header.show_status(status)  # repaints only when its text changes

@@ -242,8 +242,7 @@ class EchoTuiApp(App[None]):
         self.table.apply(self.model.reset())
         self.traffic_panel.reset()
         self.select_panel.reset()
-        position = format_clock(self.playback.position)  # type: ignore[union-attr]
-        self.event_log.log_note(self.clock(), f"replay from {position}")
+        self.event_log.clear()  # the drain gives the events just before the new position
         self.snapshot = None
         self._dropped_logged = 0
 

@@ -2,14 +2,16 @@
 
 Starts a real engine on 127.0.0.1 (a free port) with the `--demo` client swarm
 against it, runs the real dashboard headless, lets traffic flow, and saves:
-dashboard.svg (120x36), dashboard-80x24.svg, kick-confirm.svg, help.svg, and the
-loop inspector's trace-stepping.svg and client-detail.svg (100x32).
+dashboard.svg (120x36), dashboard-80x24.svg, kick-confirm.svg, help.svg, the loop
+inspector's trace-stepping.svg and client-detail.svg (100x32); then records a demo
+session and saves replay.svg of the dashboard playing it back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -18,6 +20,8 @@ from textual.pilot import Pilot
 from echo_tui.demo import DemoSwarm
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.server import EchoEngine
+from echo_tui.recording import Recorder
+from echo_tui.replay import ReplaySource, Timeline
 from echo_tui.ui.app import EchoTuiApp
 
 HERE = Path(__file__).resolve().parent
@@ -69,6 +73,30 @@ async def busiest_detail(app: EchoTuiApp, pilot: Pilot) -> None:
     await pilot.pause(4.0)
 
 
+async def shoot_replay(size: tuple[int, int]) -> None:
+    """Record a demo session, then save replay.svg of the dashboard paused in its middle."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "demo.jsonl.gz"
+        engine = EchoEngine(EngineConfig(port=0))
+        recorder = Recorder(engine, path)
+        engine.start()
+        recorder.start()
+        with DemoSwarm() as swarm:
+            swarm.start(*engine.address, CLIENTS)
+            await asyncio.sleep(WARM_UP + 4)
+        engine.stop()
+        recorder.stop()
+        source = ReplaySource(Timeline(path))
+        app = EchoTuiApp(source, clock=source.wall_clock, playback=source.channel)  # type: ignore[arg-type]
+        async with app.run_test(size=size) as pilot:
+            source.channel.seek(WARM_UP - 3)
+            await pilot.pause(3.2)  # rate windows close as it plays
+            await pilot.press("space")
+            await pilot.pause(0.3)
+            app.save_screenshot("replay.svg", path=str(HERE))
+            print(f"wrote {HERE / 'replay.svg'}")
+
+
 async def main() -> int:
     await shoot(
         (120, 36),
@@ -82,6 +110,7 @@ async def main() -> int:
     await shoot(
         (100, 32), [("trace-stepping.svg", trace_steps), ("client-detail.svg", busiest_detail)]
     )
+    await shoot_replay((120, 36))
     return 0
 
 

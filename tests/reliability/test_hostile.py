@@ -73,7 +73,7 @@ def test_hostile_bytes_in_the_preview_in_a_real_terminal(pty_app) -> None:
     assert app.read_until(b"127.0.0.1", timeout=15)
     with connect_when_listening(port) as client:
         mark = len(app.output)
-        assert app.read_until(b"reading", timeout=10, start=mark)  # its row is on screen
+        assert app.read_until(b"clients 1/", timeout=10, start=mark)  # it is in the table
         app.write(b"\r")  # Enter: the detail of the only client
         assert app.read_until(b"SelectorKey", timeout=10, start=mark)
         app.write(b"v")  # the preview on

@@ -66,6 +66,7 @@ def stats_json(snapshot: Snapshot, interval: Interval) -> str:
     totals = snapshot.totals
     return json.dumps(
         {
+            "event": "stats",
             "time": snapshot.at,
             "connections": snapshot.open_count,
             "accepted": totals.accepted,

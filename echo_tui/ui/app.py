@@ -77,11 +77,13 @@ class EchoTuiApp(App[None]):
         *,
         refresh_hz: float = 5.0,
         warning: str | None = None,
+        metrics_url: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.engine = engine
         self.warning = warning
+        self.metrics_url = metrics_url
         self.clock = clock
         self.refresh_hz = min(REFRESH_RATES, key=lambda hz: abs(hz - refresh_hz))
         self.paused = False
@@ -126,6 +128,8 @@ class EchoTuiApp(App[None]):
 
     def on_mount(self) -> None:
         self.table.focus()
+        if self.metrics_url:
+            self.event_log.write(Text(f"Prometheus metrics on {self.metrics_url}", "dim"))
         self._start_timer()
         self.tick()
 

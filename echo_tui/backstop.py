@@ -32,12 +32,14 @@ class Backstop:
 
     def __init__(self, bound: float = BOUND) -> None:
         self.bound = bound
-        self._armed = threading.Event()
+        self._armed = False
+        self._wake = threading.Event()  # armed, or closed unarmed
         self._terminal: tuple[int, list] | None = None  # fd and its modes to restore
         self._children: list[int] = []
         # Started now, not when armed: a signal handler must not start threads (the main
         # thread it interrupts may hold threading's internal locks).
-        threading.Thread(target=self._run, name="echo-backstop", daemon=True).start()
+        self._thread = threading.Thread(target=self._run, name="echo-backstop", daemon=True)
+        self._thread.start()
 
     def guard_terminal(self, fd: int) -> None:
         """Remember the terminal on `fd` as it is now, to put it back if the backstop fires."""
@@ -52,10 +54,19 @@ class Backstop:
 
     def arm(self) -> None:
         """Start the countdown (safe in a signal handler; arming twice changes nothing)."""
-        self._armed.set()
+        self._armed = True
+        self._wake.set()
+
+    def close(self) -> None:
+        """Stopped without a stop request: end the thread. An armed backstop stays armed."""
+        if not self._armed:
+            self._wake.set()
+            self._thread.join()
 
     def _run(self) -> None:
-        self._armed.wait()
+        self._wake.wait()
+        if not self._armed:
+            return
         time.sleep(self.bound)
         for pid in self._children:
             with contextlib.suppress(OSError):

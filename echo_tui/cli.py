@@ -196,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     except KeyboardInterrupt:
         return 0
+    finally:
+        backstop.close()
 
 
 def _serve(args: argparse.Namespace, stop: threading.Event, backstop: Backstop) -> int:

@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
+import threading
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -49,6 +51,18 @@ class TerminalDriver(LinuxDriver):
         super().__init__(app, **options)
         self._lost = False
         self._file = TerminalOutput(self._file, self._terminal_lost)  # every writer's output
+        self._watcher: HangUpWatcher | None = None
+
+    def start_application_mode(self) -> None:
+        super().start_application_mode()
+        if self._watcher is None and os.isatty(self.fileno):
+            self._watcher = HangUpWatcher(self.fileno, self._terminal_lost)
+
+    def close(self) -> None:
+        super().close()
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
 
     def _sigcont_application(self, *_: object) -> None:
         """Resume only if SIGTSTP suspended application mode (fault 1 above)."""
@@ -76,7 +90,38 @@ class TerminalDriver(LinuxDriver):
                         os.dup2(null, fd)
         finally:
             os.close(null)
+        self.exit_event.set()  # the input thread would spin on end-of-file until shutdown
         os.kill(os.getpid(), signal.SIGHUP)  # what the kernel sends a terminal's controller
+
+
+class HangUpWatcher:
+    """A thread that notices the terminal's hang-up as it happens (poll() reports POLLHUP).
+
+    Without it, when the terminal is not our controlling terminal (no SIGHUP comes) and
+    its input reads as end of file (Textual's input thread then spins, and raises
+    nothing), the loss would be noticed only by the next frame written, if any.
+    """
+
+    def __init__(self, fd: int, lost: Callable[[], None]) -> None:
+        self._fd = fd
+        self._lost = lost
+        self._wake_read, self._wake_write = os.pipe()
+        self._poller = select.poll()
+        self._poller.register(fd, 0)  # nothing asked for: only POLLHUP, POLLERR, POLLNVAL come
+        self._poller.register(self._wake_read, select.POLLIN)
+        self._thread = threading.Thread(target=self._run, name="terminal-hang-up", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        for fd, events in self._poller.poll():
+            if fd == self._fd and events & (select.POLLHUP | select.POLLERR):
+                self._lost()  # (POLLNVAL, as macOS reports for any terminal, ends the watch)
+
+    def stop(self) -> None:
+        os.write(self._wake_write, b"\0")
+        self._thread.join()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
 
 
 class TerminalOutput:

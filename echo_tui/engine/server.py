@@ -257,10 +257,10 @@ class EchoEngine:
                     elif conn is _LISTENER:
                         self._counters.accept_events += 1
                         self._on_acceptable()
-                    elif not self._on_wakeup():
-                        return
                     else:
-                        select = self._selector.select  # type: ignore[union-attr]
+                        if not self._on_wakeup():
+                            return  # stop() asked
+                        select = self._selector.select  # type: ignore[union-attr]  # may switch
                     continue
                 mask &= conn.mask  # 0 once closed earlier in this batch
                 if mask & WRITE:

@@ -25,10 +25,12 @@ from pathlib import Path
 
 from harness import (
     REFERENCE_KINDS,
+    SATURATION_HEADERS,
     machine,
     measure,
     median_of,
     rotated,
+    saturation_rows,
     start_server,
     table,
 )
@@ -128,13 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for server in servers.values():
             server.stop()
+    medians = {key: median_of(value) for key, value in runs.items()}
     for scenario in args.scenarios:
         size, connections = SCENARIOS[scenario]
         print(f"## {size} B x {connections} connection{'s' if connections > 1 else ''}\n")
-        engine = median_of(runs[(scenario, "echo-tui")])
+        engine = medians[(scenario, "echo-tui")]
         rows = []
         for name in args.servers:
-            m = median_of(runs[(scenario, name)])
+            m = medians[(scenario, name)]
             label = f"{name} ({servers[name].label})" if name in REFERENCE_KINDS else name
             rows.append([
                 label,
@@ -150,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         engines = [name for name in ("echo-tui", "baseline") if name in args.servers]
         print(f"## Engine ÷ {AGAINST}, per round: median (min-max) of {args.repeats} rounds\n")
         print(ratio_table(runs, args.scenarios, engines))
+    print("\n## Saturation: share of a core over each run (median)\n")
+    print(table(SATURATION_HEADERS, saturation_rows(medians)))
     if failures:
         print(f"\n{failures} mismatches/errors during the runs", file=sys.stderr)
         return 1

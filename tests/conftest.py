@@ -7,12 +7,19 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.server import EchoEngine
 
 if TYPE_CHECKING:
     from tests.pty_app import PtyApp
+
+# Property-based tests: a short run by default (CI); `--hypothesis-profile=long` for many more.
+_FUZZ = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("default", max_examples=25, stateful_step_count=40, **_FUZZ)
+settings.register_profile("long", max_examples=300, stateful_step_count=60, **_FUZZ)
+settings.load_profile("default")
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from echo_tui.engine.connection import NO_OUTPUT, Connection, format_peer
 from echo_tui.engine.counters import Counters
 from echo_tui.engine.events import (
     ERROR,
+    FD_LIMIT,
     IDLE,
     KICKED,
     MAX_CLIENTS,
@@ -112,6 +113,9 @@ class EchoEngine:
         self._dirty: set[Connection] = set()
         self._closed_ids: set[int] = set()
         self._writers: set[Connection] = set()
+        # The global bound: bytes pending for all clients, and whether it was reached.
+        self._pending_total = 0
+        self._buffer_full = False
         self._events_since_snapshot = False
         self._seq = 0
         self._last_snapshot = self._now
@@ -123,6 +127,7 @@ class EchoEngine:
         self._counters = Counters()
         self._accepted = 0
         self._closed: Counter[str] = Counter()
+        self._accept_pauses = 0
 
     # ----------------------------------------------------------------- control
 
@@ -367,10 +372,16 @@ class EchoEngine:
                 self._emit(AcceptResumed(self._now + self._to_wall))
             self._accepted += 1
             peer = format_peer(address)
-            if len(self._conns) >= self.config.max_clients or self._fd_unwatchable(sock):
+            if len(self._conns) >= self.config.max_clients:
+                refused = MAX_CLIENTS
+            elif self._fd_unwatchable(sock):
+                refused = FD_LIMIT
+            else:
+                refused = None
+            if refused:
                 sock.close()
-                self._closed[MAX_CLIENTS] += 1
-                self._emit(Rejected(peer, MAX_CLIENTS, self._now + self._to_wall))
+                self._closed[refused] += 1
+                self._emit(Rejected(peer, refused, self._now + self._to_wall))
                 continue
             sock.setblocking(False)
             with contextlib.suppress(OSError):  # the peer left already: the read will say so
@@ -403,6 +414,7 @@ class EchoEngine:
         conn.msgs_out_offset -= 1  # not echoed by its own send()
         self._active.add(conn)
         conn.out += data
+        self._buffered(len(data))
         self._set_interest(conn)
 
     def _read_failed(self, conn: Connection, exc: OSError) -> None:
@@ -433,6 +445,7 @@ class EchoEngine:
             return
         conn.out = data  # never sent: bytes_out and msgs_out count only what left
         conn.msgs_out_offset -= 1
+        self._buffered(len(data))  # until _close lets it go
         self._send_failed(conn, exc)
 
     def _echo_rest(self, conn: Connection, data: bytes, sent: int) -> None:
@@ -440,6 +453,7 @@ class EchoEngine:
         if not sent:
             conn.msgs_out_offset -= 1
         conn.out = bytearray(memoryview(data)[sent:])
+        self._buffered(len(data) - sent)
         self._set_interest(conn)
 
     def _on_writable(self, conn: Connection) -> None:
@@ -457,6 +471,7 @@ class EchoEngine:
             del conn.out[:sent]  # type: ignore[union-attr]  # a bytearray while pending
             if not conn.out:
                 conn.out = NO_OUTPUT  # let a large buffer go
+            self._buffered(-sent)
         else:
             self._dirty.add(conn)
         if not conn.out and conn.closing:
@@ -470,6 +485,29 @@ class EchoEngine:
         else:
             self._close(conn, ERROR, str(exc))
 
+    def _buffered(self, change: int) -> None:
+        """Add `change` to all clients' pending output; set or lift the global bound.
+
+        At --max-total-buffer the engine stops reading from every client with echo
+        still pending (each resumes once its own is sent), so clients with nothing
+        pending are served at full speed; below three quarters of it, all resume.
+        """
+        self._pending_total += change
+        limit = self.config.max_total_buffer
+        if not limit:
+            return
+        if self._buffer_full:
+            if self._pending_total < self.config.total_low_water:
+                self._buffer_full = False
+                self._events_since_snapshot = True
+                for conn in list(self._writers):
+                    self._set_interest(conn)
+        elif self._pending_total >= limit:
+            self._buffer_full = True
+            self._events_since_snapshot = True
+            for conn in list(self._writers):
+                self._set_interest(conn)
+
     def _set_interest(self, conn: Connection) -> None:
         """Register exactly the events this connection needs now (none: unregistered)."""
         pending = len(conn.out)
@@ -479,7 +517,9 @@ class EchoEngine:
         elif pending >= self.config.high_water:
             conn.backpressured = True
         wanted = WRITE if pending else 0
-        if not (conn.muted or conn.backpressured or conn.closing):
+        if not (
+            conn.muted or conn.backpressured or conn.closing or (pending and self._buffer_full)
+        ):
             wanted |= READ
         if wanted == conn.mask:
             return
@@ -510,6 +550,8 @@ class EchoEngine:
         self._active.discard(conn)
         self._dirty.discard(conn)
         self._writers.discard(conn)
+        if conn.out:
+            self._buffered(-len(conn.out))
         self._closed_ids.add(conn.conn_id)
         self._closed[reason] += 1
         self._emit(
@@ -529,6 +571,7 @@ class EchoEngine:
         self._accept_resume_at = self._now + ACCEPT_RETRY_DELAY  # planned at the next tick
         if not self._accept_paused:  # announce the pause once, not at every failed retry
             self._accept_paused = True
+            self._accept_pauses += 1
             reason = errno.errorcode.get(exc.errno or 0, str(exc))
             self._emit(AcceptPaused(reason, ACCEPT_RETRY_DELAY, self._now + self._to_wall))
 
@@ -657,8 +700,10 @@ class EchoEngine:
                 bytes_out=counters.total("bytes_out"),
                 msgs_in=counters.total("msgs_in"),
                 msgs_out=counters.total("msgs_out"),
-                pending=sum(len(c.out) for c in self._writers),
+                pending=self._pending_total,
+                buffer_full=self._buffer_full,
                 accept_paused=self._accept_paused,
+                accept_pauses=self._accept_pauses,
             ),
             loop=counters.loop_stats(self._now),
             changed=MappingProxyType(changed),
@@ -682,6 +727,7 @@ class EchoEngine:
         self._active.clear()
         self._dirty.clear()
         self._writers.clear()
+        self._pending_total = 0
         if self._selector is not None:
             self._selector.close()
         if self._listener is not None:

@@ -16,13 +16,14 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from echo_tui.engine.config import available_selectors
 from echo_tui.engine.events import MUTED, CommandResult, EngineError, Snapshot
+from echo_tui.replay import SPEEDS
 from echo_tui.text import escape, safe_text
 from echo_tui.ui.model import ClientModel, matcher
 from echo_tui.ui.screens.confirm import ConfirmScreen
@@ -33,14 +34,25 @@ from echo_tui.ui.widgets.event_log import EventLog
 from echo_tui.ui.widgets.filter_input import FilterInput
 from echo_tui.ui.widgets.header import Status, StatusHeader
 from echo_tui.ui.widgets.select_panel import SelectPanel
+from echo_tui.ui.widgets.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmall
 from echo_tui.ui.widgets.traffic_panel import TrafficPanel
 from echo_tui.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
     from echo_tui.engine.server import EchoEngine
+    from echo_tui.replay import ReplayChannel
 
 REFRESH_RATES = (1.0, 2.0, 5.0, 10.0, 20.0)  # Hz; at least 1 so a crash shows within 1 s
-RATE = Binding.Group("Rate")
+KICK = Binding.Group("Kick", compact=True)  # the footer shows "kK Kick"; help tells them apart
+RATE = Binding.Group("Rate", compact=True)
+PLAYBACK = Binding.Group("Playback")
+# What only a running server can do: not offered in replay.
+_SERVER_ACTIONS = frozenset({"kick", "kick_matching", "mute", "unmute", "choose_selector"})
+_PLAYBACK_ACTIONS = frozenset({"play", "hold", "seek", "speed", "seek_to"})
+REPLAY_NOTE = (
+    "Replay: the dashboard shows a recording, no server runs. Kicking, muting and switching "
+    "the selector act on a running server, so they are not offered here."
+)
 # Commands whose success another log line already tells (the disconnect, the switch).
 _SAID_ELSEWHERE = frozenset({"kick", "switch_selector"})
 
@@ -50,11 +62,27 @@ class EchoTuiApp(App[None]):
 
     CSS_PATH = "echo_tui.tcss"
     TITLE = "echo-tui"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (34, "-tall")]
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-too-narrow"),
+        (MIN_WIDTH, "-narrow"),
+        (120, "-wide"),
+    ]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-too-short"),
+        (MIN_HEIGHT, "-short"),
+        (34, "-tall"),
+    ]
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("k", "kick", "Kick", tooltip="Kick the highlighted client (asks first)"),
-        Binding("K", "kick_matching", "Kick all", tooltip="Kick every client matching the filter"),
+        Binding(
+            "k", "kick", "Kick", tooltip="Kick the highlighted client (asks first)", group=KICK
+        ),
+        Binding(
+            "K",
+            "kick_matching",
+            "Kick all",
+            tooltip="Kick every client matching the filter",
+            group=KICK,
+        ),
         Binding("m", "mute", "Mute", tooltip="Mute / unmute the highlighted client"),
         Binding("m", "unmute", "Unmute", tooltip="Mute / unmute the highlighted client"),
         Binding("s", "sort", "Sort", tooltip="Sort by the next column (or click a header)"),
@@ -67,6 +95,24 @@ class EchoTuiApp(App[None]):
         ),
         Binding(
             "minus", "slower", "Slower", key_display="-", tooltip="Refresh less often", group=RATE
+        ),
+        Binding("space", "play", "Play", tooltip="Replay: play / pause", group=PLAYBACK),
+        Binding("space", "hold", "Pause", tooltip="Replay: play / pause", group=PLAYBACK),
+        Binding(
+            "left", "seek(-10)", "-10s", key_display="←", priority=True, tooltip="Replay: back 10 s"
+        ),
+        Binding(
+            "right", "seek(10)", "+10s", key_display="→", priority=True, tooltip="Replay: on 10 s"
+        ),
+        Binding("less_than_sign", "speed(-1)", "Slower", key_display="<", tooltip="Replay: slower"),
+        Binding(
+            "greater_than_sign", "speed(1)", "Faster", key_display=">", tooltip="Replay: faster"
+        ),
+        Binding(
+            "home", "seek_to(0)", "Start", show=False, priority=True, tooltip="Replay: to the start"
+        ),
+        Binding(
+            "end", "seek_to(-1)", "End", show=False, priority=True, tooltip="Replay: to the end"
         ),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Show the help"),
         Binding("q", "quit", "Quit", tooltip="Quit (stops the server)"),
@@ -86,9 +132,14 @@ class EchoTuiApp(App[None]):
         warning: str | None = None,
         metrics_url: str | None = None,
         clock: Callable[[], float] = time.time,
+        playback: ReplayChannel | None = None,
+        notices: Callable[[], list[str]] | None = None,
     ) -> None:
+        """`engine`: a started EchoEngine, or with `playback` a replay.ReplaySource."""
         super().__init__()
         self.engine = engine
+        self.playback = playback
+        self.notices = notices  # what else has something to say (the recorder)
         self.warning = warning
         self.metrics_url = metrics_url
         self.clock = clock
@@ -116,15 +167,17 @@ class EchoTuiApp(App[None]):
             placeholder="address or state; Enter keeps the filter, Escape clears it", id="filter"
         )
         self.event_log = EventLog(id="log")
-        yield self.status_header
-        yield self.banner
-        with Horizontal(id="panels"):
-            yield self.traffic_panel
-            yield self.select_panel
-        yield self.table
-        yield self.filter_input
-        yield self.event_log
-        yield Footer(show_command_palette=False, compact=True)
+        with Vertical(id="dashboard"):
+            yield self.status_header
+            yield self.banner
+            with Horizontal(id="panels"):
+                yield self.traffic_panel
+                yield self.select_panel
+            yield self.table
+            yield self.filter_input
+            yield self.event_log
+            yield Footer(show_command_palette=False, compact=True)
+        yield TooSmall(id="too-small")  # shown instead below MIN_WIDTH x MIN_HEIGHT
 
     def on_mount(self) -> None:
         self.table.focus()
@@ -150,6 +203,8 @@ class EchoTuiApp(App[None]):
         with self.batch_update():
             if not self.paused:
                 events, snapshot, error = self.engine.channel.drain()
+                if self.playback is not None and self.playback.rebuilt:
+                    self._start_afresh()
                 log = self.event_log
                 for event in events:
                     if not isinstance(event, CommandResult):  # logged from its future
@@ -160,6 +215,8 @@ class EchoTuiApp(App[None]):
             else:
                 error = None
             self._report_commands()
+            for notice in self.notices() if self.notices else ():
+                self.event_log.log_note(self.clock(), notice, ok=False)
             self._check_engine(error or self.engine.error)
             self._show_header()
             self._offer_mute_or_unmute()
@@ -179,6 +236,15 @@ class EchoTuiApp(App[None]):
         if dropped > self._dropped_logged:
             self.event_log.log_dropped(dropped - self._dropped_logged)
             self._dropped_logged = dropped
+
+    def _start_afresh(self) -> None:
+        """After a seek: forget every client (the next snapshot holds all that are open)."""
+        self.table.apply(self.model.reset())
+        self.traffic_panel.reset()
+        self.select_panel.reset()
+        self.event_log.clear()  # the drain gives the events just before the new position
+        self.snapshot = None
+        self._dropped_logged = 0
 
     def _check_engine(self, error: EngineError | None) -> None:
         if self.failure is not None:
@@ -209,6 +275,7 @@ class EchoTuiApp(App[None]):
             accept_paused=snapshot is not None and snapshot.totals.accept_paused,
             buffer_full=snapshot is not None and snapshot.totals.buffer_full,
             warning=self.warning,
+            replay=None if self.playback is None else replay_status(self.playback),
         )
         self.status_header.show_status(status)  # repaints only when its text changes
 
@@ -225,7 +292,18 @@ class EchoTuiApp(App[None]):
         return client is not None and client.stats.state == MUTED
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Of each pair bound to one key, only the one that applies now is active."""
+        """Of each pair bound to one key, only the one that applies now is active.
+
+        In replay, what needs a running server is not offered; live, playback is not.
+        """
+        playback = self.playback
+        if action in _SERVER_ACTIONS and playback is not None:
+            return False
+        if action in _PLAYBACK_ACTIONS:
+            if playback is None:
+                return False
+            if action == "seek" and self.focused is self.filter_input:
+                return False  # ← and → move the cursor in the filter
         match action:
             case "mute":
                 return not self._highlighted_muted()
@@ -235,6 +313,10 @@ class EchoTuiApp(App[None]):
                 return not self.paused
             case "resume":
                 return self.paused
+            case "play":
+                return playback is not None and playback.paused
+            case "hold":
+                return playback is not None and not playback.paused
         return True
 
     def _report_commands(self) -> None:
@@ -381,7 +463,59 @@ class EchoTuiApp(App[None]):
         self.refresh_hz = REFRESH_RATES[max(0, min(len(REFRESH_RATES) - 1, index))]
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.BINDINGS))
+        hidden = _PLAYBACK_ACTIONS if self.playback is None else _SERVER_ACTIONS
+        offered = [b for b in self.BINDINGS if _action_name(b) not in hidden]
+        self.push_screen(HelpScreen(offered, note=None if self.playback is None else REPLAY_NOTE))
+
+    # -- replay ------------------------------------------------------------------------------
+
+    def action_play(self) -> None:
+        self._playback_changed(self.playback.toggle_pause)  # type: ignore[union-attr]
+
+    def action_hold(self) -> None:
+        self.action_play()
+
+    def action_seek(self, seconds: float) -> None:
+        playback = self.playback
+        self._playback_changed(lambda: playback.seek(playback.position + seconds))  # type: ignore[union-attr]
+
+    def action_seek_to(self, position: float) -> None:
+        playback = self.playback
+        end = playback.timeline.duration  # type: ignore[union-attr]
+        self._playback_changed(lambda: playback.seek(end if position < 0 else position))  # type: ignore[union-attr]
+
+    def action_speed(self, step: int) -> None:
+        playback = self.playback
+        index = SPEEDS.index(playback.speed) + step  # type: ignore[union-attr]
+        speed = SPEEDS[max(0, min(len(SPEEDS) - 1, index))]
+        self._playback_changed(lambda: playback.set_speed(speed))  # type: ignore[union-attr]
+
+    def _playback_changed(self, change: Callable[[], None]) -> None:
+        change()
+        self.refresh_bindings()
+        self.tick()
+
+
+def replay_status(playback: ReplayChannel) -> str:
+    """The header's replay part: position / duration, speed, and playing or paused."""
+    state = "paused" if playback.paused else ("end" if playback.at_end else "playing")
+    recorded = time.strftime("%Y-%m-%d %H:%M", time.localtime(playback.timeline.header.started_at))
+    return (
+        f"{format_clock(playback.position)} / {format_clock(playback.timeline.duration)}"
+        f"  ×{playback.speed:g} {state}  recorded {recorded}"
+    )
+
+
+def format_clock(seconds: float) -> str:
+    """12:04 (minutes:seconds), or 1:02:03 past an hour."""
+    minutes, second = divmod(int(seconds), 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{hours}:{minute:02d}:{second:02d}" if hours else f"{minute}:{second:02d}"
+
+
+def _action_name(binding: BindingType) -> str:
+    action = binding.action if isinstance(binding, Binding) else binding[1]
+    return action.split("(", 1)[0]
 
 
 def kicked_words(filter_text: str) -> Callable[[CommandResult], str]:

@@ -164,6 +164,7 @@ TRACE_CAPACITY = 1000  # select() calls the trace keeps until the consumer takes
 CLIENT = "client"
 LISTENER = "listener"
 WAKEUP = "wake-up"
+TICKER = "ticker"
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +193,7 @@ class ReadyKey:
 
     fd: int
     mask: int  # EVENT_READ | EVENT_WRITE bits select() reported
-    role: str  # CLIENT, LISTENER or WAKEUP
+    role: str  # CLIENT, LISTENER, WAKEUP or TICKER
     conn_id: int | None = None
     received: int = 0  # bytes recv() returned
     eof: bool = False  # recv() returned b"" (the peer closed its side)
@@ -203,7 +204,7 @@ class ReadyKey:
     closed: str = ""  # the close reason, when the handler closed the connection
     skipped: bool = False  # closed earlier in the same batch: no handler ran
     accepted: tuple[tuple[int, str], ...] = ()  # (fd, peer) of each client accepted
-    rejected: int = 0  # clients accepted and closed at once (max-clients)
+    rejected: int = 0  # clients accepted and closed at once (max-clients, fd-limit)
     commands: tuple[str, ...] = ()  # the outcome of each command the wake-up ran
 
 
@@ -213,7 +214,7 @@ class SelectCall:
 
     seq: int  # its number since tracing began (gaps: calls the trace lost)
     at: float  # wall clock when it returned
-    timeout: float  # the timeout it was given, seconds
+    timeout: float | None  # the timeout it was given, seconds (None: none)
     waited: float  # how long it blocked, seconds
     keys: int  # keys registered when it was called
     selector: str  # the selector class name

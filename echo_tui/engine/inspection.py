@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import selectors
 from collections import deque
+from typing import TYPE_CHECKING
 
 from echo_tui.engine.events import (
     INTEREST_CHANGES,
@@ -16,6 +17,9 @@ from echo_tui.engine.events import (
     Inspected,
     InterestChange,
 )
+
+if TYPE_CHECKING:
+    from echo_tui.engine.connection import Connection
 
 _MIB = 1024 * 1024
 _EVENT_NAMES = ((selectors.EVENT_READ, "EVENT_READ"), (selectors.EVENT_WRITE, "EVENT_WRITE"))
@@ -33,13 +37,18 @@ def amount(size: int) -> str:
 
 
 class Inspection:
-    """The record kept for one inspected client (engine thread only)."""
+    """The record kept for one inspected client (engine thread only).
 
-    __slots__ = ("changes", "conn_id", "fileobj", "last_send", "received")
+    While it exists it is the client's selector key data, so the loop serves the client
+    on its watched path (EchoEngine._serve) instead of the inline one.
+    """
 
-    def __init__(self, conn_id: int, fileobj: str, preview: bool) -> None:
-        self.conn_id = conn_id
-        self.fileobj = fileobj
+    __slots__ = ("changes", "conn", "conn_id", "fileobj", "last_send", "received")
+
+    def __init__(self, conn: Connection, preview: bool) -> None:
+        self.conn = conn
+        self.conn_id = conn.conn_id
+        self.fileobj = repr(conn.sock)
         self.changes: deque[InterestChange] = deque(maxlen=INTEREST_CHANGES)
         self.received: bytearray | None = bytearray() if preview else None
         self.last_send: tuple[int, int] | None = None  # (sent, offered) of a partial send

@@ -41,6 +41,7 @@ from echo_tui.engine.events import (
     PEER_CLOSED,
     RESET,
     SHUTDOWN,
+    TICKER,
     TRACE_CAPACITY,
     WAKEUP,
     AcceptPaused,
@@ -60,14 +61,16 @@ from echo_tui.engine.events import (
     Totals,
 )
 from echo_tui.engine.inspection import Inspection, amount
+from echo_tui.engine.ticker import Ticker
 from echo_tui.portable import SELECT_LIMIT_TEXT, raise_fd_limit, select_can_watch
 
 READ = selectors.EVENT_READ
 WRITE = selectors.EVENT_WRITE
 
-# Tags for the two sockets that are not clients.
+# Tags for the sockets that are not clients.
 _LISTENER = "listener"
 _WAKEUP = "wakeup"
+_TICK = "tick"
 
 # accept() errors that mean "out of resources": pause accepting instead of spinning.
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -105,13 +108,15 @@ class EchoEngine:
         self._selector_cls = selector_class(config.selector)
         self.selector_name = self._selector_cls.__name__
         self._inbox = CommandInbox()
+        self._ticker = Ticker()
         self._thread: threading.Thread | None = None
         self._listener: socket.socket | None = None
         self._selector: selectors.BaseSelector | None = None
         self._stopping = False
         self._conns: dict[int, Connection] = {}
         self._next_id = 1
-        # Monotonic clock of the loop, read once per select(); wall = monotonic + _to_wall.
+        # Monotonic clock of the loop, read when something needs a time (an accept, a close,
+        # a tick), never per message; wall = monotonic + _to_wall.
         self._now = time.monotonic()
         self._to_wall = time.time() - self._now
         self.started_at = self._now + self._to_wall
@@ -135,6 +140,7 @@ class EchoEngine:
         self._counters = Counters()
         self._accepted = 0
         self._closed: Counter[str] = Counter()
+        self._accept_pauses = 0
         # The loop inspector (see inspection.py): off unless asked for.
         self.steps = StepControl()
         self._trace: deque[tuple] | None = None  # select() calls not yet published
@@ -143,7 +149,6 @@ class EchoEngine:
         self._inspection: Inspection | None = None
         self._last_close = ""  # the reason of the last _close(), for the trace
         self._ran: list[str] = []  # what the last _run_commands() did, for the trace
-        self._accept_pauses = 0
 
     # ----------------------------------------------------------------- control
 
@@ -156,6 +161,7 @@ class EchoEngine:
             self._selector = self._selector_cls()
             self._selector.register(self._listener, READ, _LISTENER)
             self._selector.register(self._inbox.wake_reader, READ, _WAKEUP)
+            self._selector.register(self._ticker.reader, READ, _TICK)
         except BaseException:
             self._release()  # nothing may stay open when start() fails
             raise
@@ -163,6 +169,7 @@ class EchoEngine:
         self._to_wall = time.time() - self._now
         self.started_at = self._now + self._to_wall
         self._last_snapshot = self._now
+        self._ticker.start()
         self._thread = threading.Thread(target=self._run, name="echo-engine", daemon=True)
         self._thread.start()
 
@@ -260,6 +267,7 @@ class EchoEngine:
             self._fail(exc)
         try:
             self._release()
+            self._now = time.monotonic()
             self._publish()
         except BaseException as exc:
             self._fail(exc)
@@ -283,107 +291,175 @@ class EchoEngine:
     def _loop(self) -> None:
         """select() and dispatch until stop() asks (through the wake-up, see _on_wakeup).
 
-        Per select() the loop reads the clock once and counts the batch's size once;
-        everything else it reports is derived at the next tick (see Counters).
+        select() has no timeout: the ticker wakes it when housekeeping is due.  Per
+        select() the loop only counts the batch's size; per message it reads, counts
+        and echoes.  Everything else it reports is derived at the next tick.
         """
-        clock = time.monotonic
         batches = self._counters.batches
+        read_size = self._read_size
+        mark_active = self._active.add
         select = self._selector.select  # type: ignore[union-attr]
-        self._now = now = clock()
-        self._counters.start(now)
-        due_tick, due_quiet = self._plan()
-        due = due_tick if self._changed() else due_quiet
+        self._counters.start(time.monotonic())
+        quiet = self._schedule()
         while True:
-            timeout = due - now if due > now else 0.0
-            ready = select(timeout)
-            self._now = now = clock()
+            ready = select()
             try:
                 batches[len(ready)] += 1
             except IndexError:
                 self._counters.large_batch(len(ready))
+            tick = False
             trace = self._trace  # the loop inspector's one check per select() while it is off
             if trace is not None:
-                if not self._traced(trace, ready, timeout):
-                    return
-                select = self._selector.select  # type: ignore[union-attr]
-                now = self._now  # later after a step-mode freeze
-                ready = []  # handled
+                traced = self._traced(trace, ready)
+                if traced is None:
+                    return  # stop() asked
+                tick, ready = traced, ()
+                select = self._selector.select  # type: ignore[union-attr]  # may switch
             for key, mask in ready:
                 conn = key.data
-                if type(conn) is Connection:
-                    mask &= conn.mask  # 0 once closed earlier in this batch
-                    if mask & WRITE:
-                        self._on_writable(conn)
-                        mask &= conn.mask  # the write may close it or end its reading
-                    if mask & READ:
-                        self._on_readable(conn)
-                elif conn is _LISTENER:
-                    self._counters.accept_events += 1
-                    self._on_acceptable()
-                else:
-                    if not self._on_wakeup():
-                        return
-                    select = self._selector.select  # type: ignore[union-attr]
-            if now >= due:
-                self._housekeeping(now)
-                due_tick, due_quiet = self._plan()
-                due = due_tick if self._changed() else due_quiet
-            elif ready:  # something happened: publish it at the next tick
-                due = due_tick
+                if type(conn) is not Connection:
+                    if conn is _TICK:
+                        tick = True
+                    elif conn is _LISTENER:
+                        self._counters.accept_events += 1
+                        self._on_acceptable()
+                    elif type(conn) is Inspection:  # an inspected client, see _inspect
+                        self._serve(conn.conn, mask)
+                    else:
+                        if not self._on_wakeup():
+                            return  # stop() asked
+                        select = self._selector.select  # type: ignore[union-attr]  # may switch
+                    continue
+                mask &= conn.mask  # 0 once closed earlier in this batch
+                if mask & WRITE:
+                    self._on_writable(conn)
+                    mask &= conn.mask  # the write may close it or end its reading
+                if not mask & READ:
+                    continue
+                if conn.out:  # earlier echo still waits
+                    self._on_readable_pending(conn)
+                    continue
+                # The hot path, inline: read, count, echo at once.
+                sock = conn.sock
+                try:
+                    data = sock.recv(read_size)
+                except OSError as exc:
+                    self._read_failed(conn, exc)
+                    continue
+                if not data:
+                    self._read_eof(conn)
+                    continue
+                size = len(data)
+                conn.bytes_in += size
+                conn.msgs_in += 1
+                mark_active(conn)
+                try:
+                    sent = sock.send(data)
+                except OSError as exc:
+                    self._echo_refused(conn, data, exc)
+                    continue
+                if sent != size:
+                    self._echo_rest(conn, data, sent)
+            if tick:
+                self._ticker.take()
+                self._counters.uncount_tick(len(ready))
+                self._housekeeping()
+                quiet = self._schedule()
+            elif quiet:  # the first change since a quiet tick: publish it at the next tick
+                quiet = False
+                self._ticker.arm(self._plan()[0])
 
-    def _traced(self, trace: deque[tuple], ready: list, timeout: float) -> bool:
+    def _serve(self, conn: Connection, mask: int) -> None:
+        """One client's ready events, as the loop's inline hot path handles them, for the
+        paths that watch what happens (the trace, an inspected client): never per message
+        otherwise.  Keep it in step with _loop."""
+        mask &= conn.mask  # 0 once closed earlier in this batch
+        if mask & WRITE:
+            self._on_writable(conn)
+            mask &= conn.mask
+        if not mask & READ:
+            return
+        if conn.out:
+            self._on_readable_pending(conn)
+            return
+        sock = conn.sock
+        try:
+            data = sock.recv(self._read_size)
+        except OSError as exc:
+            self._read_failed(conn, exc)
+            return
+        if not data:
+            self._read_eof(conn)
+            return
+        if conn.inspection is not None:
+            conn.inspection.receive(data)
+        size = len(data)
+        conn.bytes_in += size
+        conn.msgs_in += 1
+        self._active.add(conn)
+        try:
+            sent = sock.send(data)
+        except OSError as exc:
+            self._echo_refused(conn, data, exc)
+            return
+        if sent != size:
+            self._echo_rest(conn, data, sent)
+
+    def _traced(self, trace: deque[tuple], ready: list) -> bool | None:
         """Handle one select() call's ready list as the loop does, recording what each
-        handler did; in step mode, then wait for the next step.  False: stop the loop."""
-        waited = self._now - self._select_started
+        handler did; in step mode, then wait for the next step.  Returns whether the
+        ticker was ready (housekeeping is due), None when stop() asked."""
+        now = time.monotonic()
+        waited = now - self._select_started
         keys = len(self._selector.get_map())  # type: ignore[union-attr]
         entries = []
+        tick = False
         for key, mask in ready:
             data = key.data
-            if type(data) is Connection:
-                entries.append(self._traced_client(key.fd, mask, data))
+            if type(data) is Connection or type(data) is Inspection:
+                conn = data if type(data) is Connection else data.conn
+                entries.append(self._traced_client(key.fd, mask, conn))
+            elif data is _TICK:
+                tick = True
+                entries.append(ReadyKey(key.fd, mask, TICKER))
             elif data is _LISTENER:
-                first, rejected = self._next_id, self._closed[MAX_CLIENTS]
+                first, rejected = self._next_id, sum(self._closed.values())
                 self._counters.accept_events += 1
                 self._on_acceptable()
                 conns = (self._conns.get(cid) for cid in range(first, self._next_id))
                 accepted = tuple((c.fd, c.peer) for c in conns if c is not None)
-                rejected = self._closed[MAX_CLIENTS] - rejected
+                rejected = sum(self._closed.values()) - rejected
                 entries.append(
                     ReadyKey(key.fd, mask, LISTENER, accepted=accepted, rejected=rejected)
                 )
             else:
                 if not self._on_wakeup():
-                    return False
+                    return None
                 entries.append(ReadyKey(key.fd, mask, WAKEUP, commands=tuple(self._ran)))
         self._traced_calls += 1
         stepping = self.steps.stepping
-        at = self._now + self._to_wall
         trace.append(
-            (self._traced_calls, at, timeout, waited, keys, self.selector_name, stepping, entries)
-        )  # a SelectCall as select_call() reads it
+            (self._traced_calls, now + self._to_wall, None, waited, keys, self.selector_name,
+             stepping, entries)
+        )  # a SelectCall as select_call() reads it  # fmt: skip
         if stepping:
             self._freeze()
             if self._stopping:
-                return False
+                return None
         self._select_started = time.monotonic()
-        return True
+        return tick
 
     def _traced_client(self, fd: int, mask: int, conn: Connection) -> ReadyKey | tuple:
         """A client's handlers, run as the loop runs them, and what they did."""
-        mask &= conn.mask  # 0 once closed earlier in this batch (or no longer wanted)
-        if not mask:
+        if not mask & conn.mask:  # closed earlier in this batch, or no longer wanted
             return ReadyKey(fd, mask, CLIENT, conn.conn_id, skipped=True)
         bytes_in, bytes_out, before = conn.bytes_in, conn.bytes_out, conn.mask
         closing = conn.closing
         self._last_close = ""
-        if mask & WRITE:
-            self._on_writable(conn)
-            mask &= conn.mask
-        if mask & READ:
-            self._on_readable(conn)
+        self._serve(conn, mask)
         closed = self._last_close if conn.closed else ""
         received = conn.bytes_in - bytes_in
-        eof = bool(mask & READ) and not received
+        eof = bool(mask & before & READ) and not received
         pending = len(conn.out)
         return (  # ReadyKey's leading fields, see select_call()
             fd,
@@ -404,12 +480,20 @@ class EchoEngine:
 
         Time spent frozen is not idle time: activity clocks move forward by it.
         """
+        self._now = time.monotonic()
         self._publish()
         frozen = self.steps.wait_turn()
         for conn in self._conns.values():
             conn.last_activity += frozen
         self._next_idle_check += frozen
         self._now = time.monotonic()
+
+    def _schedule(self) -> bool:
+        """Arm the ticker for the next housekeeping; True when nothing waits to be published."""
+        due_tick, due_quiet = self._plan()
+        quiet = not self._changed()
+        self._ticker.arm(due_quiet if quiet else due_tick)
+        return quiet
 
     def _changed(self) -> bool:
         """Anything to publish since the last snapshot (then snapshots come every tick)."""
@@ -428,7 +512,8 @@ class EchoEngine:
             min([self._last_snapshot + config.heartbeat, *sooner]),
         )
 
-    def _housekeeping(self, now: float) -> None:
+    def _housekeeping(self) -> None:
+        self._now = now = time.monotonic()
         if self._accept_resume_at is not None and now >= self._accept_resume_at:
             self._resume_accepting()
         idle_timeout = self.config.idle_timeout
@@ -452,6 +537,7 @@ class EchoEngine:
     # ----------------------------------------------------------------- handlers
 
     def _on_acceptable(self) -> None:
+        self._now = time.monotonic()
         listener = self._listener
         for _ in range(ACCEPTS_PER_EVENT):
             try:
@@ -494,66 +580,66 @@ class EchoEngine:
             return False
         return not select_can_watch(sock.fileno(), len(self._selector.get_map()))
 
-    def _on_readable(self, conn: Connection) -> None:
-        out = conn.out
-        size = self._read_size
-        if out:  # pending <= max_buffer whatever the client does: take only what fits
-            room = self.config.max_buffer - len(out)
-            if room < size:
-                size = room
+    def _on_readable_pending(self, conn: Connection) -> None:
+        """A read while earlier echo still waits: take only what fits, queue it behind."""
+        room = self.config.max_buffer - len(conn.out)  # pending stays <= max_buffer
         try:
-            data = conn.sock.recv(size)
-        except (BlockingIOError, InterruptedError):
-            data = None
+            data = conn.sock.recv(min(self._read_size, room))
         except OSError as exc:
-            conn.read_misses += 1
-            if isinstance(exc, ConnectionResetError):
-                self._close(conn, RESET)
-            else:
-                self._close(conn, ERROR, str(exc))
+            self._read_failed(conn, exc)
             return
         if not data:
-            conn.read_misses += 1
-            self._dirty.add(conn)
-            if data is None:
-                return
-            if out:
-                conn.closing = True  # flush the rest of the echo, then close
-                self._set_interest(conn)
-            else:
-                self._close(conn, PEER_CLOSED)
+            self._read_eof(conn)
             return
-        # The hot path: count, echo, note the connection for the next snapshot.
         if conn.inspection is not None:
             conn.inspection.receive(data)
-        size = len(data)
-        conn.bytes_in += size
+        conn.bytes_in += len(data)
         conn.msgs_in += 1
+        conn.msgs_out_offset -= 1  # not echoed by its own send()
         self._active.add(conn)
-        if out:  # earlier echo still waits: queue behind it
-            conn.msgs_out_offset -= 1
-            out += data
-            self._buffered(size)
+        conn.out += data
+        self._buffered(len(data))
+        self._set_interest(conn)
+
+    def _read_failed(self, conn: Connection, exc: OSError) -> None:
+        """recv() raised: nothing to read after all, or the connection is gone."""
+        conn.read_misses += 1
+        match exc:
+            case BlockingIOError() | InterruptedError():
+                self._dirty.add(conn)
+            case ConnectionResetError():
+                self._close(conn, RESET)
+            case _:
+                self._close(conn, ERROR, str(exc))
+
+    def _read_eof(self, conn: Connection) -> None:
+        """The client half-closed: flush the rest of the echo, then close."""
+        conn.read_misses += 1
+        if conn.out:
+            conn.closing = True
+            self._dirty.add(conn)
             self._set_interest(conn)
+        else:
+            self._close(conn, PEER_CLOSED)
+
+    def _echo_refused(self, conn: Connection, data: bytes, exc: OSError) -> None:
+        """send() of a fresh echo raised: buffer it all, or close on a real error."""
+        if isinstance(exc, (BlockingIOError, InterruptedError)):
+            self._echo_rest(conn, data, 0)
             return
-        try:
-            sent = conn.sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError as exc:
-            conn.out = data  # never sent: bytes_out and msgs_out count only what left
-            conn.msgs_out_offset -= 1
-            self._buffered(size)  # until _close lets it go
-            self._send_failed(conn, exc)
-            return
-        if sent == size:
-            return
+        conn.out = data  # never sent: bytes_out and msgs_out count only what left
+        conn.msgs_out_offset -= 1
+        self._buffered(len(data))  # until _close lets it go
+        self._send_failed(conn, exc)
+
+    def _echo_rest(self, conn: Connection, data: bytes, sent: int) -> None:
+        """The socket took `sent` bytes of a fresh echo: buffer the rest, wait for EVENT_WRITE."""
         if not sent:
             conn.msgs_out_offset -= 1
         if conn.inspection is not None:
-            conn.inspection.last_send = (sent, size)
+            conn.inspection.last_send = (sent, len(data))
         conn.out = bytearray(memoryview(data)[sent:])
-        self._buffered(size - sent)
+        self._buffered(len(data) - sent)
         self._set_interest(conn)
 
     def _on_writable(self, conn: Connection) -> None:
@@ -611,18 +697,19 @@ class EchoEngine:
     def _set_interest(self, conn: Connection, why: str = "") -> None:
         """Register exactly the events this connection needs now (none: unregistered).
 
-        `why` names the cause for an inspected client's record when the state alone
-        does not tell it (accepted, muted, ...).
+        An inspected client is registered with its Inspection as data (the loop then
+        serves it through _serve); `why` names the cause for its record when the state
+        alone does not tell it (accepted, muted, ...).
         """
         pending = len(conn.out)
         if conn.backpressured:
             if pending <= self.config.low_water:
                 conn.backpressured = False
-                conn.backpressured_total += self._now - conn.backpressured_since
+                conn.backpressured_total += time.monotonic() - conn.backpressured_since
                 why = why or f"drained to {amount(pending)}: reading again"
         elif pending >= self.config.high_water:
             conn.backpressured = True
-            conn.backpressured_since = self._now
+            conn.backpressured_since = time.monotonic()
             why = why or f"backpressure: {amount(pending)} pending"
         wanted = WRITE if pending else 0
         if not (
@@ -632,14 +719,16 @@ class EchoEngine:
         if wanted == conn.mask:
             return
         selector = self._selector
+        inspection = conn.inspection
+        data = conn if inspection is None else inspection
         if conn.mask == 0:
-            selector.register(conn.sock, wanted, conn)  # type: ignore[union-attr]
+            selector.register(conn.sock, wanted, data)  # type: ignore[union-attr]
         elif wanted == 0:
             selector.unregister(conn.sock)  # type: ignore[union-attr]
         else:
-            selector.modify(conn.sock, wanted, conn)  # type: ignore[union-attr]
-        if conn.inspection is not None:
-            self._record_interest(conn, conn.inspection, wanted, pending, why)
+            selector.modify(conn.sock, wanted, data)  # type: ignore[union-attr]
+        if inspection is not None:
+            self._record_interest(conn, inspection, wanted, pending, why)
         conn.mask = wanted
         if pending:
             self._writers.add(conn)
@@ -663,12 +752,13 @@ class EchoEngine:
             else:
                 why = "all sent"
         inspection.last_send = None
-        inspection.interest(self._now + self._to_wall, conn.mask, wanted, why)
+        inspection.interest(time.monotonic() + self._to_wall, conn.mask, wanted, why)
 
     def _close(self, conn: Connection, reason: str, detail: str = "") -> None:
         if conn.closed:
             return
         conn.closed = True
+        self._now = time.monotonic()
         self._last_close = reason
         if conn.mask:
             self._selector.unregister(conn.sock)  # type: ignore[union-attr]
@@ -774,10 +864,10 @@ class EchoEngine:
         old = self._inspection
         conn = self._conns.get(command.conn_id) if command.conn_id is not None else None
         if old is not None and (conn is None or old.conn_id != conn.conn_id):
-            gone = self._conns.get(old.conn_id)
-            if gone is not None:
-                gone.inspection = None
-            self._inspection = old = None
+            self._inspection = None
+            if not old.conn.closed:
+                self._watch(old.conn, None)
+            old = None
         if conn is None:
             if command.conn_id is None:
                 return CommandResult("inspect", True, "inspecting no client")
@@ -785,15 +875,21 @@ class EchoEngine:
                 "inspect", False, f"#{command.conn_id} is not connected", command.conn_id
             )
         if old is None:
-            old = Inspection(conn.conn_id, repr(conn.sock), command.preview)
-            old.changes.append(
-                InterestChange(self._now + self._to_wall, "registered", conn.mask, "so far")
-            )
-            conn.inspection = self._inspection = old
+            old = self._inspection = Inspection(conn, command.preview)
+            at = time.monotonic() + self._to_wall
+            old.changes.append(InterestChange(at, "registered", conn.mask, "so far"))
+            self._watch(conn, old)
         elif command.preview != (old.received is not None):
             old.received = bytearray() if command.preview else None
         self._dirty.add(conn)
         return CommandResult("inspect", True, f"inspecting #{conn.conn_id}", conn.conn_id, 1)
+
+    def _watch(self, conn: Connection, inspection: Inspection | None) -> None:
+        """Start (or end) inspecting `conn`: its selector key's data says which path serves it."""
+        conn.inspection = inspection
+        if conn.mask:
+            data = conn if inspection is None else inspection
+            self._selector.modify(conn.sock, conn.mask, data)  # type: ignore[union-attr]
 
     def _mute(self, command: Mute) -> CommandResult:
         verb = "mute" if command.muted else "unmute"
@@ -911,3 +1007,4 @@ class EchoEngine:
             self._listener.close()
         self._inbox.refuse_all("engine stopped")
         self._inbox.close()
+        self._ticker.close()

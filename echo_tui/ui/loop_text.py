@@ -15,6 +15,7 @@ from rich.text import Text
 from echo_tui.engine.events import (
     CLIENT,
     LISTENER,
+    TICKER,
     InterestChange,
     ReadyKey,
     SelectCall,
@@ -64,8 +65,10 @@ def handler_text(entry: ReadyKey) -> str:
     if entry.role == LISTENER:
         parts = [f"accept fd {fd} from {escape(peer)}" for fd, peer in entry.accepted]
         if entry.rejected:
-            parts.append(f"accept and close {entry.rejected} (max-clients)")
+            parts.append(f"accept and close {entry.rejected} (over a limit)")
         return ", ".join(parts) or "accept: nobody left in the backlog"
+    if entry.role == TICKER:
+        return "housekeeping due: publish stats, check idle clients"
     if entry.role != CLIENT:
         return "; ".join(escape(message) for message in entry.commands) or "nothing queued"
     if entry.skipped:
@@ -106,7 +109,8 @@ def call_lines(call: SelectCall) -> list[Text]:
     """One select() call: a line for the call, then one per ready key in select()'s order."""
     head = Text(clock_time(call.at), "dim", end="")
     head.append(f" #{call.seq} ", "dim")
-    head.append(f"select(timeout={call.timeout:.3f})", "bold")
+    timeout = "None" if call.timeout is None else f"{call.timeout:.3f}"
+    head.append(f"select(timeout={timeout})", "bold")
     head.append(f" waited {milliseconds(call.waited)}")
     if call.stepped:
         head.append(" · step", "bold yellow")

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from echo_tui.ui.app import EchoTuiApp
 
 EXPLAIN = (
-    "select(timeout) blocks until a socket is ready or the timeout passes, then\n"
-    "returns the ready (key, events) pairs; each handler runs in that order."
+    "select() blocks until registered sockets are ready (a ticker socket wakes it\n"
+    "for housekeeping) and returns (key, events) pairs; handlers run in that order."
 )
 SHOWN_PER_TICK = 200  # calls written per refresh; a busy loop makes thousands a second
 

@@ -21,6 +21,7 @@ from echo_tui.engine.events import (
     LISTENER,
     MUTED,
     READING,
+    TICKER,
     WAKEUP,
     CommandResult,
     Connected,
@@ -179,12 +180,11 @@ class Traffic:
         return Inspected(cid, fileobj, changes, preview)
 
     def select_calls(self, second: int) -> list[SelectCall]:
-        """A few select() calls: an accept, reads, a write that drains, a kick, a timeout."""
+        """A few select() calls: an accept, reads, a write that drains, a kick, a tick."""
         at = START + second
         calls = [
-            (0.100, 0.0312, (ReadyKey(5, READ, LISTENER, accepted=((31, "127.0.0.1:50412"),)),)),
+            (0.0312, (ReadyKey(5, READ, LISTENER, accepted=((31, "127.0.0.1:50412"),)),)),
             (
-                0.069,
                 0.0004,
                 (
                     ReadyKey(9, READ, CLIENT, 3, received=100, sent=100),
@@ -192,7 +192,6 @@ class Traffic:
                 ),
             ),
             (
-                0.068,
                 0.0021,
                 (
                     ReadyKey(
@@ -208,9 +207,8 @@ class Traffic:
                     ReadyKey(10, READ, CLIENT, 4, skipped=True),
                 ),
             ),
-            (0.066, 0.0660, ()),
+            (0.0660, (ReadyKey(6, READ, TICKER),)),
             (
-                1.000,
                 0.3120,
                 (
                     ReadyKey(
@@ -220,8 +218,8 @@ class Traffic:
             ),
         ]
         return [
-            SelectCall(1200 + n, at + n * 0.07, timeout, waited, 27, "EpollSelector", n > 2, ready)
-            for n, (timeout, waited, ready) in enumerate(calls)
+            SelectCall(1200 + n, at + n * 0.07, None, waited, 27, "EpollSelector", n > 2, ready)
+            for n, (waited, ready) in enumerate(calls)
         ]
 
     def events(self) -> list:

@@ -196,7 +196,7 @@ class EchoTuiApp(App[None]):
             title.append_text(safe_text(table.filter_text, "bold"))
         if title != self._title:
             self._title = title
-            table.border_title = title
+            table.show_title(title)
 
     def _report_commands(self) -> None:
         """Notify the results of finished commands (kick, mute, switch)."""

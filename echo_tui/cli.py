@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import errno
 import ipaddress
+import json
 import signal
 import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from echo_tui import __version__
 from echo_tui.arguments import USAGE_ERROR, OneLineParser, UsageError, number_type, port_type
@@ -20,8 +21,10 @@ from echo_tui.engine.config import MIB, EngineConfig, available_selectors
 from echo_tui.engine.connection import format_peer
 from echo_tui.engine.server import EchoEngine
 from echo_tui.headless import run_headless
+from echo_tui.portable import CAN_RAISE_FD_LIMIT, STOP_SIGNALS
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+if TYPE_CHECKING:
+    from echo_tui.metrics import MetricsServer
 
 
 def _selector(text: str) -> str:
@@ -31,6 +34,16 @@ def _selector(text: str) -> str:
             + ", ".join(available_selectors())
         )
     return text
+
+
+def _metrics_address(text: str) -> tuple[str, int]:
+    """`[HOST:]PORT` (an IPv6 HOST in brackets); HOST defaults to 127.0.0.1."""
+    host, colon, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise argparse.ArgumentTypeError(f"write an IPv6 address in brackets: [{host}]:{port}")
+    return (host if colon and host else "127.0.0.1"), port_type()(port)
 
 
 class _HelpWithKeys(argparse.Action):
@@ -50,16 +63,10 @@ class _HelpWithKeys(argparse.Action):
 
 def key_bindings_help() -> str:
     """One line per key binding of the dashboard, from its BINDINGS."""
-    from textual.binding import Binding
-
     from echo_tui.ui.app import EchoTuiApp
+    from echo_tui.ui.screens.help import key_lines
 
-    lines = []
-    for entry in EchoTuiApp.BINDINGS:
-        binding = entry if isinstance(entry, Binding) else Binding(*entry)
-        keys = binding.key_display or binding.key
-        lines.append(f"  {keys:<8} {binding.tooltip or binding.description}")
-    return "\n".join(lines)
+    return "\n".join(f"  {keys:<10} {meaning}" for keys, meaning in key_lines(EchoTuiApp.BINDINGS))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-clients",
         type=number_type(int, 1),
         default=10_000,
-        help="connections beyond this are accepted and closed at once",
+        help="connections beyond this are accepted and closed at once"
+        + ("" if CAN_RAISE_FD_LIMIT else " (this platform's open-file limit is left as is)"),
     )
     parser.add_argument(
         "--idle-timeout",
@@ -109,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="bytes of pending echo per client; reading pauses at half of it",
     )
     parser.add_argument(
+        "--max-total-buffer",
+        type=number_type(int, 0),
+        default=256 * MIB,
+        help="bytes of pending echo for all clients together; at it, clients with echo "
+        "pending are not read until theirs is sent (0: no global bound)",
+    )
+    parser.add_argument(
         "--refresh",
         type=number_type(float, 0.5),
         default=5.0,
@@ -121,17 +136,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="also start N simulated clients of mixed behaviour",
     )
+    parser.add_argument(
+        "--metrics",
+        type=_metrics_address,
+        metavar="[HOST:]PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (HOST: 127.0.0.1)",
+    )
     return parser
 
 
-def bind_error_message(exc: OSError, host: str, port: int) -> str:
-    """One line saying what went wrong binding host:port and what to do."""
+def bind_error_message(exc: OSError, host: str, port: int, option: str = "--port") -> str:
+    """One line saying what went wrong binding host:port (given with `option`) and what to do."""
     if isinstance(exc, socket.gaierror):
         return f"unknown host {host!r}: use an IP address or a name this machine can resolve"
     if exc.errno == errno.EADDRINUSE:
         return (
             f"port {port} on {host} is already in use: "
-            "stop the other program or choose another --port (0 picks a free one)"
+            f"stop the other program or choose another {option} (0 picks a free one)"
         )
     if exc.errno == errno.EADDRNOTAVAIL:
         return (
@@ -146,7 +167,7 @@ def bind_error_message(exc: OSError, host: str, port: int) -> str:
     return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
 
 
-def exposure_warning(host: str) -> str | None:
+def exposure_warning(host: str, what: str = "this echo server") -> str | None:
     """A warning when `host` (as bound) is reachable from other machines, else None."""
     try:
         address = ipaddress.ip_address(host.split("%")[0])
@@ -155,7 +176,7 @@ def exposure_warning(host: str) -> str | None:
     if address.is_loopback:
         return None
     where = "all interfaces" if address.is_unspecified else "a network interface"
-    return f"listening on {host} ({where}): other machines can connect to this echo server"
+    return f"listening on {host} ({where}): other machines can connect to {what}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -183,6 +204,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         max_clients=int(args.max_clients),
         idle_timeout=args.idle_timeout or None,
         max_buffer=int(args.max_buffer),
+        max_total_buffer=int(args.max_total_buffer),
     )
     if args.json and not args.headless:
         raise UsageError("--json applies only with --headless")
@@ -193,20 +215,25 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         raise UsageError(bind_error_message(exc, args.host, args.port)) from None
     except (UnicodeError, ValueError) as exc:  # e.g. an over-long or malformed host name
         raise UsageError(f"bad host {args.host!r}: {exc}") from None
-    swarm = None
+    swarm = metrics = None
     try:
-        warning = exposure_warning(engine.address[0])
-        if warning:
-            print(f"echo-tui: warning: {warning}", file=sys.stderr)
+        warnings = [exposure_warning(engine.address[0])]
+        if args.metrics:
+            metrics = _start_metrics(engine, *args.metrics)
+            warnings.append(exposure_warning(metrics.address[0], "its Prometheus metrics"))
+        for line in filter(None, warnings):
+            print(f"echo-tui: warning: {line}", file=sys.stderr)
+        warning = "; ".join(filter(None, warnings)) or None
         if args.demo:
             from echo_tui.demo import DemoSwarm
 
             swarm = DemoSwarm()
             swarm.start(_client_host(engine.address[0]), engine.address[1], int(args.demo))
+        metrics_url = None if metrics is None else metrics.url
         if args.headless:
-            status = _run_headless(engine, args, stop)
+            status = _run_headless(engine, args, metrics_url, stop)
         else:
-            status = _run_dashboard(engine, args, warning, stop)
+            status = _run_dashboard(engine, args, warning, metrics_url, stop)
         if engine.error is not None:  # shown after the terminal is restored
             print(f"echo-tui: engine failed: {engine.error.message}", file=sys.stderr)
             print(engine.error.traceback, file=sys.stderr, end="")
@@ -215,7 +242,22 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     finally:
         if swarm is not None:
             swarm.stop()
+        if metrics is not None:
+            metrics.stop()
         engine.stop()
+
+
+def _start_metrics(engine: EchoEngine, host: str, port: int) -> MetricsServer:
+    from echo_tui.metrics import MetricsServer  # prometheus_client only when asked for
+
+    metrics = MetricsServer(engine)
+    try:
+        metrics.start(host, port)
+    except OSError as exc:
+        raise UsageError(bind_error_message(exc, host, port, "--metrics port")) from None
+    except (UnicodeError, ValueError) as exc:
+        raise UsageError(f"bad --metrics host {host!r}: {exc}") from None
+    return metrics
 
 
 def _client_host(bound: str) -> str:
@@ -225,21 +267,42 @@ def _client_host(bound: str) -> str:
     return "::1" if bound == "::" else bound
 
 
-def _run_headless(engine: EchoEngine, args: argparse.Namespace, stop: threading.Event) -> int:
+def _run_headless(
+    engine: EchoEngine, args: argparse.Namespace, metrics_url: str | None, stop: threading.Event
+) -> int:
     try:
-        print(f"listening on {format_peer(engine.address)} ({engine.selector_name})", flush=True)
+        print(listening_line(engine, args.json, metrics_url), flush=True)
         return run_headless(engine, stop, args.interval, args.json)
     except BrokenPipeError:  # stdout was closed (e.g. piped into head): a normal way to stop
         sys.stdout = None  # type: ignore[assignment]
         return 0
 
 
+def listening_line(engine: EchoEngine, as_json: bool, metrics_url: str | None = None) -> str:
+    """The first headless line: where the server listens, as text or as a JSON object.
+
+    With --metrics, where to scrape: a `metrics` key, or a second line of text.
+    """
+    host, port = engine.address[:2]
+    if as_json:
+        record = dict(event="listening", host=host, port=port, selector=engine.selector_name)
+        if metrics_url:
+            record["metrics"] = metrics_url
+        return json.dumps(record)
+    line = f"listening on {format_peer(engine.address)} ({engine.selector_name})"
+    return f"{line}\nmetrics on {metrics_url}" if metrics_url else line
+
+
 def _run_dashboard(
-    engine: EchoEngine, args: argparse.Namespace, warning: str | None, stop: threading.Event
+    engine: EchoEngine,
+    args: argparse.Namespace,
+    warning: str | None,
+    metrics_url: str | None,
+    stop: threading.Event,
 ) -> int:
     from echo_tui.ui.app import EchoTuiApp
 
-    app = EchoTuiApp(engine, refresh_hz=args.refresh, warning=warning)
+    app = EchoTuiApp(engine, refresh_hz=args.refresh, warning=warning, metrics_url=metrics_url)
 
     def request_exit(signum: int, frame: FrameType | None) -> None:
         stop.set()

@@ -28,7 +28,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable
 
-from echo_tui.engine.server import raise_fd_limit
+from echo_tui.portable import detached_child_options, raise_fd_limit
 
 COMEBACK_DELAY = 3.0  # seconds before a client the server dropped reconnects
 PARENT_POLL = 0.5  # seconds between checks that the parent is still there
@@ -265,7 +265,7 @@ class DemoSwarm:
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            start_new_session=True,  # terminal signals (Ctrl-C) go to the parent only
+            **detached_child_options(),  # terminal signals (Ctrl-C) go to the parent only
         )
 
     def stop(self, timeout: float = 2.0) -> None:

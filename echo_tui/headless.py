@@ -56,9 +56,11 @@ def stats_line(snapshot: Snapshot, interval: Interval) -> str:
         f"  connections {snapshot.open_count}"
         f"  in {format_bytes(totals.bytes_in)} ({format_rate(interval.bytes_in_per_s)})"
         f"  out {format_bytes(totals.bytes_out)} ({format_rate(interval.bytes_out_per_s)})"
+        f"  pending {format_bytes(totals.pending)}"
         f"  msgs/s {interval.msgs_per_s:.1f}"
         f"  selects/s {interval.selects_per_s:.1f}"
         f"  events/select {interval.events_per_select:.2f}"
+        + ("  BUFFER FULL" if totals.buffer_full else "")
     )
 
 
@@ -66,6 +68,7 @@ def stats_json(snapshot: Snapshot, interval: Interval) -> str:
     totals = snapshot.totals
     return json.dumps(
         {
+            "event": "stats",
             "time": snapshot.at,
             "connections": snapshot.open_count,
             "accepted": totals.accepted,
@@ -75,6 +78,7 @@ def stats_json(snapshot: Snapshot, interval: Interval) -> str:
             "msgs_in": totals.msgs_in,
             "msgs_out": totals.msgs_out,
             "pending": totals.pending,
+            "buffer_full": totals.buffer_full,
             "bytes_in_per_s": round(interval.bytes_in_per_s, 1),
             "bytes_out_per_s": round(interval.bytes_out_per_s, 1),
             "msgs_per_s": round(interval.msgs_per_s, 1),

@@ -3,9 +3,11 @@
 Each connection keeps one message in flight (or paces itself to `--rate`
 messages per second) and checks that every echo matches, byte for byte, what it
 sent.  Every message carries its connection number and sequence number, so a
-reordered, duplicated or corrupted echo is caught.  Connections are spread over
-worker processes (spawned, each a single `selectors` loop), so the generator is
-not the bottleneck it measures.
+reordered, duplicated or corrupted echo is caught.  Each process runs one
+event loop on epoll (`selectors` where there is no epoll) that does per echo
+only a recv(), one comparison, one latency append and the next send: one process
+keeps up with a uvloop client (benchmarks/load_generator.py).  Connections can
+be spread over worker processes (spawned) too.
 
 Exit codes: 0 all echoes matched; 1 mismatches or connections lost during the
 run; 2 usage error or the server could not be reached.
@@ -20,6 +22,7 @@ import math
 import multiprocessing
 import multiprocessing.connection
 import os
+import select
 import selectors
 import socket
 import struct
@@ -30,12 +33,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from echo_tui.arguments import USAGE_ERROR, OneLineParser, UsageError, number_type, port_type
-from echo_tui.engine.server import raise_fd_limit
+from echo_tui.portable import raise_fd_limit
 
 MIB = 1024 * 1024
 HEADER = struct.Struct(">II")  # connection number, sequence number
+SEQUENCE = struct.Struct(">I")
+SEQUENCE_AT = 4  # where the sequence number sits in the header
+READ = 0x001  # select.EPOLLIN
+WRITE = 0x004  # select.EPOLLOUT
 PROGRESS_EVERY = 0.2  # seconds between progress updates from a worker
-RECV_SIZE = 256 * 1024
+# recv() allocates this much for every call: past malloc's mmap threshold (128 KiB) that
+# is an mmap per echo, which took 256 KiB reads to 5x the CPU per message.
+RECV_SIZE = 64 * 1024
 DRAIN_GRACE = 1.0  # seconds to wait for the echoes in flight when time is up
 MAX_REASONS = 3  # error/mismatch descriptions kept per worker
 
@@ -80,36 +89,47 @@ class LoadResult:
 
 
 class _Conn:
-    """One client connection: the message in flight and what has come back of it."""
+    """One client connection: its message buffer and what has come back of the message in flight."""
 
     __slots__ = (
         "busy",
         "due",
-        "events",
-        "expected",
+        "expect",
+        "fd",
+        "message",
         "number",
         "received",
+        "recv",
+        "send",
         "sent",
         "sent_at",
         "seq",
         "sock",
     )
 
-    def __init__(self, number: int, sock: socket.socket) -> None:
+    def __init__(self, number: int, sock: socket.socket, message: bytearray) -> None:
         self.number = number
         self.sock = sock
-        self.seq = 0
-        self.expected = b""
-        self.sent = 0  # bytes of `expected` written so far
-        self.received = bytearray()
+        self.fd = sock.fileno()
+        self.recv = sock.recv  # bound once: the hot loop calls them for every message
+        self.send = sock.send
+        self.message = message  # reused: stamped in place with each new sequence number
+        self.seq = -1
+        self.sent = 0  # bytes of `message` written so far
+        self.received = bytearray()  # an echo that arrived in pieces, until it is whole
+        # `message` while the next recv() can return the whole echo in one piece (all of it
+        # sent, nothing partial received): one bytes comparison verifies it; else None.
+        self.expect: bytearray | None = None
         self.sent_at = 0.0
-        self.events = selectors.EVENT_READ
         self.busy = False  # a message is in flight
         self.due = 0.0  # when the next paced message is due
 
 
 class Payloads:
-    """Distinct messages of a fixed size: header (conn, seq) plus a rotating pattern."""
+    """Distinct messages of a fixed size: a header (connection, sequence) and a body per connection.
+
+    Messages shorter than the header carry the low bytes of the sequence number only.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -117,26 +137,82 @@ class Payloads:
         self._pattern = pattern * (size // len(pattern) + 2)
         self._period = len(pattern)
 
+    def blank(self, number: int) -> bytearray:
+        """A message buffer for connection `number`, ready for `stamp`."""
+        start = (number * 7) % self._period
+        message = bytearray(self._pattern[start : start + self.size])
+        if self.size >= HEADER.size:
+            HEADER.pack_into(message, 0, number & 0xFFFFFFFF, 0)
+        return message
+
+    def stamp(self, message: bytearray, number: int, seq: int) -> None:
+        """Write sequence number `seq` into connection `number`'s message buffer."""
+        if self.size >= HEADER.size:
+            SEQUENCE.pack_into(message, SEQUENCE_AT, seq & 0xFFFFFFFF)
+        else:
+            message[:] = HEADER.pack(number & 0xFFFFFFFF, seq & 0xFFFFFFFF)[-self.size :]
+
     def make(self, number: int, seq: int) -> bytes:
         """The message `seq` of connection `number`."""
-        start = (number * 7 + seq) % self._period
-        if self.size < HEADER.size:
-            return self._pattern[start : start + self.size]
-        body = self._pattern[start : start + self.size - HEADER.size]
-        return HEADER.pack(number & 0xFFFFFFFF, seq & 0xFFFFFFFF) + body
+        message = self.blank(number)
+        self.stamp(message, number, seq)
+        return bytes(message)
+
+
+class SelectorPoller:
+    """`select.epoll`'s interface (fds, READ/WRITE masks) over `selectors`, for want of epoll."""
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+
+    def register(self, fd: int, mask: int) -> None:
+        self._selector.register(fd, _selector_events(mask))
+
+    def modify(self, fd: int, mask: int) -> None:
+        self._selector.modify(fd, _selector_events(mask))
+
+    def unregister(self, fd: int) -> None:
+        self._selector.unregister(fd)
+
+    def poll(self, timeout: float) -> list[tuple[int, int]]:
+        return [
+            (key.fd, (READ if events & selectors.EVENT_READ else 0)
+             | (WRITE if events & selectors.EVENT_WRITE else 0))
+            for key, events in self._selector.select(timeout)
+        ]  # fmt: skip
+
+    def close(self) -> None:
+        self._selector.close()
+
+
+def _selector_events(mask: int) -> int:
+    return (selectors.EVENT_READ if mask & READ else 0) | (
+        selectors.EVENT_WRITE if mask & WRITE else 0
+    )
+
+
+def new_poller() -> select.epoll | SelectorPoller:
+    """epoll where there is one: it hands back fds, with no per-event key objects to build."""
+    return select.epoll() if hasattr(select, "epoll") else SelectorPoller()
 
 
 class LoadClient:
-    """A group of connections driven by one selectors loop in the current process."""
+    """A group of connections driven by one event loop in the current process."""
 
-    def __init__(self, spec: LoadSpec, first: int, count: int) -> None:
+    def __init__(
+        self,
+        spec: LoadSpec,
+        first: int,
+        count: int,
+        poller: select.epoll | SelectorPoller | None = None,
+    ) -> None:
         self.spec = spec
         self.first = first
         self.count = count
         self.payloads = Payloads(spec.size)
         self.result = LoadResult()
-        self.conns: list[_Conn] = []
-        self.selector = selectors.DefaultSelector()
+        self.conns: dict[int, _Conn] = {}  # by fd
+        self.poller = poller or new_poller()
         self.in_flight = 0  # connections waiting for an echo
 
     def connect(self) -> bool:
@@ -153,37 +229,47 @@ class LoadClient:
                 return False
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setblocking(False)
-            self.conns.append(_Conn(number, sock))
+            conn = _Conn(number, sock, self.payloads.blank(number))
+            self.conns[conn.fd] = conn
         self.result.connections = len(self.conns)
         return True
 
     def close(self) -> None:
-        """Close every socket and the selector."""
-        for conn in self.conns:
+        """Close every socket and the poller."""
+        for conn in self.conns.values():
             conn.sock.close()
         self.conns.clear()
-        self.selector.close()
+        self.poller.close()
 
     def run(self, progress: Callable[[int], None] | None = None) -> LoadResult:
-        """Drive the connections for the spec's duration; returns the result."""
+        """Drive the connections for the spec's duration; returns the result.
+
+        The loop is the hot path: per echo it does one recv(), one comparison of the
+        whole echo with the message sent, one latency append and the next send.
+        Pieces, mismatches and errors go to the slower methods.
+        """
         spec = self.spec
         result = self.result
-        select = self.selector.select
-        start = time.monotonic()
+        latencies = result.latencies
+        record = latencies.append
+        conns = self.conns
+        poll = self.poller.poll
+        clock = time.monotonic
+        start = clock()
         deadline = start + spec.duration
         interval = 1.0 / spec.rate if spec.rate else 0.0
         schedule: list[tuple[float, int, _Conn]] = []  # (when, number, conn) of paced sends
-        for index, conn in enumerate(self.conns):
-            self.selector.register(conn.sock, selectors.EVENT_READ, conn)
+        for index, conn in enumerate(list(conns.values())):
+            self.poller.register(conn.fd, READ)
             if interval:
-                conn.due = start + interval * index / len(self.conns)
+                conn.due = start + interval * index / len(conns)
                 schedule.append((conn.due, conn.number, conn))
             else:
-                self._send_next(conn, start)
+                self._start(conn)
         heapq.heapify(schedule)
         next_progress = start + PROGRESS_EVERY
         now = start
-        while self.conns:
+        while conns:
             sending = now < deadline
             if sending:
                 timeout = deadline - now
@@ -193,95 +279,115 @@ class LoadClient:
                 timeout = deadline + DRAIN_GRACE - now  # let echoes in flight come back
             else:
                 break
-            for key, mask in select(timeout):
-                conn = key.data
-                if mask & selectors.EVENT_WRITE and not self._write(conn):
+            events = poll(timeout)
+            now = clock()  # when these echoes were seen: one clock read for the batch
+            for fd, mask in events:
+                conn = conns.get(fd)
+                if conn is None:  # lost earlier in this batch
                     continue
-                if mask & selectors.EVENT_READ and self._read(conn) and sending:
-                    if interval:  # the next send is due one interval after the last was
-                        conn.due = max(conn.due + interval, time.monotonic())
-                        heapq.heappush(schedule, (conn.due, conn.number, conn))
-                    else:
-                        self._send_next(conn, time.monotonic())
-            now = time.monotonic()
+                if mask & WRITE:
+                    self._flush(conn)
+                    if mask == WRITE:
+                        continue
+                try:
+                    data = conn.recv(RECV_SIZE)
+                except BlockingIOError:
+                    continue
+                except OSError as exc:
+                    self._lose(conn, f"recv failed: {exc.strerror or exc}")
+                    continue
+                if data != conn.expect and not self._reassemble(conn, data):
+                    continue
+                record(now - conn.sent_at)
+                if sending and not interval:
+                    self._send(conn)  # the next message at once: the connection stays busy
+                    continue
+                conn.busy = False
+                conn.expect = None
+                self.in_flight -= 1
+                if sending:  # the next send is due one interval after the last was
+                    conn.due = max(conn.due + interval, now)
+                    heapq.heappush(schedule, (conn.due, conn.number, conn))
             while sending and schedule and schedule[0][0] <= now:
                 conn = heapq.heappop(schedule)[2]
-                if conn.sock.fileno() >= 0:
-                    self._send_next(conn, now)
+                if conn.fd in conns:
+                    self._start(conn)
             if progress is not None and now >= next_progress:
-                progress(result.messages)
+                progress(len(latencies))
                 next_progress = now + PROGRESS_EVERY
         result.elapsed = now - start
+        result.messages = len(latencies)
         if progress is not None:
             progress(result.messages)
         self.close()
         return result
 
-    def _send_next(self, conn: _Conn, now: float) -> None:
-        conn.expected = self.payloads.make(conn.number, conn.seq)
-        conn.seq += 1
-        conn.sent = 0
-        conn.sent_at = now
+    def _start(self, conn: _Conn) -> None:
+        """Send the next message on an idle connection."""
         conn.busy = True
         self.in_flight += 1
-        self._write(conn)
+        self._send(conn)
 
-    def _write(self, conn: _Conn) -> bool:
-        """Send what is left of the message; False if the connection was lost."""
+    def _send(self, conn: _Conn) -> None:
+        """Stamp the next sequence number into the message and send it."""
+        conn.seq += 1
+        self.payloads.stamp(conn.message, conn.number, conn.seq)
+        conn.sent = 0
+        conn.sent_at = time.monotonic()
         try:
-            conn.sent += conn.sock.send(conn.expected[conn.sent :] if conn.sent else conn.expected)
+            conn.sent = conn.send(conn.message)
         except BlockingIOError:
             pass
         except OSError as exc:
             self._lose(conn, f"send failed: {exc.strerror or exc}")
-            return False
-        events = selectors.EVENT_READ
-        if conn.sent < len(conn.expected):
-            events |= selectors.EVENT_WRITE
-        if conn.events != events:
-            conn.events = events
-            self.selector.modify(conn.sock, events, conn)
-        return True
+            return
+        if conn.sent == len(conn.message):
+            conn.expect = conn.message
+        else:
+            conn.expect = None
+            self.poller.modify(conn.fd, READ | WRITE)
 
-    def _read(self, conn: _Conn) -> bool:
-        """Take what arrived; True when the message in flight came back complete."""
+    def _flush(self, conn: _Conn) -> None:
+        """Send more of a message that did not fit in the socket buffer at once."""
         try:
-            data = conn.sock.recv(RECV_SIZE)
+            conn.sent += conn.send(memoryview(conn.message)[conn.sent :])
         except BlockingIOError:
-            return False
+            return
         except OSError as exc:
-            self._lose(conn, f"recv failed: {exc.strerror or exc}")
-            return False
+            self._lose(conn, f"send failed: {exc.strerror or exc}")
+            return
+        if conn.sent == len(conn.message):
+            self.poller.modify(conn.fd, READ)
+            if not conn.received:
+                conn.expect = conn.message
+
+    def _reassemble(self, conn: _Conn, data: bytes) -> bool:
+        """Take what arrived outside the fast path; True when the echo in flight is complete."""
         if not data:
             self._lose(conn, "server closed the connection")
             return False
         if not conn.busy:
             self._mismatch(conn, f"{len(data)} bytes came back with no message in flight")
             return False
-        size = len(conn.expected)
-        if not conn.received and len(data) == size:
-            whole = data
-        else:
-            conn.received += data
-            if len(conn.received) < size:
-                return False
-            whole = bytes(conn.received)
-            conn.received.clear()
-        conn.busy = False
-        self.in_flight -= 1
-        if len(whole) > size or len(whole) > conn.sent:
-            self._mismatch(conn, f"{len(whole)} bytes came back for {conn.sent} sent")
-            return len(whole) >= size
-        self.result.latencies.append(time.monotonic() - conn.sent_at)
-        self.result.messages += 1
-        if whole != conn.expected:
-            self._mismatch(conn, _describe_mismatch(conn.expected, whole))
+        conn.expect = None  # pieces pending: the next recv() cannot hold a whole echo
+        received = conn.received
+        received += data
+        size = len(conn.message)
+        if len(received) < size:
+            return False
+        if len(received) > conn.sent:  # more than the message, or bytes not sent yet
+            self._mismatch(conn, f"{len(received)} bytes came back for {conn.sent} sent")
+            received.clear()
+            return conn.sent == size
+        if received != conn.message:
+            self._mismatch(conn, _describe_mismatch(bytes(conn.message), bytes(received)))
+        received.clear()
         return True
 
     def _mismatch(self, conn: _Conn, reason: str) -> None:
         self.result.mismatches += 1
         if len(self.result.reasons) < MAX_REASONS:
-            self.result.reasons.append(f"connection {conn.number} message {conn.seq - 1}: {reason}")
+            self.result.reasons.append(f"connection {conn.number} message {conn.seq}: {reason}")
 
     def _lose(self, conn: _Conn, reason: str) -> None:
         self.result.errors += 1
@@ -289,9 +395,9 @@ class LoadClient:
             self.in_flight -= 1
         if len(self.result.reasons) < MAX_REASONS:
             self.result.reasons.append(f"connection {conn.number}: {reason}")
-        self.selector.unregister(conn.sock)
+        self.poller.unregister(conn.fd)
+        del self.conns[conn.fd]
         conn.sock.close()
-        self.conns.remove(conn)
 
 
 def _describe_mismatch(expected: bytes, got: bytes) -> str:

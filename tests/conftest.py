@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.server import EchoEngine
-from tests.pty_app import PtyApp
+
+if TYPE_CHECKING:
+    from tests.pty_app import PtyApp
+
+# Property-based tests: a short run by default (CI); `--hypothesis-profile=long` for many more.
+_FUZZ = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("default", max_examples=25, stateful_step_count=40, **_FUZZ)
+settings.register_profile("long", max_examples=300, stateful_step_count=60, **_FUZZ)
+settings.load_profile("default")
 
 
 @pytest.fixture
@@ -55,7 +65,13 @@ def connect() -> Iterator[Callable[..., socket.socket]]:
 
 @pytest.fixture
 def pty_app() -> Iterator[Callable[..., PtyApp]]:
-    """Start `echo-tui` (or another command) in pseudo-terminals; all killed afterwards."""
+    """Start `echo-tui` (or another command) in pseudo-terminals; all killed afterwards.
+
+    Skips where the platform has no pseudo-terminals (Windows).
+    """
+    pytest.importorskip("termios", reason="no pseudo-terminals on this platform")
+    from tests.pty_app import PtyApp
+
     apps: list[PtyApp] = []
 
     def start(*args: str, **options: object) -> PtyApp:

@@ -38,6 +38,11 @@ def headless(*args: str) -> Iterator[tuple[subprocess.Popen[str], str, int]]:
     )
     try:
         first = process.stdout.readline().rstrip("\n")  # type: ignore[union-attr]
+        if "--json" in args:
+            listening = json.loads(first)
+            assert listening["event"] == "listening", first
+            yield process, listening["host"], listening["port"]
+            return
         match = FIRST_LINE.match(first)
         assert match, f"unexpected first line {first!r}; stderr: {process.stderr.read()}"  # type: ignore[union-attr]
         yield process, match.group(1), int(match.group(2))
@@ -93,6 +98,41 @@ def test_headless_prints_the_address_then_stats_lines() -> None:
 def _line_with(process: subprocess.Popen[str], text: str) -> str | None:
     line = process.stdout.readline()  # type: ignore[union-attr]
     return line if text in line else None
+
+
+def test_headless_json_stdout_is_json_lines_only() -> None:
+    process = subprocess.Popen(
+        [*COMMAND, "--headless", "--json", "--interval", "0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+
+    def read_line() -> str:
+        lines.append(process.stdout.readline())  # type: ignore[union-attr]
+        return lines[-1]
+
+    try:
+        first = json.loads(read_line())
+        assert first.keys() == {"event", "host", "port", "selector"}
+        assert first["event"] == "listening" and first["host"] == "127.0.0.1"
+        assert first["selector"].endswith("Selector")
+        with socket.create_connection((first["host"], first["port"]), timeout=5) as client:
+            client.sendall(b"hi")
+            assert recv_exactly(client, 2) == b"hi"
+            wait_for(lambda: '"connections": 1' in read_line(), timeout=5)
+        process.send_signal(signal.SIGTERM)
+        rest, stderr = process.communicate(timeout=5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    records = [json.loads(line) for line in [*lines, *rest.splitlines(keepends=True)]]
+    assert all(line.endswith("\n") for line in lines)
+    assert [record["event"] for record in records[:2]] == ["listening", "stats"]
+    assert {record["event"] for record in records[1:]} <= {"stats", "summary"}
 
 
 def test_headless_json_lines_parse() -> None:

@@ -12,7 +12,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from echo_tui.load import HEADER, Payloads, load_main, percentile
+from echo_tui.load import (
+    HEADER,
+    LoadClient,
+    LoadSpec,
+    Payloads,
+    SelectorPoller,
+    load_main,
+    percentile,
+)
 
 
 class _FlipFirstByte(socketserver.BaseRequestHandler):
@@ -21,6 +29,16 @@ class _FlipFirstByte(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         while data := self.request.recv(65536):
             self.request.sendall(bytes([data[0] ^ 0xFF]) + data[1:])
+
+
+class _ReplayFirst(socketserver.BaseRequestHandler):
+    """A stale echo: every message is answered with a copy of the connection's first one."""
+
+    def handle(self) -> None:
+        first = self.request.recv(65536)
+        self.request.sendall(first)
+        while data := self.request.recv(65536):
+            self.request.sendall(first[: len(data)])
 
 
 class _HangUp(socketserver.BaseRequestHandler):
@@ -98,6 +116,33 @@ def test_mismatches_are_reported_with_exit_1(serve, capsys) -> None:
     assert summary["mismatches"] > 0
     assert "differs at byte 0" in summary["reasons"][0]
     assert err.count("\n") == 1 and "mismatched echoes" in err
+
+
+def test_stale_echo_of_an_earlier_message_is_a_mismatch(serve, capsys) -> None:
+    port = str(serve(_ReplayFirst))
+    code, summary, err = run_json(capsys, "--port", port, "--connections", "1", "--duration", "0.3")
+    assert code == 1 and "mismatched echoes" in err
+    assert summary["mismatches"] == summary["messages"] - 1 > 0
+    assert "message 1: echo differs at byte 7 of 100" in summary["reasons"][0]
+
+
+def test_messages_shorter_than_the_header_are_verified(engine, capsys) -> None:
+    port = str(engine.address[1])
+    code, summary, err = run_json(
+        capsys, "--port", port, "--connections", "3", "--size", "3", "--duration", "0.3"
+    )
+    assert code == 0, err
+    assert summary["messages"] > 0 and summary["mismatches"] == 0
+
+
+def test_portable_poller_drives_the_same_load(engine) -> None:
+    """The `selectors` fallback (systems without epoll) verifies echoes in pieces too."""
+    spec = LoadSpec(port=engine.address[1], connections=3, size=200_000, duration=0.3)
+    client = LoadClient(spec, 0, spec.connections, poller=SelectorPoller())
+    assert client.connect()
+    result = client.run()
+    assert result.connections == 3 and result.messages > 0
+    assert result.mismatches == 0 and result.errors == 0
 
 
 def test_server_hanging_up_is_an_error_with_exit_1(serve, capsys) -> None:

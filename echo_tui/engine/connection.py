@@ -6,6 +6,13 @@ import socket
 
 from echo_tui.engine.events import BACKPRESSURED, CLOSING, MUTED, READING, ConnectionStats
 
+# The output buffer of a client with nothing pending: shared, so an idle client holds no buffer.
+NO_OUTPUT = b""
+
+# A connection's cumulative counts, in the order Connection.counts() returns them.
+COUNTS = ("bytes_in", "bytes_out", "msgs_in", "msgs_out", "read_ready", "write_ready")
+ZERO_COUNTS = (0,) * len(COUNTS)
+
 
 def format_peer(address: tuple) -> str:
     """`host:port` of a socket address, with IPv6 hosts in brackets."""
@@ -14,12 +21,18 @@ def format_peer(address: tuple) -> str:
 
 
 class Connection:
-    """A client as the engine thread sees it. Only the engine thread touches it."""
+    """A client as the engine thread sees it. Only the engine thread touches it.
+
+    Per message the engine counts only `bytes_in` and `msgs_in`; the other counters
+    are derived when asked for (see counts()): every byte read is either echoed or
+    still in `out`, so bytes_out = bytes_in - len(out); a read is echoed by one
+    send() unless the rare paths say otherwise (`msgs_out_offset`); and select()
+    reported it readable once per read, plus the reads that returned no data.
+    """
 
     __slots__ = (
         "backpressured",
         "bytes_in",
-        "bytes_out",
         "closed",
         "closing",
         "conn_id",
@@ -27,11 +40,12 @@ class Connection:
         "last_activity",
         "mask",
         "msgs_in",
-        "msgs_out",
+        "msgs_out_offset",
         "muted",
         "out",
         "peer",
-        "read_ready",
+        "published",
+        "read_misses",
         "sock",
         "write_ready",
     )
@@ -41,15 +55,15 @@ class Connection:
         self.sock = sock
         self.peer = peer
         self.connected_at = now  # engine monotonic clock
-        self.last_activity = now
+        self.last_activity = now  # stamped by the engine at its next tick after any traffic
         self.bytes_in = 0
-        self.bytes_out = 0
-        self.msgs_in = 0
-        self.msgs_out = 0
-        self.read_ready = 0
+        self.msgs_in = 0  # recv() calls that returned data
+        self.msgs_out_offset = 0  # msgs_out - msgs_in: -1 per read not echoed at once, +1 per flush
+        self.read_misses = 0  # readable events whose recv() returned no data
         self.write_ready = 0
-        self.out = bytearray()  # echo not yet sent
-        self.mask = 0  # events registered with the selector (0: not registered)
+        self.published: tuple[int, ...] = ZERO_COUNTS  # counts() already added to the totals
+        self.out: bytes | bytearray = NO_OUTPUT  # echo not yet sent
+        self.mask = 0  # events registered with the selector (0: not registered, or closed)
         self.muted = False
         self.backpressured = False
         self.closing = False  # the peer half-closed: flush, then close
@@ -65,19 +79,36 @@ class Connection:
             return BACKPRESSURED
         return READING
 
+    @property
+    def bytes_out(self) -> int:
+        return self.bytes_in - len(self.out)
+
+    def counts(self) -> tuple[int, ...]:
+        """The cumulative counters named in COUNTS."""
+        msgs_in = self.msgs_in
+        return (
+            self.bytes_in,
+            self.bytes_in - len(self.out),
+            msgs_in,
+            msgs_in + self.msgs_out_offset,
+            msgs_in + self.read_misses,
+            self.write_ready,
+        )
+
     def stats(self, to_wall: float) -> ConnectionStats:
         """An immutable copy; `to_wall` turns the engine's monotonic times into wall clock."""
+        bytes_in, bytes_out, msgs_in, msgs_out, read_ready, write_ready = self.counts()
         return ConnectionStats(
             conn_id=self.conn_id,
             peer=self.peer,
             connected_at=self.connected_at + to_wall,
             last_activity=self.last_activity + to_wall,
-            bytes_in=self.bytes_in,
-            bytes_out=self.bytes_out,
-            msgs_in=self.msgs_in,
-            msgs_out=self.msgs_out,
+            bytes_in=bytes_in,
+            bytes_out=bytes_out,
+            msgs_in=msgs_in,
+            msgs_out=msgs_out,
             pending=len(self.out),
             state=self.state,
-            read_ready=self.read_ready,
-            write_ready=self.write_ready,
+            read_ready=read_ready,
+            write_ready=write_ready,
         )

@@ -20,9 +20,10 @@ RESET = "reset"
 KICKED = "kicked"
 IDLE = "idle"
 MAX_CLIENTS = "max-clients"
+FD_LIMIT = "fd-limit"  # select() cannot watch the new socket's descriptor
 ERROR = "error"
 SHUTDOWN = "shutdown"
-CLOSE_REASONS = (PEER_CLOSED, RESET, KICKED, IDLE, MAX_CLIENTS, ERROR, SHUTDOWN)
+CLOSE_REASONS = (PEER_CLOSED, RESET, KICKED, IDLE, MAX_CLIENTS, FD_LIMIT, ERROR, SHUTDOWN)
 
 # Connection states.
 READING = "reading"
@@ -69,7 +70,7 @@ class Disconnected:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A connection was accepted and closed at once (for now only `max-clients`)."""
+    """A connection was accepted and closed at once: `max-clients` or `fd-limit`."""
 
     peer: str
     reason: str
@@ -178,6 +179,8 @@ class Totals:
     msgs_out: int = 0
     pending: int = 0  # bytes buffered for all clients right now
     accept_paused: bool = False
+    accept_pauses: int = 0  # times accepting paused for lack of resources
+    buffer_full: bool = False  # pending reached --max-total-buffer: clients with pending unread
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +229,7 @@ class EventChannel:
         self._lock = threading.Lock()
         self._events: deque[LifecycleEvent] = deque()
         self._snapshot: Snapshot | None = None
+        self._latest: Snapshot | None = None
         self._error: EngineError | None = None
         self._known_ids = 0  # the highest connection id the consumer was shown
         self.dropped = 0
@@ -241,6 +245,7 @@ class EventChannel:
 
     def put_snapshot(self, snapshot: Snapshot) -> None:
         """Offer the latest snapshot, merging it with one the consumer has not taken."""
+        self._latest = snapshot
         with self._lock:
             pending = self._snapshot
             if pending is not None:
@@ -250,6 +255,16 @@ class EventChannel:
                     closed = frozenset(i for i in snapshot.closed if i <= known)
                     snapshot = replace(snapshot, closed=closed)
             self._snapshot = snapshot
+
+    @property
+    def latest(self) -> Snapshot | None:
+        """The last snapshot published, drained or not, for readers of its cumulative fields.
+
+        It does not take anything from the consumer (its `changed` and `closed` are
+        relative to the snapshot before it, so only the totals mean anything alone):
+        metrics read it at their own pace, even while the dashboard is paused.
+        """
+        return self._latest
 
     def put_error(self, error: EngineError) -> None:
         """Record the engine's fatal error; it is never dropped."""

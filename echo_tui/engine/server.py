@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import resource
 import selectors
 import socket
 import threading
@@ -14,7 +13,6 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
 from types import MappingProxyType
-from typing import Any
 
 from echo_tui.engine.commands import (
     Command,
@@ -26,10 +24,11 @@ from echo_tui.engine.commands import (
     command_name,
 )
 from echo_tui.engine.config import EngineConfig, selector_class
-from echo_tui.engine.connection import Connection, format_peer
+from echo_tui.engine.connection import NO_OUTPUT, Connection, format_peer
+from echo_tui.engine.counters import Counters
 from echo_tui.engine.events import (
     ERROR,
-    HISTOGRAM_BUCKETS,
+    FD_LIMIT,
     IDLE,
     KICKED,
     MAX_CLIENTS,
@@ -46,11 +45,11 @@ from echo_tui.engine.events import (
     EngineStopped,
     EventChannel,
     LifecycleEvent,
-    LoopStats,
     Rejected,
     Snapshot,
     Totals,
 )
+from echo_tui.portable import SELECT_LIMIT_TEXT, raise_fd_limit, select_can_watch
 
 READ = selectors.EVENT_READ
 WRITE = selectors.EVENT_WRITE
@@ -63,21 +62,6 @@ _WAKEUP = "wakeup"
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 ACCEPT_RETRY_DELAY = 0.5
 ACCEPTS_PER_EVENT = 128
-# select.select() cannot watch descriptors at or above this.
-FD_SETSIZE = 1024
-
-
-def raise_fd_limit(wanted: int) -> int:
-    """Raise the soft RLIMIT_NOFILE towards `wanted` as far as allowed; return the soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft >= wanted:
-        return soft
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    except (ValueError, OSError):
-        return soft
-    return target
 
 
 def bind_listener(host: str, port: int, backlog: int) -> socket.socket:
@@ -119,38 +103,27 @@ class EchoEngine:
         self._now = time.monotonic()
         self._to_wall = time.time() - self._now
         self.started_at = self._now + self._to_wall
-        # What changed since the last snapshot.
+        # What changed since the last snapshot: connections with traffic (the only thing
+        # done per message besides the echo), connections changed otherwise, closed ids.
+        self._active: set[Connection] = set()
         self._dirty: set[Connection] = set()
         self._closed_ids: set[int] = set()
         self._writers: set[Connection] = set()
+        # The global bound: bytes pending for all clients, and whether it was reached.
+        self._pending_total = 0
+        self._buffer_full = False
         self._events_since_snapshot = False
         self._seq = 0
         self._last_snapshot = self._now
         self._next_idle_check = self._now
         self._accept_resume_at: float | None = None  # listener unregistered until then
         self._accept_paused = False  # announced paused; cleared by the next accept that works
-        self._due_tick = self._due_heartbeat = self._now  # see _plan()
         # Never read more than fits under the cap (reads happen only below high water).
         self._read_size = min(config.read_size, config.max_buffer)
-        # Totals.
+        self._counters = Counters()
         self._accepted = 0
         self._closed: Counter[str] = Counter()
-        self._bytes_in = 0
-        self._bytes_out = 0
-        self._msgs_in = 0
-        self._msgs_out = 0
-        # Loop statistics.
-        self._selects = 0
-        self._events = 0
-        self._read_events = 0
-        self._write_events = 0
-        self._accept_events = 0
-        self._wakeup_events = 0
-        self._empty_selects = 0
-        self._max_batch = 0
-        self._histogram = [0] * HISTOGRAM_BUCKETS
-        self._busy = 0.0
-        self._wait = 0.0
+        self._accept_pauses = 0
 
     # ----------------------------------------------------------------- control
 
@@ -255,66 +228,64 @@ class EchoEngine:
             self.channel.put_error(self.error)
 
     def _loop(self) -> None:
-        # Two clock reads per select: the one after it ends this iteration's wait and starts
-        # its busy time; the one at the end closes the busy time and starts the next wait.
+        """select() and dispatch until stop() asks (through the wake-up, see _on_wakeup).
+
+        Per select() the loop reads the clock once and counts the batch's size once;
+        everything else it reports is derived at the next tick (see Counters).
+        """
         clock = time.monotonic
-        histogram = self._histogram
-        top_bucket = HISTOGRAM_BUCKETS - 1
-        self._plan()
-        started = clock()
-        while not self._stopping:
-            due = self._due_tick if self._changed() else self._due_heartbeat
-            ready = self._selector.select(max(0.0, due - started))  # type: ignore[union-attr]
+        batches = self._counters.batches
+        select = self._selector.select  # type: ignore[union-attr]
+        self._now = now = clock()
+        self._counters.start(now)
+        due_tick, due_quiet = self._plan()
+        due = due_tick if self._changed() else due_quiet
+        while True:
+            ready = select(due - now if due > now else 0.0)
             self._now = now = clock()
-            self._wait += now - started
-            count = len(ready)
-            self._selects += 1
-            self._events += count
-            histogram[count.bit_length() if count < 1024 else top_bucket] += 1
-            if count == 0:
-                self._empty_selects += 1
-            elif count > self._max_batch:
-                self._max_batch = count
-            reads = writes = 0
+            try:
+                batches[len(ready)] += 1
+            except IndexError:
+                self._counters.large_batch(len(ready))
             for key, mask in ready:
                 conn = key.data
                 if type(conn) is Connection:
-                    if conn.closed:
-                        continue  # closed earlier in this batch
+                    mask &= conn.mask  # 0 once closed earlier in this batch
                     if mask & WRITE:
-                        writes += 1
                         self._on_writable(conn)
-                    # Not if this batch closed, muted or backpressured it since select().
-                    if mask & READ and conn.mask & READ:
-                        reads += 1
+                        mask &= conn.mask  # the write may close it or end its reading
+                    if mask & READ:
                         self._on_readable(conn)
                 elif conn is _LISTENER:
-                    self._accept_events += 1
+                    self._counters.accept_events += 1
                     self._on_acceptable()
                 else:
-                    self._wakeup_events += 1
-                    self._run_commands()
-            self._read_events += reads
-            self._write_events += writes
-            if now >= (self._due_tick if self._changed() else self._due_heartbeat):
+                    if not self._on_wakeup():
+                        return
+                    select = self._selector.select  # type: ignore[union-attr]
+            if now >= due:
                 self._housekeeping(now)
-            started = clock()
-            self._busy += started - now
+                due_tick, due_quiet = self._plan()
+                due = due_tick if self._changed() else due_quiet
+            elif ready:  # something happened: publish it at the next tick
+                due = due_tick
 
     def _changed(self) -> bool:
         """Anything to publish since the last snapshot (then snapshots come every tick)."""
-        return bool(self._dirty or self._closed_ids or self._events_since_snapshot)
+        return bool(self._active or self._dirty or self._closed_ids or self._events_since_snapshot)
 
-    def _plan(self) -> None:
-        """When housekeeping is next due, with and without changes to publish."""
+    def _plan(self) -> tuple[float, float]:
+        """When housekeeping is next due: (while anything changes, while nothing does)."""
         config = self.config
         sooner = []
         if self._accept_resume_at is not None:
             sooner.append(self._accept_resume_at)
-        if config.idle_timeout is not None and self._conns:
+        if config.idle_timeout is not None:  # also with no clients: one may connect meanwhile
             sooner.append(self._next_idle_check)
-        self._due_tick = min([self._last_snapshot + config.tick, *sooner])
-        self._due_heartbeat = min([self._last_snapshot + config.heartbeat, *sooner])
+        return (
+            min([self._last_snapshot + config.tick, *sooner]),
+            min([self._last_snapshot + config.heartbeat, *sooner]),
+        )
 
     def _housekeeping(self, now: float) -> None:
         if self._accept_resume_at is not None and now >= self._accept_resume_at:
@@ -322,12 +293,20 @@ class EchoEngine:
         idle_timeout = self.config.idle_timeout
         if idle_timeout is not None and now >= self._next_idle_check:
             self._next_idle_check = now + min(idle_timeout / 4, 1.0)
+            self._stamp_activity()
             for conn in [c for c in self._conns.values() if now - c.last_activity >= idle_timeout]:
                 self._close(conn, IDLE, f"idle for {now - conn.last_activity:.1f}s")
         period = self.config.tick if self._changed() else self.config.heartbeat
         if now - self._last_snapshot >= period:
             self._publish()
-        self._plan()
+
+    def _stamp_activity(self) -> None:
+        """Date the traffic since the last stamp: last_activity is exact to within a tick."""
+        now = self._now
+        for conn in self._active:
+            conn.last_activity = now
+        self._dirty |= self._active
+        self._active.clear()
 
     # ----------------------------------------------------------------- handlers
 
@@ -348,10 +327,16 @@ class EchoEngine:
                 self._emit(AcceptResumed(self._now + self._to_wall))
             self._accepted += 1
             peer = format_peer(address)
-            if len(self._conns) >= self.config.max_clients or self._fd_unwatchable(sock):
+            if len(self._conns) >= self.config.max_clients:
+                refused = MAX_CLIENTS
+            elif self._fd_unwatchable(sock):
+                refused = FD_LIMIT
+            else:
+                refused = None
+            if refused:
                 sock.close()
-                self._closed[MAX_CLIENTS] += 1
-                self._emit(Rejected(peer, MAX_CLIENTS, self._now + self._to_wall))
+                self._closed[refused] += 1
+                self._emit(Rejected(peer, refused, self._now + self._to_wall))
                 continue
             sock.setblocking(False)
             with contextlib.suppress(OSError):  # the peer left already: the read will say so
@@ -364,11 +349,11 @@ class EchoEngine:
             self._emit(Connected(conn.conn_id, peer, self._now + self._to_wall))
 
     def _fd_unwatchable(self, sock: socket.socket) -> bool:
-        return isinstance(self._selector, selectors.SelectSelector) and sock.fileno() >= FD_SETSIZE
+        if not isinstance(self._selector, selectors.SelectSelector):
+            return False
+        return not select_can_watch(sock.fileno(), len(self._selector.get_map()))
 
     def _on_readable(self, conn: Connection) -> None:
-        conn.read_ready += 1
-        self._dirty.add(conn)
         out = conn.out
         size = self._read_size
         if out:  # pending <= max_buffer whatever the client does: take only what fits
@@ -378,80 +363,105 @@ class EchoEngine:
         try:
             data = conn.sock.recv(size)
         except (BlockingIOError, InterruptedError):
-            return
-        except ConnectionResetError:
-            self._close(conn, RESET)
-            return
+            data = None
         except OSError as exc:
-            self._close(conn, ERROR, str(exc))
+            conn.read_misses += 1
+            if isinstance(exc, ConnectionResetError):
+                self._close(conn, RESET)
+            else:
+                self._close(conn, ERROR, str(exc))
             return
         if not data:
+            conn.read_misses += 1
+            self._dirty.add(conn)
+            if data is None:
+                return
             if out:
                 conn.closing = True  # flush the rest of the echo, then close
                 self._set_interest(conn)
             else:
                 self._close(conn, PEER_CLOSED)
             return
+        # The hot path: count, echo, note the connection for the next snapshot.
         size = len(data)
         conn.bytes_in += size
         conn.msgs_in += 1
-        conn.last_activity = self._now
-        self._bytes_in += size
-        self._msgs_in += 1
-        if not out:  # the usual case: echo at once, buffer only what the socket refuses
-            try:
-                sent = conn.sock.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError as exc:
-                self._send_failed(conn, exc)
-                return
-            if sent:
-                conn.bytes_out += sent
-                conn.msgs_out += 1
-                self._bytes_out += sent
-                self._msgs_out += 1
-                if sent == size:
-                    return
-            data = memoryview(data)[sent:]
-        out += data
+        self._active.add(conn)
+        if out:  # earlier echo still waits: queue behind it
+            conn.msgs_out_offset -= 1
+            out += data
+            self._buffered(size)
+            self._set_interest(conn)
+            return
+        try:
+            sent = conn.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            conn.out = data  # never sent: bytes_out and msgs_out count only what left
+            conn.msgs_out_offset -= 1
+            self._buffered(size)  # until _close lets it go
+            self._send_failed(conn, exc)
+            return
+        if sent == size:
+            return
+        if not sent:
+            conn.msgs_out_offset -= 1
+        conn.out = bytearray(memoryview(data)[sent:])
+        self._buffered(size - sent)
         self._set_interest(conn)
 
     def _on_writable(self, conn: Connection) -> None:
         conn.write_ready += 1
-        self._dirty.add(conn)
-        sent = self._send(conn, conn.out)
-        if conn.closed:
+        try:
+            sent = conn.sock.send(conn.out)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            self._send_failed(conn, exc)
             return
         if sent:
-            del conn.out[:sent]
+            conn.msgs_out_offset += 1
+            self._active.add(conn)
+            del conn.out[:sent]  # type: ignore[union-attr]  # a bytearray while pending
+            if not conn.out:
+                conn.out = NO_OUTPUT  # let a large buffer go
+            self._buffered(-sent)
+        else:
+            self._dirty.add(conn)
         if not conn.out and conn.closing:
             self._close(conn, PEER_CLOSED)
         else:
             self._set_interest(conn)
-
-    def _send(self, conn: Connection, data: Any) -> int:
-        """Send what the socket takes now; count it; close the connection on error."""
-        try:
-            sent = conn.sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            return 0
-        except OSError as exc:
-            self._send_failed(conn, exc)
-            return 0
-        if sent:
-            conn.bytes_out += sent
-            conn.msgs_out += 1
-            conn.last_activity = self._now
-            self._bytes_out += sent
-            self._msgs_out += 1
-        return sent
 
     def _send_failed(self, conn: Connection, exc: OSError) -> None:
         if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
             self._close(conn, RESET)
         else:
             self._close(conn, ERROR, str(exc))
+
+    def _buffered(self, change: int) -> None:
+        """Add `change` to all clients' pending output; set or lift the global bound.
+
+        At --max-total-buffer the engine stops reading from every client with echo
+        still pending (each resumes once its own is sent), so clients with nothing
+        pending are served at full speed; below three quarters of it, all resume.
+        """
+        self._pending_total += change
+        limit = self.config.max_total_buffer
+        if not limit:
+            return
+        if self._buffer_full:
+            if self._pending_total < self.config.total_low_water:
+                self._buffer_full = False
+                self._events_since_snapshot = True
+                for conn in list(self._writers):
+                    self._set_interest(conn)
+        elif self._pending_total >= limit:
+            self._buffer_full = True
+            self._events_since_snapshot = True
+            for conn in list(self._writers):
+                self._set_interest(conn)
 
     def _set_interest(self, conn: Connection) -> None:
         """Register exactly the events this connection needs now (none: unregistered)."""
@@ -462,7 +472,9 @@ class EchoEngine:
         elif pending >= self.config.high_water:
             conn.backpressured = True
         wanted = WRITE if pending else 0
-        if not (conn.muted or conn.backpressured or conn.closing):
+        if not (
+            conn.muted or conn.backpressured or conn.closing or (pending and self._buffer_full)
+        ):
             wanted |= READ
         if wanted == conn.mask:
             return
@@ -488,8 +500,12 @@ class EchoEngine:
             conn.mask = 0
         conn.sock.close()
         del self._conns[conn.conn_id]
+        self._counters.fold(conn)
+        self._active.discard(conn)
         self._dirty.discard(conn)
         self._writers.discard(conn)
+        if conn.out:
+            self._buffered(-len(conn.out))
         self._closed_ids.add(conn.conn_id)
         self._closed[reason] += 1
         self._emit(
@@ -506,10 +522,10 @@ class EchoEngine:
 
     def _pause_accepting(self, exc: OSError) -> None:
         self._selector.unregister(self._listener)  # type: ignore[union-attr]
-        self._accept_resume_at = self._now + ACCEPT_RETRY_DELAY
-        self._plan()
+        self._accept_resume_at = self._now + ACCEPT_RETRY_DELAY  # planned at the next tick
         if not self._accept_paused:  # announce the pause once, not at every failed retry
             self._accept_paused = True
+            self._accept_pauses += 1
             reason = errno.errorcode.get(exc.errno or 0, str(exc))
             self._emit(AcceptPaused(reason, ACCEPT_RETRY_DELAY, self._now + self._to_wall))
 
@@ -522,6 +538,12 @@ class EchoEngine:
         self.channel.put_event(event)  # when full, the channel counts the drop
 
     # ----------------------------------------------------------------- commands
+
+    def _on_wakeup(self) -> bool:
+        """Run the queued commands; False when stop() asked the loop to end."""
+        self._counters.wakeup_events += 1
+        self._run_commands()
+        return not self._stopping  # stop() sets it before waking the loop
 
     def _run_commands(self) -> None:
         for envelope in self._inbox.take_all():
@@ -547,6 +569,7 @@ class EchoEngine:
                 "kick", True, f"kicked #{conn.conn_id} {conn.peer}", conn.conn_id, 1
             )
         if isinstance(command, KickWhere):
+            self._stamp_activity()  # the predicate sees last_activity as a snapshot would
             matching = [
                 c for c in self._conns.values() if command.predicate(c.stats(self._to_wall))
             ]
@@ -576,12 +599,13 @@ class EchoEngine:
             return CommandResult("switch_selector", False, str(exc))
         old = self._selector
         keys = list(old.get_map().values())  # type: ignore[union-attr]
-        if cls is selectors.SelectSelector and any(k.fd >= FD_SETSIZE for k in keys):
+        if cls is selectors.SelectSelector and not all(
+            select_can_watch(key.fd, watched) for watched, key in enumerate(keys)
+        ):
             return CommandResult(
                 "switch_selector",
                 False,
-                f"SelectSelector cannot watch descriptors >= {FD_SETSIZE}; "
-                "close some clients first",
+                f"SelectSelector cannot watch {SELECT_LIMIT_TEXT}; close some clients first",
             )
         new = cls()
         try:
@@ -605,7 +629,13 @@ class EchoEngine:
 
     def _publish(self) -> None:
         to_wall = self._to_wall
-        changed = {c.conn_id: c.stats(to_wall) for c in self._dirty}
+        self._stamp_activity()
+        fold = self._counters.fold
+        changed = {}
+        for conn in self._dirty:
+            fold(conn)
+            changed[conn.conn_id] = conn.stats(to_wall)
+        counters = self._counters
         self._seq += 1
         self._last_snapshot = self._now
         snapshot = Snapshot(
@@ -620,26 +650,16 @@ class EchoEngine:
             totals=Totals(
                 accepted=self._accepted,
                 closed=MappingProxyType(dict(self._closed)),
-                bytes_in=self._bytes_in,
-                bytes_out=self._bytes_out,
-                msgs_in=self._msgs_in,
-                msgs_out=self._msgs_out,
-                pending=sum(len(c.out) for c in self._writers),
+                bytes_in=counters.total("bytes_in"),
+                bytes_out=counters.total("bytes_out"),
+                msgs_in=counters.total("msgs_in"),
+                msgs_out=counters.total("msgs_out"),
+                pending=self._pending_total,
+                buffer_full=self._buffer_full,
                 accept_paused=self._accept_paused,
+                accept_pauses=self._accept_pauses,
             ),
-            loop=LoopStats(
-                selects=self._selects,
-                events=self._events,
-                read_events=self._read_events,
-                write_events=self._write_events,
-                accept_events=self._accept_events,
-                wakeup_events=self._wakeup_events,
-                empty_selects=self._empty_selects,
-                max_batch=self._max_batch,
-                histogram=tuple(self._histogram),
-                busy_seconds=self._busy,
-                wait_seconds=self._wait,
-            ),
+            loop=counters.loop_stats(self._now),
             changed=MappingProxyType(changed),
             closed=frozenset(self._closed_ids),
             events_dropped=self.channel.dropped,
@@ -654,11 +674,14 @@ class EchoEngine:
         for conn in self._conns.values():
             conn.closed = True
             conn.sock.close()
+            self._counters.fold(conn)
             self._closed_ids.add(conn.conn_id)
         self._closed[SHUTDOWN] += len(self._conns)
         self._conns.clear()
+        self._active.clear()
         self._dirty.clear()
         self._writers.clear()
+        self._pending_total = 0
         if self._selector is not None:
             self._selector.close()
         if self._listener is not None:

@@ -10,7 +10,10 @@ import textwrap
 import time
 from pathlib import Path
 
-from echo_tui.engine.events import IDLE, MAX_CLIENTS, Disconnected, Rejected
+import pytest
+
+from echo_tui.engine.events import FD_LIMIT, IDLE, MAX_CLIENTS, Disconnected, Rejected
+from echo_tui.portable import SELECT_LIMIT
 from tests.engine.conftest import is_closed, roundtrip
 from tests.helpers import wait_for
 
@@ -35,6 +38,30 @@ def test_max_clients_rejects_extra_connections_at_once(make_engine, connect, con
     kept[0].close()  # a slot frees up: the next client is accepted
     view.until(lambda v: v.of(Disconnected))
     roundtrip(connect(engine.address), b"welcome")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="select()'s limit is on descriptor numbers")
+def test_select_refuses_descriptors_past_its_limit_as_fd_limit(make_engine, connect, consumer):
+    engine = make_engine(selector="select", max_clients=10_000)
+    view = consumer(engine)
+    below = connect(engine.address)
+    view.conn_id(below)
+    # Occupy every free descriptor below select()'s limit: the next accepted socket is past it.
+    fillers: list[int] = []
+    try:
+        while (fd := os.open(os.devnull, os.O_RDONLY)) < SELECT_LIMIT:
+            fillers.append(fd)
+        os.close(fd)
+        past = connect(engine.address)
+        assert is_closed(past, timeout=2)
+    finally:
+        for fd in fillers:
+            os.close(fd)
+    rejected = view.until(lambda v: v.of(Rejected))
+    assert [event.reason for event in rejected] == [FD_LIMIT]
+    snap = view.until(lambda v: (s := v.snapshot) and s.totals.closed.get(FD_LIMIT) and s)
+    assert MAX_CLIENTS not in snap.totals.closed and snap.open_count == 1
+    roundtrip(below, b"still served")
 
 
 def test_idle_timeout_closes_only_idle_clients(make_engine, connect, consumer):
@@ -85,7 +112,9 @@ ENGINE_UNDER_RLIMIT = textwrap.dedent(
     print(engine.address[1], flush=True)
     for line in sys.stdin:  # one line in, the events so far out; zero CPU in between
         events, snapshot, error = engine.channel.drain()
-        print(json.dumps([type(e).__name__ for e in events]), flush=True)
+        latest = engine.channel.latest
+        pauses = f"pauses={latest.totals.accept_pauses}" if latest else "no snapshot"
+        print(json.dumps([type(e).__name__ for e in events] + [pauses]), flush=True)
     engine.stop()
     """
 )
@@ -136,6 +165,8 @@ def test_accept_pauses_under_emfile_without_spinning_and_resumes(connect):
         wait_for(lambda: seen("Connected") and events.count("Connected") == len(clients))
         # Announced once each, though it retried (and failed) every 0.5 s while out of fds.
         assert (events.count("AcceptPaused"), events.count("AcceptResumed")) == (1, 1)
+        wait_for(lambda: seen("pauses=1"))  # the snapshots' counter (a Prometheus metric)
+        assert "pauses=2" not in events
     finally:
         proc.stdin.close()
         assert proc.wait(10) == 0

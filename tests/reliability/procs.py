@@ -73,12 +73,12 @@ class Headless:
             stderr=subprocess.PIPE,
         )
         first = self.process.stdout.readline()  # type: ignore[union-attr]
-        if not first.startswith("listening on "):
+        if not first.startswith('{"event": "listening"'):
             self.process.kill()
             _, errors = self.process.communicate(timeout=5)
             pytest.fail(f"headless did not start: {first!r} {errors}")
-        host_port = first.split()[2]
-        self.address = (host_port.rsplit(":", 1)[0], int(host_port.rsplit(":", 1)[1]))
+        listening = json.loads(first)
+        self.address = (listening["host"], listening["port"])
         self.pid = self.process.pid
         self.lines: list[dict] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import errno
 import json
-import resource
 import selectors
 import socket
 import struct
 import sys
 import time
+
+from echo_tui.portable import raise_fd_limit
 
 WAVE = 500  # connects in flight at once (well under the listen backlog)
 DEADLINE = 60.0  # seconds any one phase may take
@@ -30,12 +31,6 @@ RST_LINGER = struct.pack("ii", 1, 0)
 
 class SwarmError(Exception):
     """A connection failed or an echo was wrong."""
-
-
-def raise_fd_limit(needed: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < needed:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(needed, hard), hard))
 
 
 def _start_connect(address: tuple[str, int]) -> socket.socket:

@@ -38,7 +38,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from echo_tui.engine.events import BACKPRESSURED, MUTED, ConnectionStats
-from echo_tui.text import escape
+from echo_tui.text import escape, safe_text
 from echo_tui.ui.model import Change, Client, ClientModel, matcher
 from echo_tui.units import format_bytes, format_count, format_duration, format_rate
 
@@ -91,6 +91,11 @@ def cell_texts(client: Client, now: float) -> tuple[str, ...]:
         format_count(s.read_ready),
         format_count(s.write_ready),
     )
+
+
+def quoted(text: str, style: str = "") -> Text:
+    """Filter text as the operator typed it, in double quotes, escaped, never markup."""
+    return Text.assemble('"', safe_text(text, style), '"', end="")
 
 
 def fit(text: str, width: int, left: bool) -> str:
@@ -192,7 +197,9 @@ class ClientsTable(ScrollView, can_focus=True):
         self._order_dirty = False
         self._last_sort = float("-inf")
         self._last_tick: float | None = None
+        self._title: Text | None = None
         self.virtual_size = Size(TABLE_WIDTH, 1)
+        self._show_title()
 
     # -- what the app reads -------------------------------------------------------------------
 
@@ -251,6 +258,7 @@ class ClientsTable(ScrollView, can_focus=True):
                 entering.append(cid)
         self._remove(leaving)
         self._append(entering)
+        self._show_title()
 
     def tick(self, monotonic: float) -> None:
         """Re-sort when due; repaint the lines on screen whose content changed."""
@@ -297,7 +305,7 @@ class ClientsTable(ScrollView, can_focus=True):
             width = self.size.width
             self.refresh(*[Region(0, y, width, 1) for y in lines])
 
-    def show_title(self, title: Text) -> None:
+    def _paint_title(self, title: Text) -> None:
         """Show `title` on the top border, repainting only that line.
 
         Setting `border_title` repaints every line of the table, and with clients
@@ -392,7 +400,20 @@ class ClientsTable(ScrollView, can_focus=True):
             self.set_reactive(ClientsTable.virtual_size, size)
             self.refresh(repaint=False, layout=True)
         self._move_cursor(position)
+        self._show_title()
         self._repaint_moved()
+
+    def _show_title(self) -> None:
+        """The border title: clients shown of all, the sort, the filter (quoted, escaped)."""
+        title = Text(f"Clients {len(self._rows)}/{len(self.model.clients)}", end="")
+        arrow = "↓" if self.sort_reverse else "↑"
+        title.append(f" · sort {_BY_KEY[self.sort_column].label} {arrow}", "dim")
+        if self.filter_text.strip():
+            title.append(" · filter ", "dim")
+            title.append_text(quoted(self.filter_text.strip(), "bold"))
+        if title != self._title:
+            self._title = title
+            self._paint_title(title)
 
     # -- cursor -------------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ import dataclasses
 import socket
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from types import MappingProxyType
 from typing import Any
 
@@ -83,22 +84,25 @@ def at(snapshot: Snapshot, monotonic: float, **fields: Any) -> Snapshot:
     return dataclasses.replace(snapshot, monotonic=monotonic, **fields)
 
 
-async def start(pilot: Pilot, traffic: Traffic) -> ClientsTable:
-    """Show `traffic` at second 10 with rates settled; pause the app's own ticks.
+@asynccontextmanager
+async def paused_table() -> AsyncIterator[tuple[EchoTuiApp, Pilot, ClientsTable, Traffic]]:
+    """The app showing `Traffic` at second 10 with rates settled, its own ticks paused.
 
     From here on only the test applies snapshots (engine time 1013 s on) and ticks.
     """
-    app: EchoTuiApp = pilot.app  # type: ignore[assignment]
-    first = traffic.snapshot(10)  # engine time 1010 s
-    app.engine.channel.put_snapshot(first)
-    app.tick()
-    await pilot.press("p")
-    table = app.table
-    for monotonic in (1011.0, 1012.0):  # one rate window with the first bytes, one without
-        table.apply(app.model.apply(at(first, monotonic, changed=MappingProxyType({}))))
-    table.tick(100.0)
-    await pilot.pause()
-    return table
+    traffic = Traffic(CLIENTS)
+    app = fixed_app()
+    async with app.run_test(size=SIZE) as pilot:
+        first = traffic.snapshot(10)  # engine time 1010 s
+        app.engine.channel.put_snapshot(first)
+        app.tick()
+        await pilot.press("p")
+        table = app.table
+        for monotonic in (1011.0, 1012.0):  # a rate window with the first bytes, one without
+            table.apply(app.model.apply(at(first, monotonic, changed=MappingProxyType({}))))
+        table.tick(100.0)
+        await pilot.pause()
+        yield app, pilot, table, traffic
 
 
 def visible_rows(table: ClientsTable) -> list[int]:
@@ -123,10 +127,7 @@ async def test_a_tick_without_news_repaints_nothing(monkeypatch: pytest.MonkeyPa
 async def test_snapshot_without_changes_repaints_no_table_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    traffic = Traffic(CLIENTS)
-    app = fixed_app()
-    async with app.run_test(size=SIZE) as pilot:
-        table = await start(pilot, traffic)
+    async with paused_table() as (app, pilot, table, traffic):
         quiet = traffic.snapshot(10)
         painted = Painted(monkeypatch, table)
         for step in range(1, 8):  # the same stats again, and rates stay at 0: nothing moves
@@ -138,10 +139,7 @@ async def test_snapshot_without_changes_repaints_no_table_line(
 
 
 async def test_busy_rows_take_turns_once_per_period(monkeypatch: pytest.MonkeyPatch) -> None:
-    traffic = Traffic(CLIENTS)
-    app = fixed_app()
-    async with app.run_test(size=SIZE) as pilot:
-        table = await start(pilot, traffic)
+    async with paused_table() as (app, pilot, table, traffic):
         shown = visible_rows(table)
         page = len(shown)
         # Every busy client moves (cid % 3 != 0 in Traffic); the others stay as they were.
@@ -162,10 +160,7 @@ async def test_busy_rows_take_turns_once_per_period(monkeypatch: pytest.MonkeyPa
 async def test_a_slow_refresh_rate_looks_at_every_row_each_tick(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    traffic = Traffic(CLIENTS)
-    app = fixed_app()
-    async with app.run_test(size=SIZE) as pilot:
-        table = await start(pilot, traffic)
+    async with paused_table() as (app, pilot, table, traffic):
         table.apply(app.model.apply(at(traffic.snapshot(11), 1013.0)))
         painted = Painted(monkeypatch, table)
         table.tick(101.0)  # a whole period later (1 Hz): every row's turn came
@@ -176,10 +171,7 @@ async def test_a_slow_refresh_rate_looks_at_every_row_each_tick(
 async def test_a_state_change_repaints_that_row_at_the_next_tick(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    traffic = Traffic(CLIENTS)
-    app = fixed_app()
-    async with app.run_test(size=SIZE) as pilot:
-        table = await start(pilot, traffic)
+    async with paused_table() as (app, pilot, table, traffic):
         quiet = traffic.snapshot(10)
         muted = dataclasses.replace(quiet.changed[3], state=MUTED)
         table.apply(app.model.apply(at(quiet, 1013.0, changed=MappingProxyType({3: muted}))))
@@ -193,10 +185,7 @@ async def test_a_state_change_repaints_that_row_at_the_next_tick(
 async def test_a_row_leaving_repaints_only_the_lines_below_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    traffic = Traffic(CLIENTS)
-    app = fixed_app()
-    async with app.run_test(size=SIZE) as pilot:
-        table = await start(pilot, traffic)
+    async with paused_table() as (app, pilot, table, traffic):
         shown = visible_rows(table)
         gone = shown[10]
         quiet = traffic.snapshot(10)

@@ -22,6 +22,7 @@ from textual.widgets import Footer, Input, Static
 from echo_tui.engine.config import available_selectors
 from echo_tui.engine.events import MUTED, CommandResult, EngineError, Snapshot
 from echo_tui.text import escape, safe_text
+from echo_tui.ui.commands import DashboardCommands
 from echo_tui.ui.model import ClientModel, matcher
 from echo_tui.ui.screens.confirm import ConfirmScreen
 from echo_tui.ui.screens.help import HelpScreen
@@ -45,6 +46,7 @@ class EchoTuiApp(App[None]):
     """The echo-tui dashboard over a started EchoEngine."""
 
     CSS_PATH = "echo_tui.tcss"
+    COMMANDS = App.COMMANDS | {DashboardCommands}
     TITLE = "echo-tui"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (34, "-tall")]
@@ -67,6 +69,14 @@ class EchoTuiApp(App[None]):
         Binding(
             "ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="Quit (stops the server)"
         ),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Palette",
+            show=False,  # the footer shows it on the right, when there is room
+            priority=True,
+            tooltip="Command palette: every action in words, per client too; themes",
+        ),
     ]
 
     def __init__(
@@ -76,9 +86,12 @@ class EchoTuiApp(App[None]):
         refresh_hz: float = 5.0,
         warning: str | None = None,
         metrics_url: str | None = None,
+        theme: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
+        if theme is not None:
+            self.theme = theme
         self.engine = engine
         self.warning = warning
         self.metrics_url = metrics_url
@@ -113,7 +126,7 @@ class EchoTuiApp(App[None]):
         yield self.table
         yield self.filter_input
         yield self.event_log
-        yield Footer(show_command_palette=False, compact=True)
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.table.focus()
@@ -229,7 +242,15 @@ class EchoTuiApp(App[None]):
         if cid is None:
             self.notify("No client is highlighted.", severity="warning")
             return
-        stats = self.model.clients[cid].stats
+        self.confirm_kick(cid)
+
+    def confirm_kick(self, cid: int) -> None:
+        """Ask whether to kick client `cid`, then do (the `k` key and the palette)."""
+        client = self.model.clients.get(cid)
+        if client is None:
+            self.notify(f"Client #{cid} is no longer connected.", severity="warning")
+            return
+        stats = client.stats
         body = Text(end="")
         body.append("Close the connection of client ")
         body.append(f"#{cid}", "bold")
@@ -269,11 +290,19 @@ class EchoTuiApp(App[None]):
         if cid is None:
             self.notify("No client is highlighted.", severity="warning")
             return
-        muted = self.model.clients[cid].stats.state == MUTED
-        self._track(self.engine.mute(cid, not muted))
+        self.set_muted(cid, self.model.clients[cid].stats.state != MUTED)
+
+    def set_muted(self, cid: int, muted: bool) -> None:
+        """Stop (or resume) reading from client `cid`."""
+        self._track(self.engine.mute(cid, muted))
 
     def action_sort(self) -> None:
         self.table.cycle_sort()
+        self._show_header()
+
+    def sort_by(self, column_key: str) -> None:
+        """Sort by a column (the palette); the current one again reverses the order."""
+        self.table.sort_by(column_key)
         self._show_header()
 
     def action_filter(self) -> None:
@@ -292,9 +321,13 @@ class EchoTuiApp(App[None]):
     def action_choose_selector(self) -> None:
         def chosen(name: str | None) -> None:
             if name:
-                self._track(self.engine.switch_selector(name))
+                self.switch_selector(name)
 
         self.push_screen(SelectorChooser(available_selectors(), self.engine.selector_name), chosen)
+
+    def switch_selector(self, name: str) -> None:
+        """Ask the engine to move every socket to a selector of class `name`."""
+        self._track(self.engine.switch_selector(name))
 
     def action_pause(self) -> None:
         self.paused = not self.paused
@@ -308,7 +341,11 @@ class EchoTuiApp(App[None]):
 
     def _set_rate(self, step: int) -> None:
         index = REFRESH_RATES.index(self.refresh_hz) + step
-        self.refresh_hz = REFRESH_RATES[max(0, min(len(REFRESH_RATES) - 1, index))]
+        self.set_refresh(REFRESH_RATES[max(0, min(len(REFRESH_RATES) - 1, index))])
+
+    def set_refresh(self, hz: float) -> None:
+        """Refresh the view `hz` times a second (one of REFRESH_RATES)."""
+        self.refresh_hz = hz
         self._start_timer()
         self._show_header()
 

@@ -21,7 +21,7 @@ from echo_tui.arguments import USAGE_ERROR, OneLineParser, UsageError, number_ty
 from echo_tui.engine.config import MIB, EngineConfig, available_selectors
 from echo_tui.engine.connection import format_peer
 from echo_tui.engine.server import EchoEngine
-from echo_tui.headless import run_headless
+from echo_tui.headless import headless_config, run_headless
 from echo_tui.portable import CAN_RAISE_FD_LIMIT, STOP_SIGNALS
 
 if TYPE_CHECKING:
@@ -88,16 +88,10 @@ class _HelpWithKeys(argparse.Action):
 
 def key_bindings_help() -> str:
     """One line per key binding of the dashboard, from its BINDINGS."""
-    from textual.binding import Binding
-
     from echo_tui.ui.app import EchoTuiApp
+    from echo_tui.ui.screens.help import key_lines
 
-    lines = []
-    for entry in EchoTuiApp.BINDINGS:
-        binding = entry if isinstance(entry, Binding) else Binding(*entry)
-        keys = binding.key_display or binding.key
-        lines.append(f"  {keys:<8} {binding.tooltip or binding.description}")
-    return "\n".join(lines)
+    return "\n".join(f"  {keys:<10} {meaning}" for keys, meaning in key_lines(EchoTuiApp.BINDINGS))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,7 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="seconds between headless stats lines",
     )
-    parser.add_argument("--json", action="store_true", help="headless stats lines as JSON objects")
+    parser.add_argument(
+        "--json", action="store_true", help="headless: every stdout line a JSON object"
+    )
+    parser.add_argument(
+        "--json-clients",
+        action="store_true",
+        help="headless JSON stats lines list every client too (implies --json)",
+    )
     parser.add_argument(
         "--max-clients",
         type=number_type(int, 1),
@@ -146,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=number_type(int, 1024),
         default=4 * MIB,
         help="bytes of pending echo per client; reading pauses at half of it",
+    )
+    parser.add_argument(
+        "--max-total-buffer",
+        type=number_type(int, 0),
+        default=256 * MIB,
+        help="bytes of pending echo for all clients together; at it, clients with echo "
+        "pending are not read until theirs is sent (0: no global bound)",
     )
     parser.add_argument(
         "--refresh",
@@ -234,11 +242,15 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         max_clients=int(args.max_clients),
         idle_timeout=args.idle_timeout or None,
         max_buffer=int(args.max_buffer),
+        max_total_buffer=int(args.max_total_buffer),
     )
+    args.json = args.json or args.json_clients
     if args.json and not args.headless:
-        raise UsageError("--json applies only with --headless")
+        raise UsageError("--json and --json-clients apply only with --headless")
     if args.theme and args.headless:
         raise UsageError("--theme applies only to the dashboard, not with --headless")
+    if args.headless:
+        config = headless_config(config, args.interval)
     engine = EchoEngine(config)
     try:
         engine.start()
@@ -303,7 +315,7 @@ def _run_headless(
 ) -> int:
     try:
         print(listening_line(engine, args.json, metrics_url), flush=True)
-        return run_headless(engine, stop, args.interval, args.json)
+        return run_headless(engine, stop, args.interval, args.json, with_clients=args.json_clients)
     except BrokenPipeError:  # stdout was closed (e.g. piped into head): a normal way to stop
         sys.stdout = None  # type: ignore[assignment]
         return 0

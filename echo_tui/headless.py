@@ -1,89 +1,253 @@
-"""`--headless`: run the engine without a UI and print one stats line per interval."""
+"""`--headless`: run the engine without a UI, print one stats line per interval, then a summary."""
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import TextIO
 
-from echo_tui.engine.events import Snapshot
+from echo_tui.engine.config import EngineConfig
+from echo_tui.engine.events import (
+    AcceptPaused,
+    ConnectionStats,
+    LifecycleEvent,
+    LoopStats,
+    Snapshot,
+    Totals,
+    histogram_label,
+)
 from echo_tui.engine.server import EchoEngine
-from echo_tui.units import format_bytes, format_rate
+from echo_tui.units import format_bytes, format_count, format_duration, format_rate
+
+
+def headless_config(config: EngineConfig, interval: float) -> EngineConfig:
+    """`config` with snapshots at least twice per interval, so every line has fresh numbers."""
+    return replace(
+        config, tick=min(config.tick, interval / 2), heartbeat=min(config.heartbeat, interval / 2)
+    )
+
+
+def loop_increase(old: LoopStats, new: LoopStats) -> LoopStats:
+    """How much each loop counter grew from `old` to `new` (max_batch stays the all-time max)."""
+    grown = {}
+    for field in fields(LoopStats):
+        before, after = getattr(old, field.name), getattr(new, field.name)
+        if field.name == "max_batch":
+            grown[field.name] = after
+        elif isinstance(after, tuple):
+            grown[field.name] = tuple(a - b for a, b in zip(after, before, strict=True))
+        else:
+            grown[field.name] = after - before
+    return LoopStats(**grown)
 
 
 @dataclass(frozen=True, slots=True)
 class Interval:
-    """What happened between two snapshots, as rates."""
+    """What happened between two snapshots: traffic as rates, the loop's counters as increases."""
 
     seconds: float
     bytes_in_per_s: float
     bytes_out_per_s: float
     msgs_per_s: float
-    selects_per_s: float
-    events_per_select: float
+    loop: LoopStats
 
     @classmethod
     def between(cls, old: Snapshot | None, new: Snapshot) -> Interval:
         if old is None:
-            seconds = max(new.at - new.started_at, 1e-9)
-            base_in = base_out = base_msgs = base_selects = base_events = 0
+            seconds, totals, loop = new.at - new.started_at, Totals(), LoopStats()
         else:
-            seconds = max(new.monotonic - old.monotonic, 1e-9)
-            base_in, base_out = old.totals.bytes_in, old.totals.bytes_out
-            base_msgs, base_selects, base_events = (
-                old.totals.msgs_in,
-                old.loop.selects,
-                old.loop.events,
-            )
-        selects = new.loop.selects - base_selects
+            seconds, totals, loop = new.monotonic - old.monotonic, old.totals, old.loop
+        seconds = max(seconds, 1e-9)
         return cls(
             seconds=seconds,
-            bytes_in_per_s=(new.totals.bytes_in - base_in) / seconds,
-            bytes_out_per_s=(new.totals.bytes_out - base_out) / seconds,
-            msgs_per_s=(new.totals.msgs_in - base_msgs) / seconds,
-            selects_per_s=selects / seconds,
-            events_per_select=(new.loop.events - base_events) / selects if selects else 0.0,
+            bytes_in_per_s=(new.totals.bytes_in - totals.bytes_in) / seconds,
+            bytes_out_per_s=(new.totals.bytes_out - totals.bytes_out) / seconds,
+            msgs_per_s=(new.totals.msgs_in - totals.msgs_in) / seconds,
+            loop=loop_increase(loop, new.loop),
         )
 
+    @property
+    def selects_per_s(self) -> float:
+        return self.loop.selects / self.seconds
 
-def stats_line(snapshot: Snapshot, interval: Interval) -> str:
+    @property
+    def events_per_select(self) -> float:
+        return self.loop.events / self.loop.selects if self.loop.selects else 0.0
+
+    @property
+    def busy(self) -> float:
+        """The share of the interval the loop spent handling events rather than in select()."""
+        spent = self.loop.busy_seconds + self.loop.wait_seconds
+        return self.loop.busy_seconds / spent if spent > 0 else 0.0
+
+
+class Report:
+    """What the headless lines say: the latest snapshot and interval, the clients, the pauses."""
+
+    def __init__(self) -> None:
+        self.latest: Snapshot | None = None
+        self.window: Interval | None = None
+        self.clients: dict[int, ConnectionStats] = {}
+        # Bytes in and out per second over `window` of the clients that changed in it.
+        self.client_rates: dict[int, tuple[float, float]] = {}
+        self.accept_pauses = 0
+
+    def take(self, events: list[LifecycleEvent], snapshot: Snapshot | None) -> None:
+        """Fold what the channel gave into the report."""
+        self.accept_pauses += sum(type(event) is AcceptPaused for event in events)
+        if snapshot is None:
+            return
+        window = Interval.between(self.latest, snapshot)
+        clients = self.clients
+        self.client_rates = {}
+        for conn_id, stats in snapshot.changed.items():
+            old = clients.get(conn_id)
+            self.client_rates[conn_id] = (
+                (stats.bytes_in - (old.bytes_in if old else 0)) / window.seconds,
+                (stats.bytes_out - (old.bytes_out if old else 0)) / window.seconds,
+            )
+        for conn_id in snapshot.closed:
+            clients.pop(conn_id, None)
+        clients.update(snapshot.changed)
+        self.latest, self.window = snapshot, window
+
+
+def closed_counts(totals: Totals) -> dict[str, int]:
+    """Connections closed so far by reason, leaving out reasons that never happened."""
+    return {reason: count for reason, count in totals.closed.items() if count}
+
+
+def clock_text(at: float, interval: float) -> str:
+    """Wall-clock time with enough decimals to tell lines `interval` seconds apart."""
+    decimals = 0 if interval >= 1 else min(3, math.ceil(-math.log10(interval) - 1e-9))
+    whole = time.strftime("%H:%M:%S", time.localtime(at))
+    if not decimals:
+        return whole
+    return f"{whole}.{int(at % 1 * 10**decimals):0{decimals}d}"
+
+
+def stats_line(report: Report, now: float, interval: float) -> str:
+    snapshot, window = report.latest, report.window
+    assert snapshot is not None and window is not None
     totals = snapshot.totals
     return (
-        f"{time.strftime('%H:%M:%S', time.localtime(snapshot.at))}"
+        f"{clock_text(now, interval)}"
         f"  connections {snapshot.open_count}"
-        f"  in {format_bytes(totals.bytes_in)} ({format_rate(interval.bytes_in_per_s)})"
-        f"  out {format_bytes(totals.bytes_out)} ({format_rate(interval.bytes_out_per_s)})"
-        f"  msgs/s {interval.msgs_per_s:.1f}"
-        f"  selects/s {interval.selects_per_s:.1f}"
-        f"  events/select {interval.events_per_select:.2f}"
+        f"  in {format_bytes(totals.bytes_in)} ({format_rate(window.bytes_in_per_s)})"
+        f"  out {format_bytes(totals.bytes_out)} ({format_rate(window.bytes_out_per_s)})"
+        f"  pending {format_bytes(totals.pending)}"
+        f"  msgs/s {window.msgs_per_s:.1f}"
+        f"  selects/s {window.selects_per_s:.1f}"
+        f"  events/select {window.events_per_select:.2f}"
+        f"  busy {100 * window.busy:.0f}%" + ("  BUFFER FULL" if totals.buffer_full else "")
     )
 
 
-def stats_json(snapshot: Snapshot, interval: Interval) -> str:
-    totals = snapshot.totals
-    return json.dumps(
-        {
-            "event": "stats",
-            "time": snapshot.at,
-            "connections": snapshot.open_count,
-            "accepted": totals.accepted,
-            "closed": dict(totals.closed),
-            "bytes_in": totals.bytes_in,
-            "bytes_out": totals.bytes_out,
-            "msgs_in": totals.msgs_in,
-            "msgs_out": totals.msgs_out,
-            "pending": totals.pending,
-            "bytes_in_per_s": round(interval.bytes_in_per_s, 1),
-            "bytes_out_per_s": round(interval.bytes_out_per_s, 1),
-            "msgs_per_s": round(interval.msgs_per_s, 1),
-            "selects_per_s": round(interval.selects_per_s, 2),
-            "events_per_select": round(interval.events_per_select, 3),
-            "selector": snapshot.selector,
-            "events_dropped": snapshot.events_dropped,
-        }
+def stats_record(report: Report, now: float, with_clients: bool) -> dict:
+    """The JSON stats line: cumulative totals, then the last interval's rates and loop split."""
+    snapshot, window = report.latest, report.window
+    assert snapshot is not None and window is not None
+    totals, loop = snapshot.totals, window.loop
+    record = {
+        "event": "stats",
+        "time": now,
+        "uptime": round(now - snapshot.started_at, 3),
+        "selector": snapshot.selector,
+        "connections": snapshot.open_count,
+        "accepted": totals.accepted,
+        "closed": closed_counts(totals),
+        "bytes_in": totals.bytes_in,
+        "bytes_out": totals.bytes_out,
+        "msgs_in": totals.msgs_in,
+        "msgs_out": totals.msgs_out,
+        "pending": totals.pending,
+        "buffer_full": totals.buffer_full,
+        "accept_paused": totals.accept_paused,
+        "accept_pauses": report.accept_pauses,
+        "events_dropped": snapshot.events_dropped,
+        "interval": round(window.seconds, 3),
+        "bytes_in_per_s": round(window.bytes_in_per_s, 1),
+        "bytes_out_per_s": round(window.bytes_out_per_s, 1),
+        "msgs_per_s": round(window.msgs_per_s, 1),
+        "selects_per_s": round(window.selects_per_s, 2),
+        "events_per_s": round(loop.events / window.seconds, 2),
+        "events_per_select": round(window.events_per_select, 3),
+        "max_events_per_select": snapshot.loop.max_batch,
+        "busy": round(window.busy, 4),
+        "busy_seconds": round(loop.busy_seconds, 6),
+        "empty_selects": loop.empty_selects,
+        "accept_events": loop.accept_events,
+        "read_events": loop.read_events,
+        "write_events": loop.write_events,
+        "wakeup_events": loop.wakeup_events,
+        "histogram": {histogram_label(i): count for i, count in enumerate(loop.histogram)},
+    }
+    if with_clients:
+        record["clients"] = [client_record(report, stats) for stats in report.clients.values()]
+    return record
+
+
+def client_record(report: Report, stats: ConnectionStats) -> dict:
+    rate_in, rate_out = report.client_rates.get(stats.conn_id, (0.0, 0.0))
+    return {
+        "id": stats.conn_id,
+        "peer": stats.peer,
+        "state": stats.state,
+        "connected_at": stats.connected_at,
+        "last_activity": stats.last_activity,
+        "bytes_in": stats.bytes_in,
+        "bytes_out": stats.bytes_out,
+        "msgs_in": stats.msgs_in,
+        "msgs_out": stats.msgs_out,
+        "pending": stats.pending,
+        "read_ready": stats.read_ready,
+        "write_ready": stats.write_ready,
+        "bytes_in_per_s": round(rate_in, 1),
+        "bytes_out_per_s": round(rate_out, 1),
+    }
+
+
+def summary_record(report: Report) -> dict:
+    """The final JSON object: totals since start, close reasons and uptime."""
+    snapshot = report.latest
+    assert snapshot is not None
+    totals, loop = snapshot.totals, snapshot.loop
+    return {
+        "event": "summary",
+        "time": snapshot.at,
+        "uptime": round(snapshot.at - snapshot.started_at, 3),
+        "selector": snapshot.selector,
+        "accepted": totals.accepted,
+        "closed": closed_counts(totals),
+        "bytes_in": totals.bytes_in,
+        "bytes_out": totals.bytes_out,
+        "msgs_in": totals.msgs_in,
+        "msgs_out": totals.msgs_out,
+        "selects": loop.selects,
+        "events": loop.events,
+        "busy_seconds": round(loop.busy_seconds, 6),
+        "accept_pauses": report.accept_pauses,
+        "events_dropped": snapshot.events_dropped,
+    }
+
+
+def summary_line(report: Report) -> str:
+    record = summary_record(report)
+    reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(record["closed"].items()))
+    closed = sum(record["closed"].values())
+    return (
+        f"summary: up {format_duration(record['uptime'])}"
+        f"  accepted {record['accepted']}"
+        f"  closed {closed}{f' ({reasons})' if reasons else ''}"
+        f"  in {format_bytes(record['bytes_in'])}  out {format_bytes(record['bytes_out'])}"
+        f"  msgs in {record['msgs_in']}  out {record['msgs_out']}"
+        f"  selects {format_count(record['selects'])}"
+        f"  accept pauses {record['accept_pauses']}"
+        f"  events dropped {record['events_dropped']}"
     )
 
 
@@ -93,23 +257,46 @@ def run_headless(
     interval: float,
     as_json: bool,
     out: TextIO | None = None,
+    with_clients: bool = False,
 ) -> int:
     """Print stats to `out` (default stdout) every `interval` s until `stop` or an engine failure.
 
-    A line that comes before the next snapshot repeats the latest one's rates.
-    Returns 0 on a requested stop, 1 when the engine failed (engine.error says why).
+    Lines come one interval apart from the call (a first one waits for the engine's
+    first snapshot); a line that comes before the next snapshot repeats the latest
+    rates.  Then the engine is stopped and a summary printed.  Returns 0 on a
+    requested stop, 1 when the engine failed (engine.error says why).
     """
-    latest: Snapshot | None = None
-    window: Interval | None = None
-    while not stop.wait(interval):
-        _, snapshot, error = engine.channel.drain()
+    report = Report()
+    status = 0
+    started = time.monotonic()
+    ticks = 0
+    while True:
+        ticks = max(ticks + 1, int((time.monotonic() - started) / interval))
+        if stop.wait(max(0.0, started + ticks * interval - time.monotonic())):
+            break
+        events, snapshot, error = engine.channel.drain()
+        report.take(events, snapshot)
+        while report.latest is None and error is None and not stop.wait(0.01):
+            events, snapshot, error = engine.channel.drain()
+            report.take(events, snapshot)
         if error is not None:
-            return 1
-        if snapshot is not None:
-            window = Interval.between(latest, snapshot)
-            latest = snapshot
-        if latest is None or window is None:
-            continue
-        line = (stats_json if as_json else stats_line)(latest, window)
-        print(line, file=out or sys.stdout, flush=True)
-    return 0
+            status = 1
+            break
+        if report.latest is not None:
+            _print(out, _line(report, time.time(), interval, as_json, with_clients))
+    engine.stop()
+    events, snapshot, _ = engine.channel.drain()
+    report.take(events, snapshot)
+    if report.latest is not None:
+        _print(out, json.dumps(summary_record(report)) if as_json else summary_line(report))
+    return status
+
+
+def _line(report: Report, now: float, interval: float, as_json: bool, with_clients: bool) -> str:
+    if as_json:
+        return json.dumps(stats_record(report, now, with_clients))
+    return stats_line(report, now, interval)
+
+
+def _print(out: TextIO | None, line: str) -> None:
+    print(line, file=out or sys.stdout, flush=True)

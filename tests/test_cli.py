@@ -122,6 +122,7 @@ def test_headless_json_stdout_is_json_lines_only() -> None:
             client.sendall(b"hi")
             assert recv_exactly(client, 2) == b"hi"
             wait_for(lambda: '"connections": 1' in read_line(), timeout=5)
+        wait_for(lambda: '"connections": 0' in read_line(), timeout=5)
         process.send_signal(signal.SIGTERM)
         rest, stderr = process.communicate(timeout=5)
     finally:
@@ -132,7 +133,8 @@ def test_headless_json_stdout_is_json_lines_only() -> None:
     records = [json.loads(line) for line in [*lines, *rest.splitlines(keepends=True)]]
     assert all(line.endswith("\n") for line in lines)
     assert [record["event"] for record in records[:2]] == ["listening", "stats"]
-    assert {record["event"] for record in records[1:]} <= {"stats", "summary"}
+    assert {record["event"] for record in records[1:-1]} == {"stats"}
+    assert records[-1]["event"] == "summary" and records[-1]["closed"] == {"peer-closed": 1}
 
 
 def test_headless_json_lines_parse() -> None:
@@ -278,6 +280,8 @@ def test_stop_signals_exit_zero_close_clients_and_free_the_port(signum: int) -> 
         client.close()
         stderr = process.stderr.read()  # type: ignore[union-attr]
         assert "Traceback" not in stderr
+        last = process.stdout.read().splitlines()[-1]  # type: ignore[union-attr]
+        assert last.startswith("summary: up ") and "closed 1 (shutdown 1)" in last
     with socket.socket() as again:  # the port can be bound again right away
         again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         again.bind((host, port))

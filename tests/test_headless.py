@@ -5,9 +5,31 @@ from __future__ import annotations
 import io
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from echo_tui.headless import run_headless
+from echo_tui.engine.config import EngineConfig
+from echo_tui.engine.events import histogram_label
+from echo_tui.headless import clock_text, headless_config, run_headless
 from tests.helpers import recv_exactly, wait_for
+
+
+@contextmanager
+def headless_lines(engine, interval: float, as_json: bool, **options) -> Iterator[io.StringIO]:
+    """run_headless in a thread, writing to the StringIO yielded; stopped on exit."""
+    out = io.StringIO()
+    stop = threading.Event()
+    result: list[int] = []
+    thread = threading.Thread(
+        target=lambda: result.append(run_headless(engine, stop, interval, as_json, out, **options))
+    )
+    thread.start()
+    try:
+        yield out
+    finally:
+        stop.set()
+        thread.join(5)
+    assert result == [0]
 
 
 def test_lines_faster_than_snapshots_repeat_the_last_rates_instead_of_zero(
@@ -36,6 +58,91 @@ def test_lines_faster_than_snapshots_repeat_the_last_rates_instead_of_zero(
         done.set()
         headless.join(5)
         talker.join(5)
-    rates = [json.loads(line)["bytes_in_per_s"] for line in out.getvalue().splitlines()]
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert records[-1]["event"] == "summary"
+    rates = [record["bytes_in_per_s"] for record in records[:-1]]
     flowing = rates[next(i for i, rate in enumerate(rates) if rate) :]
     assert len(flowing) >= 20 and all(flowing), rates
+
+
+def test_json_lines_carry_the_loop_split_histogram_busy_time_and_the_clients(
+    make_engine, connect
+) -> None:
+    engine = make_engine()
+    client = connect(engine.address)
+    with headless_lines(engine, 0.05, True, with_clients=True) as out:
+        client.sendall(b"hello")
+        assert recv_exactly(client, 5) == b"hello"
+
+        def stats_with_our_bytes() -> dict | None:
+            for line in reversed(out.getvalue().splitlines()):
+                record = json.loads(line)
+                if record["bytes_in"] == 5 and record.get("clients"):
+                    return record
+            return None
+
+        record = wait_for(stats_with_our_bytes)
+    stats = [json.loads(line) for line in out.getvalue().splitlines()]
+    summary = stats.pop()
+    assert {line["event"] for line in stats} == {"stats"} and summary["event"] == "summary"
+    for line in stats:  # the interval's counters add up
+        assert line["histogram"]["0"] == line["empty_selects"]
+        assert 0 <= line["busy"] <= 1 and line["busy_seconds"] >= 0
+        assert list(line["histogram"]) == [histogram_label(i) for i in range(12)]
+    assert sum(line["accept_events"] for line in stats) >= 1
+    assert sum(line["read_events"] for line in stats) >= 1
+    assert record["accept_paused"] is False and record["accept_pauses"] == 0
+    assert record["events_dropped"] == 0 and record["connections"] == 1
+    [mine] = record["clients"]
+    assert mine["peer"] == "{}:{}".format(*client.getsockname())
+    assert (mine["bytes_in"], mine["bytes_out"], mine["msgs_in"], mine["state"]) == (
+        5, 5, 1, "reading"
+    )  # fmt: skip
+    assert any(line["clients"] and line["clients"][0]["bytes_in_per_s"] > 0 for line in stats)
+
+
+def test_the_summary_has_totals_close_reasons_and_uptime(make_engine, connect) -> None:
+    engine = make_engine()
+    leaving, staying = connect(engine.address), connect(engine.address)
+    with headless_lines(engine, 0.05, True) as out:
+        for client in (leaving, staying):
+            client.sendall(b"ping")
+            assert recv_exactly(client, 4) == b"ping"
+        leaving.close()
+        wait_for(lambda: '"peer-closed": 1' in out.getvalue())
+    summary = json.loads(out.getvalue().splitlines()[-1])
+    assert summary["event"] == "summary"
+    assert summary["accepted"] == 2
+    assert summary["closed"] == {"peer-closed": 1, "shutdown": 1}
+    assert (summary["bytes_in"], summary["bytes_out"], summary["msgs_in"]) == (8, 8, 2)
+    assert summary["uptime"] > 0 and summary["selects"] > 0
+
+
+def test_the_text_summary_names_each_close_reason(make_engine, connect) -> None:
+    engine = make_engine()
+    client = connect(engine.address)
+    client.sendall(b"x")
+    assert recv_exactly(client, 1) == b"x"
+    with headless_lines(engine, 0.05, False) as out:
+        wait_for(lambda: "connections 1" in out.getvalue())
+    summary = out.getvalue().splitlines()[-1]
+    assert summary.startswith("summary: up ")
+    assert "accepted 1" in summary and "closed 1 (shutdown 1)" in summary
+    assert "in 1 B  out 1 B" in summary
+
+
+def test_headless_snapshots_come_at_least_twice_per_interval() -> None:
+    config = EngineConfig()
+    assert headless_config(config, 0.5).heartbeat == 0.25
+    assert headless_config(config, 0.05).tick == 0.025
+    assert headless_config(config, 5) == config
+
+
+def test_clock_text_tells_lines_an_interval_apart() -> None:
+    at = 1_700_000_000.25
+    assert clock_text(at, 1) == clock_text(at + 0.5, 1)[:8]
+    for interval in (0.5, 0.25, 0.1, 0.05):
+        stamps = [clock_text(at + i * interval, interval) for i in range(20)]
+        assert len(set(stamps)) == 20, (interval, stamps)
+    assert len(clock_text(at, 0.5)) == len("00:00:00.0")
+    assert len(clock_text(at, 0.05)) == len("00:00:00.00")

@@ -44,6 +44,7 @@ class EngineConfig:
     max_clients: int = 10_000
     idle_timeout: float | None = None  # None: never close idle clients
     max_buffer: int = 4 * MIB  # hard cap on one client's pending output
+    max_total_buffer: int = 256 * MIB  # pending output of all clients that stops reading; 0: none
     read_size: int = 64 * 1024  # bytes asked of one recv()
     tick: float = 0.1  # seconds between snapshots while anything changes
     heartbeat: float = 1.0  # seconds between snapshots while nothing changes
@@ -59,3 +60,8 @@ class EngineConfig:
     def low_water(self) -> int:
         """Pending output below which reading resumes."""
         return self.high_water // 4
+
+    @property
+    def total_low_water(self) -> int:
+        """All clients' pending output below which the global bound is lifted."""
+        return self.max_total_buffer * 3 // 4

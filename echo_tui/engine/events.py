@@ -180,6 +180,7 @@ class Totals:
     pending: int = 0  # bytes buffered for all clients right now
     accept_paused: bool = False
     accept_pauses: int = 0  # times accepting paused for lack of resources
+    buffer_full: bool = False  # pending reached --max-total-buffer: clients with pending unread
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,6 +109,9 @@ class EchoEngine:
         self._dirty: set[Connection] = set()
         self._closed_ids: set[int] = set()
         self._writers: set[Connection] = set()
+        # The global bound: bytes pending for all clients, and whether it was reached.
+        self._pending_total = 0
+        self._buffer_full = False
         self._events_since_snapshot = False
         self._seq = 0
         self._last_snapshot = self._now
@@ -387,6 +390,7 @@ class EchoEngine:
         if out:  # earlier echo still waits: queue behind it
             conn.msgs_out_offset -= 1
             out += data
+            self._buffered(size)
             self._set_interest(conn)
             return
         try:
@@ -396,6 +400,7 @@ class EchoEngine:
         except OSError as exc:
             conn.out = data  # never sent: bytes_out and msgs_out count only what left
             conn.msgs_out_offset -= 1
+            self._buffered(size)  # until _close lets it go
             self._send_failed(conn, exc)
             return
         if sent == size:
@@ -403,6 +408,7 @@ class EchoEngine:
         if not sent:
             conn.msgs_out_offset -= 1
         conn.out = bytearray(memoryview(data)[sent:])
+        self._buffered(size - sent)
         self._set_interest(conn)
 
     def _on_writable(self, conn: Connection) -> None:
@@ -420,6 +426,7 @@ class EchoEngine:
             del conn.out[:sent]  # type: ignore[union-attr]  # a bytearray while pending
             if not conn.out:
                 conn.out = NO_OUTPUT  # let a large buffer go
+            self._buffered(-sent)
         else:
             self._dirty.add(conn)
         if not conn.out and conn.closing:
@@ -433,6 +440,29 @@ class EchoEngine:
         else:
             self._close(conn, ERROR, str(exc))
 
+    def _buffered(self, change: int) -> None:
+        """Add `change` to all clients' pending output; set or lift the global bound.
+
+        At --max-total-buffer the engine stops reading from every client with echo
+        still pending (each resumes once its own is sent), so clients with nothing
+        pending are served at full speed; below three quarters of it, all resume.
+        """
+        self._pending_total += change
+        limit = self.config.max_total_buffer
+        if not limit:
+            return
+        if self._buffer_full:
+            if self._pending_total < self.config.total_low_water:
+                self._buffer_full = False
+                self._events_since_snapshot = True
+                for conn in list(self._writers):
+                    self._set_interest(conn)
+        elif self._pending_total >= limit:
+            self._buffer_full = True
+            self._events_since_snapshot = True
+            for conn in list(self._writers):
+                self._set_interest(conn)
+
     def _set_interest(self, conn: Connection) -> None:
         """Register exactly the events this connection needs now (none: unregistered)."""
         pending = len(conn.out)
@@ -442,7 +472,9 @@ class EchoEngine:
         elif pending >= self.config.high_water:
             conn.backpressured = True
         wanted = WRITE if pending else 0
-        if not (conn.muted or conn.backpressured or conn.closing):
+        if not (
+            conn.muted or conn.backpressured or conn.closing or (pending and self._buffer_full)
+        ):
             wanted |= READ
         if wanted == conn.mask:
             return
@@ -472,6 +504,8 @@ class EchoEngine:
         self._active.discard(conn)
         self._dirty.discard(conn)
         self._writers.discard(conn)
+        if conn.out:
+            self._buffered(-len(conn.out))
         self._closed_ids.add(conn.conn_id)
         self._closed[reason] += 1
         self._emit(
@@ -620,7 +654,8 @@ class EchoEngine:
                 bytes_out=counters.total("bytes_out"),
                 msgs_in=counters.total("msgs_in"),
                 msgs_out=counters.total("msgs_out"),
-                pending=sum(len(c.out) for c in self._writers),
+                pending=self._pending_total,
+                buffer_full=self._buffer_full,
                 accept_paused=self._accept_paused,
                 accept_pauses=self._accept_pauses,
             ),
@@ -646,6 +681,7 @@ class EchoEngine:
         self._active.clear()
         self._dirty.clear()
         self._writers.clear()
+        self._pending_total = 0
         if self._selector is not None:
             self._selector.close()
         if self._listener is not None:

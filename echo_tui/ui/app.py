@@ -13,9 +13,11 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
@@ -27,7 +29,7 @@ from echo_tui.ui.model import ClientModel, matcher
 from echo_tui.ui.screens.confirm import ConfirmScreen
 from echo_tui.ui.screens.help import HelpScreen
 from echo_tui.ui.screens.selector_chooser import SelectorChooser
-from echo_tui.ui.widgets.clients_table import COLUMNS, ClientsTable
+from echo_tui.ui.widgets.clients_table import ClientsTable, quoted
 from echo_tui.ui.widgets.event_log import EventLog
 from echo_tui.ui.widgets.filter_input import FilterInput
 from echo_tui.ui.widgets.header import Status, StatusHeader
@@ -39,7 +41,9 @@ if TYPE_CHECKING:
     from echo_tui.engine.server import EchoEngine
 
 REFRESH_RATES = (1.0, 2.0, 5.0, 10.0, 20.0)  # Hz; at least 1 so a crash shows within 1 s
-_COLUMN_LABELS = {column.key: column.label for column in COLUMNS}
+RATE = Binding.Group("Rate")
+# Commands whose success another log line already tells (the disconnect, the switch).
+_SAID_ELSEWHERE = frozenset({"kick", "switch_selector"})
 
 
 class EchoTuiApp(App[None]):
@@ -54,18 +58,20 @@ class EchoTuiApp(App[None]):
         Binding("k", "kick", "Kick", tooltip="Kick the highlighted client (asks first)"),
         Binding("K", "kick_matching", "Kick all", tooltip="Kick every client matching the filter"),
         Binding("m", "mute", "Mute", tooltip="Mute / unmute the highlighted client"),
+        Binding("m", "unmute", "Unmute", tooltip="Mute / unmute the highlighted client"),
         Binding("s", "sort", "Sort", tooltip="Sort by the next column (or click a header)"),
         Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter by address or state"),
         Binding("S", "choose_selector", "Selector", tooltip="Switch the selector class live"),
         Binding("p", "pause", "Pause", tooltip="Pause / resume the view (the server runs on)"),
-        Binding("question_mark", "help", "Help", key_display="?", tooltip="Show this help"),
+        Binding("p", "resume", "Resume", tooltip="Pause / resume the view (the server runs on)"),
+        Binding(
+            "plus", "faster", "Faster", key_display="+", tooltip="Refresh more often", group=RATE
+        ),
+        Binding(
+            "minus", "slower", "Slower", key_display="-", tooltip="Refresh less often", group=RATE
+        ),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="Show the help"),
         Binding("q", "quit", "Quit", tooltip="Quit (stops the server)"),
-        Binding(
-            "plus", "faster", "Faster", key_display="+", show=False, tooltip="Refresh more often"
-        ),
-        Binding(
-            "minus", "slower", "Slower", key_display="-", show=False, tooltip="Refresh less often"
-        ),
         Binding(
             "ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="Quit (stops the server)"
         ),
@@ -78,6 +84,9 @@ class EchoTuiApp(App[None]):
             tooltip="Command palette: every action in words, per client too; themes",
         ),
     ]
+
+    paused: reactive[bool] = reactive(False, init=False)
+    refresh_hz: reactive[float] = reactive(5.0, init=False)
 
     def __init__(
         self,
@@ -96,15 +105,17 @@ class EchoTuiApp(App[None]):
         self.warning = warning
         self.metrics_url = metrics_url
         self.clock = clock
-        self.refresh_hz = min(REFRESH_RATES, key=lambda hz: abs(hz - refresh_hz))
-        self.paused = False
+        self.set_reactive(
+            EchoTuiApp.refresh_hz, min(REFRESH_RATES, key=lambda hz: abs(hz - refresh_hz))
+        )
         self.model = ClientModel()
         self.snapshot: Snapshot | None = None  # the latest one applied
         self.failure: str | None = None  # why the engine is no longer running
-        self._pending: list[Future[CommandResult]] = []
+        # Commands sent, each with how to word its outcome.
+        self._pending: list[tuple[Future[CommandResult], Callable[[CommandResult], str]]] = []
         self._dropped_logged = 0
         self._timer: Timer | None = None
-        self._title: Text | None = None  # the clients table's border title
+        self._muted_shown: bool | None = None  # which of Mute / Unmute the footer offers
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: the tick uses them many times a second, also while a dialog
@@ -115,7 +126,7 @@ class EchoTuiApp(App[None]):
         self.select_panel = SelectPanel(id="select")
         self.table = ClientsTable(self.model, self.clock, id="clients")
         self.filter_input = FilterInput(
-            placeholder="address or state; Enter/Escape closes", id="filter"
+            placeholder="address or state; Enter keeps the filter, Escape clears it", id="filter"
         )
         self.event_log = EventLog(id="log")
         yield self.status_header
@@ -149,25 +160,33 @@ class EchoTuiApp(App[None]):
         """Drain the channel and apply it; report command results and engine failure."""
         if self._exit:  # App.exit() ran (say a stop signal during startup): widgets may be gone
             return
-        self._report_commands()
         with self.batch_update():
             if not self.paused:
                 events, snapshot, error = self.engine.channel.drain()
                 log = self.event_log
                 for event in events:
-                    log.log_event(event)
+                    if not isinstance(event, CommandResult):  # logged from its future
+                        log.log_event(event)
                 if snapshot is not None:
                     self._apply(snapshot)
                 self.table.tick(time.monotonic())
             else:
                 error = None
+            self._report_commands()
             self._check_engine(error or self.engine.error)
             self._show_header()
+            self._offer_mute_or_unmute()
 
     def _apply(self, snapshot: Snapshot) -> None:
+        previous = self.snapshot
+        if previous is not None and previous.selector != snapshot.selector:
+            self.event_log.log_note(
+                snapshot.at, f"selector {previous.selector} → {snapshot.selector}"
+            )
         self.snapshot = snapshot
-        self.table.apply(self.model.apply(snapshot))
-        self.traffic_panel.show_snapshot(snapshot)
+        change = self.model.apply(snapshot)
+        self.table.apply(change)
+        self.traffic_panel.show(snapshot.totals, self.model.rates, change.window_closed)
         self.select_panel.show_snapshot(snapshot)
         dropped = snapshot.events_dropped
         if dropped > self._dropped_logged:
@@ -201,39 +220,59 @@ class EchoTuiApp(App[None]):
             paused=self.paused,
             dropped=self._dropped_logged,
             accept_paused=snapshot is not None and snapshot.totals.accept_paused,
+            buffer_full=snapshot is not None and snapshot.totals.buffer_full,
             warning=self.warning,
         )
         self.status_header.show_status(status)  # repaints only when its text changes
-        table = self.table
-        title = Text(f"Clients {table.shown_count}/{len(self.model.clients)}", end="")
-        arrow = "↓" if table.sort_reverse else "↑"
-        title.append(f" · sort {_COLUMN_LABELS[table.sort_column]} {arrow}", "dim")
-        if table.filter_text:
-            title.append(" · filter ", "dim")
-            title.append_text(safe_text(table.filter_text, "bold"))
-        if title != self._title:
-            self._title = title
-            table.border_title = title
+
+    def _offer_mute_or_unmute(self) -> None:
+        """Let the footer offer Unmute when the highlighted client is muted, else Mute."""
+        muted = self._highlighted_muted()
+        if muted != self._muted_shown:
+            self._muted_shown = muted
+            self.refresh_bindings()
+
+    def _highlighted_muted(self) -> bool:
+        cid = self.table.highlighted_id
+        client = None if cid is None else self.model.clients.get(cid)
+        return client is not None and client.stats.state == MUTED
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Of each pair bound to one key, only the one that applies now is active."""
+        match action:
+            case "mute":
+                return not self._highlighted_muted()
+            case "unmute":
+                return self._highlighted_muted()
+            case "pause":
+                return not self.paused
+            case "resume":
+                return self.paused
+        return True
 
     def _report_commands(self) -> None:
-        """Notify the results of finished commands (kick, mute, switch)."""
+        """Notify and log the outcomes of finished commands (kick, mute, switch)."""
         if not self._pending:
             return
         still = []
-        for future in self._pending:
+        for future, words in self._pending:
             if not future.done():
-                still.append(future)
+                still.append((future, words))
                 continue
             result = future.result()
+            message = words(result)
             self.notify(
-                escape(result.message),
-                severity="information" if result.ok else "warning",
-                markup=False,
+                escape(message), severity="information" if result.ok else "warning", markup=False
             )
+            if not result.ok or result.command not in _SAID_ELSEWHERE:
+                self.event_log.log_note(result.at or self.clock(), message, result.ok)
         self._pending = still
 
-    def _track(self, future: Future[CommandResult]) -> None:
-        self._pending.append(future)
+    def _track(
+        self, future: Future[CommandResult], words: Callable[[CommandResult], str] | None = None
+    ) -> None:
+        """Report `future`'s outcome when done, worded by `words` (default: the engine's)."""
+        self._pending.append((future, words or (lambda result: result.message)))
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -259,7 +298,7 @@ class EchoTuiApp(App[None]):
         body.append(f"?\nConnected {format_duration(self.clock() - stats.connected_at)} ago; ")
         body.append(f"{format_bytes(stats.bytes_in)} in, {format_bytes(stats.bytes_out)} out.")
         self.push_screen(
-            ConfirmScreen(f"Kick client #{cid}?", body, "Kick"),
+            ConfirmScreen(Text(f"Kick client #{cid}?", "bold"), body, "Kick"),
             lambda ok: self._kick(cid, ok),
         )
 
@@ -268,21 +307,40 @@ class EchoTuiApp(App[None]):
             self._track(self.engine.kick(conn_id))
 
     def action_kick_matching(self) -> None:
-        table = self.table
-        text = table.filter_text.strip()
-        predicate = matcher(text)
-        count = sum(1 for c in self.model.clients.values() if predicate(c.stats))
+        text = self.table.filter_text.strip()
+        count = self.table.shown_count
+        if not self.model.clients:
+            self.notify("Nobody to kick: no client is connected.", severity="warning")
+            return
+        if not count:
+            self.notify(
+                f'Nobody to kick: no client matches the filter "{escape(text)}".',
+                severity="warning",
+                markup=False,
+            )
+            return
         body = Text(end="")
-        body.append(f"{count} client{'s' if count != 1 else ''}", "bold")
         if text:
-            body.append(" match the filter ")
-            body.append_text(safe_text(text, "bold"))
+            body.append("Clients matching the filter ")
+            body.append_text(quoted(text, "bold"))
+            body.append(" now: ")
         else:
-            body.append(" connected (no filter: every client)")
-        body.append(".\nClients matching when the server runs the command are kicked.")
+            body.append("No filter: every client. Connected now: ")
+        body.append(f"{count:,}", "bold")
+        body.append(
+            ".\nThe server kicks those that match when it runs the command"
+            " (the number may have changed by then); the log says how many."
+        )
+        title = Text("Kick every client?" if not text else "Kick clients matching ", "bold")
+        if text:
+            title.append_text(quoted(text, "bold"))
+            title.append("?", "bold")
+        predicate = matcher(text)
         self.push_screen(
-            ConfirmScreen(f"Kick {count} client{'s' if count != 1 else ''}?", body, "Kick all"),
-            lambda ok: self._track(self.engine.kick_where(predicate)) if ok else None,
+            ConfirmScreen(title, body, "Kick all"),
+            lambda ok: (
+                self._track(self.engine.kick_where(predicate), kicked_words(text)) if ok else None
+            ),
         )
 
     def action_mute(self) -> None:
@@ -296,23 +354,20 @@ class EchoTuiApp(App[None]):
         """Stop (or resume) reading from client `cid`."""
         self._track(self.engine.mute(cid, muted))
 
+    def action_unmute(self) -> None:
+        self.action_mute()
+
     def action_sort(self) -> None:
         self.table.cycle_sort()
-        self._show_header()
-
-    def sort_by(self, column_key: str) -> None:
-        """Sort by a column (the palette); the current one again reverses the order."""
-        self.table.sort_by(column_key)
-        self._show_header()
 
     def action_filter(self) -> None:
         field = self.filter_input
         field.add_class("shown")
         field.focus()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
         self.table.set_filter(event.value)
-        self._show_header()
 
     def on_filter_input_closed(self, event: FilterInput.Closed) -> None:
         self.filter_input.remove_class("shown")
@@ -330,7 +385,17 @@ class EchoTuiApp(App[None]):
         self._track(self.engine.switch_selector(name))
 
     def action_pause(self) -> None:
-        self.paused = not self.paused
+        self.paused = True
+
+    def action_resume(self) -> None:
+        self.paused = False
+
+    def watch_paused(self) -> None:
+        self._show_header()
+        self.refresh_bindings()
+
+    def watch_refresh_hz(self) -> None:
+        self._start_timer()
         self._show_header()
 
     def action_faster(self) -> None:
@@ -341,13 +406,19 @@ class EchoTuiApp(App[None]):
 
     def _set_rate(self, step: int) -> None:
         index = REFRESH_RATES.index(self.refresh_hz) + step
-        self.set_refresh(REFRESH_RATES[max(0, min(len(REFRESH_RATES) - 1, index))])
-
-    def set_refresh(self, hz: float) -> None:
-        """Refresh the view `hz` times a second (one of REFRESH_RATES)."""
-        self.refresh_hz = hz
-        self._start_timer()
-        self._show_header()
+        self.refresh_hz = REFRESH_RATES[max(0, min(len(REFRESH_RATES) - 1, index))]
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))
+        self.push_screen(HelpScreen(self.BINDINGS))
+
+
+def kicked_words(filter_text: str) -> Callable[[CommandResult], str]:
+    """How to word the outcome of "kick all" with `filter_text` (empty: no filter)."""
+
+    def words(result: CommandResult) -> str:
+        matching = f' matching "{filter_text}"' if filter_text else ""
+        if not result.ok:
+            return f"kick of clients{matching} failed: {result.message}"
+        return f"kicked {result.count:,} client{'' if result.count == 1 else 's'}{matching}"
+
+    return words

@@ -47,13 +47,13 @@ def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
     yield PaletteCommand(
         "Resume view" if app.paused else "Pause view",
         "The server keeps running either way",
-        app.action_pause,
+        app.action_resume if app.paused else app.action_pause,
     )
     for column in COLUMNS:
         yield PaletteCommand(
             f"Sort by {column.label}",
             "Again: reverse the order",
-            lambda k=column.key: app.sort_by(k),
+            lambda k=column.key: app.table.sort_by(k),
         )
     current = app.engine.selector_name
     for name in available_selectors():
@@ -71,7 +71,7 @@ def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
             yield PaletteCommand(
                 f"Refresh {hz:g} Hz",
                 "How often the view updates",
-                lambda hz=hz: app.set_refresh(hz),
+                lambda hz=hz: setattr(app, "refresh_hz", hz),
             )
     yield PaletteCommand("Help", "Every key binding", app.action_help)
 

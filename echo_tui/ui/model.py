@@ -1,7 +1,10 @@
 """The UI's view of the clients: the latest stats per connection plus per-client rates.
 
-Applying a Snapshot costs time proportional to what changed, plus the clients
-whose rate window is still open (so a client that goes quiet falls to 0).
+Every rate, per client and for all clients together, is measured over the same
+window: from one snapshot to the first one at least RATE_WINDOW later.  So the
+Traffic panel's `in` is the sum of the rows' In/s (plus clients that left
+during the window).  Applying a Snapshot costs time proportional to what
+changed, plus the clients whose rate is still moving (so a quiet one falls to 0).
 """
 
 from __future__ import annotations
@@ -9,9 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from echo_tui.engine.events import ConnectionStats, Snapshot
+from echo_tui.engine.events import ConnectionStats, Snapshot, Totals
 
 RATE_WINDOW = 1.0  # seconds a per-client rate is measured over, so bursts don't flicker
+
+
+# The all-clients counters measured over the window, in this order.
+BYTES_IN, BYTES_OUT, RECVS, SENDS = range(4)
+
+
+def traffic_counters(totals: Totals) -> tuple[int, int, int, int]:
+    """The cumulative all-clients counters whose rates the model keeps, in index order."""
+    return (totals.bytes_in, totals.bytes_out, totals.msgs_in, totals.msgs_out)
 
 
 @dataclass(slots=True)
@@ -19,8 +31,7 @@ class Client:
     """One connection as the UI shows it; rates are bytes/s over the last closed window."""
 
     stats: ConnectionStats
-    window_start: float  # snapshot monotonic time the current rate window opened
-    window_in: int = 0  # bytes_in when it opened
+    window_in: int = 0  # bytes_in when the current window opened (0: connected during it)
     window_out: int = 0
     rate_in: float = 0.0
     rate_out: float = 0.0
@@ -33,6 +44,7 @@ class Change:
     added: list[int]
     updated: list[int]  # changed stats, or a rate that moved
     removed: list[int]
+    window_closed: bool = False  # the rates were just measured anew
 
 
 class ClientModel:
@@ -40,11 +52,15 @@ class ClientModel:
 
     def __init__(self) -> None:
         self.clients: dict[int, Client] = {}
+        self.rates: tuple[float, ...] = (0.0,) * 4  # all clients, per second (BYTES_IN, ...)
         self._open_windows: set[int] = set()  # ids with traffic or a non-zero rate to settle
+        self._window_start: float | None = None  # snapshot monotonic time the window opened
+        self._window_totals: tuple[int, ...] = (0,) * 4  # traffic_counters() then
 
     def apply(self, snapshot: Snapshot) -> Change:
         """Apply a (delta) snapshot; return the ids added, updated and removed."""
         now = snapshot.monotonic
+        first = self._window_start is None
         added: list[int] = []
         updated: list[int] = []
         removed = [cid for cid in snapshot.closed if self.clients.pop(cid, None) is not None]
@@ -52,18 +68,29 @@ class ClientModel:
         for cid, stats in snapshot.changed.items():
             client = self.clients.get(cid)
             if client is None:
-                self.clients[cid] = Client(stats, window_start=now)
+                # Connected during the window, except those already there at the first one.
+                client = self.clients[cid] = Client(stats)
+                if first:
+                    client.window_in, client.window_out = stats.bytes_in, stats.bytes_out
                 added.append(cid)
             else:
                 client.stats = stats
                 updated.append(cid)
             self._open_windows.add(cid)
+        totals = traffic_counters(snapshot.totals)
+        if self._window_start is None:
+            self._window_start, self._window_totals = now, totals
+            return Change(added, updated, removed)
+        elapsed = now - self._window_start
+        if elapsed < RATE_WINDOW:
+            return Change(added, updated, removed)
+        self.rates = tuple(
+            (new - old) / elapsed for new, old in zip(totals, self._window_totals, strict=True)
+        )
+        self._window_start, self._window_totals = now, totals
         settled = []
         for cid in self._open_windows:
             client = self.clients[cid]
-            elapsed = now - client.window_start
-            if elapsed < RATE_WINDOW:
-                continue
             stats = client.stats
             rate_in = (stats.bytes_in - client.window_in) / elapsed
             rate_out = (stats.bytes_out - client.window_out) / elapsed
@@ -71,15 +98,11 @@ class ClientModel:
                 client.rate_in, client.rate_out = rate_in, rate_out
                 if cid not in snapshot.changed:
                     updated.append(cid)
-            client.window_start, client.window_in, client.window_out = (
-                now,
-                stats.bytes_in,
-                stats.bytes_out,
-            )
+            client.window_in, client.window_out = stats.bytes_in, stats.bytes_out
             if not (rate_in or rate_out):
                 settled.append(cid)
         self._open_windows.difference_update(settled)
-        return Change(added, updated, removed)
+        return Change(added, updated, removed, window_closed=True)
 
 
 def matcher(text: str) -> Callable[[ConnectionStats], bool]:

@@ -45,6 +45,8 @@ from echo_tui.engine.server import EchoEngine
 
 MAX_CLIENTS_ALLOWED = 4
 MAX_BUFFER = 64 * 1024
+MAX_TOTAL_BUFFER = 160 * 1024  # reached by three never-reading clients
+READ_SIZE = 64 * 1024  # the engine's recv() size: what a client may add past the global bound
 CHANNEL_CAPACITY = 64
 FLOOD_LIMIT = 24 * 1024 * 1024  # bytes one client sends at most
 CLIENT_RCVBUF = 8 * 1024
@@ -92,6 +94,7 @@ class EngineFuzz(RuleBasedStateMachine):
                 port=0,
                 max_clients=MAX_CLIENTS_ALLOWED,
                 max_buffer=MAX_BUFFER,
+                max_total_buffer=MAX_TOTAL_BUFFER,
                 tick=0.01,
                 channel_capacity=CHANNEL_CAPACITY,
             )
@@ -129,6 +132,8 @@ class EngineFuzz(RuleBasedStateMachine):
         totals = snapshot.totals
         assert snapshot.open_count == totals.accepted - sum(totals.closed.values())
         assert len(self.view) == snapshot.open_count
+        assert totals.pending == sum(stats.pending for stats in self.view.values())
+        assert totals.pending <= MAX_TOTAL_BUFFER + len(self.view) * READ_SIZE
 
     def wait(self, condition, what: str) -> None:  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + DEADLINE

@@ -77,3 +77,8 @@ async def conn_id_of(pilot: Pilot, app: EchoTuiApp, sock: socket.socket) -> int:
         return None
 
     return await until(pilot, find)  # type: ignore[return-value]
+
+
+def notices(app: App) -> str:
+    """The messages of the notifications on screen, one a line (toasts wrap on screen)."""
+    return "\n".join(notification.message for notification in app._notifications)

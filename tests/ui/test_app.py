@@ -13,7 +13,7 @@ from echo_tui.engine.events import MUTED, READING
 from echo_tui.engine.server import EchoEngine
 from echo_tui.ui.app import EchoTuiApp
 from echo_tui.ui.screens.confirm import ConfirmScreen
-from echo_tui.ui.screens.help import HelpScreen
+from echo_tui.ui.screens.help import HelpScreen, key_lines
 from echo_tui.ui.screens.selector_chooser import SelectorChooser
 from echo_tui.ui.widgets.clients_table import COLUMNS
 from echo_tui.ui.widgets.filter_input import FilterInput
@@ -24,6 +24,7 @@ from tests.ui.helpers import (
     client_ids,
     conn_id_of,
     log_text,
+    notices,
     peer_of,
     screen_text,
     until,
@@ -179,16 +180,83 @@ async def test_filter_mute_and_kick_matching(engine: EchoEngine, connect: Connec
         assert "Clients 2/4" in screen_text(app)
         await pilot.press("K")
         assert isinstance(app.screen, ConfirmScreen)
-        assert "2 clients" in screen_text(app)
+        assert 'Kick clients matching "muted"?' in screen_text(app)
+        assert 'Clients matching the filter "muted" now: 2.' in screen_text(app)
         await pilot.press("y")
         await until(pilot, lambda: at_eof(socks[0]) and at_eof(socks[2]))
         await until(pilot, lambda: len(app.model.clients) == 2)
         assert not at_eof(socks[1]) and not at_eof(socks[3])
-        # An address filter; then no filter shows everyone again.
-        await pilot.press("slash", *"nomatch", "escape")
+        await until(pilot, lambda: 'kicked 2 clients matching "muted"' in log_text(app))
+        # An address filter; Escape clears the filter and shows everyone again.
+        await pilot.press("slash", *["backspace"] * 5, *"nomatch", "enter")
         await until(pilot, lambda: client_ids(app) == [])
-        await pilot.press("slash", *["backspace"] * 7, *"127.0.0.1", "enter")
+        assert 'filter "nomatch"' in screen_text(app)
+        await pilot.press("slash", "escape")
+        assert app.filter_input.value == "" and app.table.has_focus
         await until(pilot, lambda: sorted(client_ids(app)) == [ids[1], ids[3]])
+
+
+async def test_kick_all_with_nobody_to_kick_asks_nothing(
+    engine: EchoEngine, connect: Connect
+) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.snapshot is not None)
+        await pilot.press("K")
+        assert not isinstance(app.screen, ConfirmScreen)
+        await until(pilot, lambda: "Nobody to kick: no client is connected." in notices(app))
+        sock = connect(engine.address)
+        await conn_id_of(pilot, app, sock)
+        app.filter_input.value = "[b]x\x1b"  # markup and an escape: quoted, escaped, not parsed
+        await until(pilot, lambda: client_ids(app) == [])
+        await pilot.press("K")
+        assert not isinstance(app.screen, ConfirmScreen)
+        shown = 'no client matches the filter "[b]x\\x1b"'
+        await until(pilot, lambda: shown in notices(app))
+        assert not at_eof(sock)
+
+
+async def test_kick_all_reports_the_real_count(engine: EchoEngine, connect: Connect) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        socks = [connect(engine.address) for _ in range(3)]
+        for sock in socks:
+            await conn_id_of(pilot, app, sock)
+        await pilot.press("K")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Kick every client?" in screen_text(app)
+        assert "Connected now: 3." in screen_text(app)
+        late = connect(engine.address)  # connects while the dialog is open: kicked too
+        echo(late, b"hi")
+        await pilot.press("y")
+        await until(pilot, lambda: all(at_eof(s) for s in [*socks, late]))
+        await until(pilot, lambda: "kicked 4 clients" in log_text(app))
+        assert "matching" not in log_text(app)
+
+
+async def test_event_log_words_each_command_once(engine: EchoEngine, connect: Connect) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        victim = connect(engine.address)
+        cid = await conn_id_of(pilot, app, victim)  # the only row: highlighted
+        await pilot.press("m")
+        await until(pilot, lambda: f"muted #{cid} {peer_of(victim)}" in log_text(app))
+        await pilot.press("m")
+        await until(pilot, lambda: f"unmuted #{cid} {peer_of(victim)}" in log_text(app))
+        await pilot.press("k", "y")
+        await until(pilot, lambda: f"#{cid} {peer_of(victim)} kicked" in log_text(app))
+        before = engine.selector_name
+        await pilot.press("S")
+        options = app.screen.query_one("#selectors")
+        options.highlighted = app.screen.names.index("select")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        switched = f"selector {before} → SelectSelector"
+        await until(pilot, lambda: switched in log_text(app))
+        await pilot.pause(0.3)
+        lines = log_text(app).splitlines()
+        assert sum(1 for line in lines if "kick" in line) == 1  # the disconnect line alone
+        assert sum(1 for line in lines if "selector" in line) == 1
+        assert not [line for line in lines if "kick_where" in line or "switch_selector" in line]
 
 
 async def test_unmute(engine: EchoEngine, connect: Connect) -> None:
@@ -235,6 +303,7 @@ async def test_selector_switch(engine: EchoEngine, connect: Connect) -> None:
     async with app.run_test(size=SIZE) as pilot:
         sock = connect(engine.address)
         await conn_id_of(pilot, app, sock)
+        before = engine.selector_name
         await pilot.press("S")
         assert isinstance(app.screen, SelectorChooser)
         options = app.screen.query_one("#selectors")
@@ -242,21 +311,35 @@ async def test_selector_switch(engine: EchoEngine, connect: Connect) -> None:
         await pilot.press("enter")
         await until(pilot, lambda: engine.selector_name == "SelectSelector")
         await until(pilot, lambda: "SelectSelector" in screen_text(app))
-        await until(pilot, lambda: "switched" in log_text(app))
+        switched = f"selector {before} → SelectSelector"
+        await until(pilot, lambda: switched in log_text(app))
+        # avg and max restart with the new selector; the two periods are shown side by side.
+        panel = app.query_one(SelectPanel)
+        await until(pilot, lambda: panel.border_subtitle == "avg, max: since the switch")
+        periods = panel.periods.render().plain  # type: ignore[union-attr]
+        first, second = periods.splitlines()
+        assert first.startswith(before.removesuffix("Selector")) and second.startswith("Select ")
         echo(sock, b"still echoing")
         await pilot.press("S", "escape")
         assert engine.selector_name == "SelectSelector"
 
 
-async def test_help_lists_every_key(engine: EchoEngine) -> None:
+async def test_help_lists_every_key_and_scrolls_to_every_panel(engine: EchoEngine) -> None:
     app = EchoTuiApp(engine)
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
+        lines = key_lines(EchoTuiApp.BINDINGS)
         for binding in EchoTuiApp.BINDINGS:
             key = binding.key_display or binding.key  # type: ignore[union-attr]
-            assert re.search(rf"{re.escape(key)} +{re.escape(binding.tooltip)}", text), key  # type: ignore[union-attr]
+            assert any(key in keys.split(", ") for keys, _ in lines), key
+        for keys, meaning in lines:
+            assert re.search(rf"{re.escape(keys)} +{re.escape(meaning)}", text), keys
+        assert "Escape, ? or q closes this." not in text
+        await pilot.press("end")
+        text = screen_text(app)
+        assert "Escape, ? or q closes this." in text and "- disconnect" in text
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 

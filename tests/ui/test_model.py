@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 from types import MappingProxyType
 
-from echo_tui.ui.model import RATE_WINDOW, ClientModel
+from echo_tui.engine.events import LoopStats
+from echo_tui.ui.model import BYTES_IN, RATE_WINDOW, ClientModel
+from echo_tui.ui.widgets.select_panel import Period
 from tests.ui.fakes import Traffic
 
 TEMPLATE = Traffic(1).snapshot(1)
@@ -57,3 +59,37 @@ def test_closed_clients_are_removed() -> None:
     change = model.apply(snapshot_at(0.2, None, closed=frozenset({1, 99})))
     assert change.removed == [1]
     assert model.clients == {}
+
+
+def test_all_clients_rate_is_the_sum_of_the_rows_over_the_same_window() -> None:
+    """One window for rows and totals: a client present from the start, one that joins."""
+
+    def snapshot(monotonic: float, sent: dict[int, int]):
+        changed = {
+            cid: dataclasses.replace(BASE, conn_id=cid, bytes_in=n, bytes_out=n)
+            for cid, n in sent.items()
+        }
+        total = sum(sent.values())
+        totals = dataclasses.replace(TEMPLATE.totals, bytes_in=total, bytes_out=total)
+        return dataclasses.replace(
+            TEMPLATE, monotonic=monotonic, changed=MappingProxyType(changed), totals=totals
+        )
+
+    model = ClientModel()
+    model.apply(snapshot(0.0, {1: 5_000}))  # 5,000 bytes before the window: not a rate
+    assert not model.apply(snapshot(0.5, {1: 5_400, 2: 300})).window_closed
+    change = model.apply(snapshot(1.0, {1: 5_800, 2: 600}))
+    assert change.window_closed
+    rows = {cid: client.rate_in for cid, client in model.clients.items()}
+    assert rows == {1: 800, 2: 600}
+    assert model.rates[BYTES_IN] == sum(rows.values()) == 1_400
+
+
+def test_a_period_counts_from_its_base_and_knows_its_max_only_as_a_bucket() -> None:
+    base = LoopStats(selects=10, events=30, max_batch=9, histogram=(1, 2, 3, 4) + (0,) * 8)
+    loop = LoopStats(selects=20, events=40, max_batch=9, histogram=(1, 7, 8, 4) + (0,) * 8)
+    period = Period.between("PollSelector", 5.0, base, loop)
+    assert period.per_select == 1.0
+    assert period.max_batch == "2-3"  # 9 was before the switch; since then at most 2-3
+    later = dataclasses.replace(loop, max_batch=12)
+    assert Period.between("PollSelector", 6.0, base, later).max_batch == "12"

@@ -21,7 +21,7 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("escape", "answer(False)", "Cancel"),
     ]
 
-    def __init__(self, title: str, body: Text, confirm_label: str) -> None:
+    def __init__(self, title: Text, body: Text, confirm_label: str) -> None:
         super().__init__()
         self.title_text = title
         self.body = body
@@ -29,7 +29,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Text(self.title_text, "bold"), id="dialog-title")
+            yield Static(self.title_text, id="dialog-title")
             yield Static(self.body, id="dialog-body")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Cancel (n)", id="cancel", variant="primary")

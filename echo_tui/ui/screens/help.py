@@ -1,9 +1,14 @@
-"""Every key the dashboard knows, taken from the app's BINDINGS."""
+"""The help screen: every key (from the app's BINDINGS), then what each panel's numbers mean.
+
+`key_lines` is the one place bindings become help lines: the `--help` output uses it too.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -12,35 +17,161 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 INTRO = (
-    "echo-tui runs a selectors-based TCP echo server and shows it live. The select() "
-    "panel counts what every select() call returned: how many sockets were ready, "
-    "and for what."
+    "echo-tui runs a TCP echo server on Python's selectors module and shows what its "
+    "select() loop does. Rates are per second over the last full second; totals are since "
+    "start. Scroll with the arrow keys or PgUp/PgDn."
+)
+
+TERM_WIDTH = 15  # the longest term, "events dropped", plus one
+
+# (panel, [(term, what it means)]): a teacher points at a number, the student finds it here.
+SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "Header",
+        (
+            ("address", "where the server listens (flagged when it is not loopback)"),
+            ("selector", "the selectors class the loop uses now (S switches it live)"),
+            ("clients", "connected now / --max-clients"),
+            ("Hz", "how often the view refreshes (+ and - change it)"),
+            ("ACCEPT PAUSED", "accept() ran out of file descriptors or memory; retried soon"),
+            ("events dropped", "log lines the UI fell behind on (counters stay exact)"),
+        ),
+    ),
+    (
+        "Traffic",
+        (
+            ("in / out", "bytes per second received from / echoed to all clients"),
+            (
+                "recv/s, send/s",
+                "recv() and send() calls that moved data. One recv() is not one message "
+                "of your protocol: a line can arrive in several, or several lines in one",
+            ),
+            ("bars", "one bar per second over the last minute"),
+            ("peak", "the highest per-second rate since start"),
+            ("total", "bytes in and out since start"),
+            ("buffered", "bytes read but not yet echoed, all clients (shown when it fits)"),
+        ),
+    ),
+    (
+        "select()",
+        (
+            (
+                "busy",
+                "share of the last second the loop spent handling events; "
+                "the rest it was blocked in select(), waiting",
+            ),
+            ("select()/s", "calls to select() per second"),
+            ("events/s", "(socket, event) pairs select() returned per second"),
+            (
+                "per select",
+                "events per select() call: now = the last second; avg and max since start, "
+                "or since the last selector switch (the panel's bottom edge says which)",
+            ),
+            ("accept", "share of events on the listening socket: a client is connecting"),
+            ("read", "share of events saying a client socket has data (or end of file)"),
+            (
+                "write",
+                "share saying a client socket can take more output. 0% is normal: the echo "
+                "is sent at once when read, and the loop asks select() about writing only "
+                "while a slow reader has output waiting",
+            ),
+            (
+                "wake-up",
+                "share of events on the UI's wake-up socket: a command (kick, mute, switch) "
+                "arrived",
+            ),
+            (
+                "empty selects",
+                "select() calls per second that returned nothing: the timeout the loop sets "
+                "to publish stats (every 0.1 s while anything changes, 1 s when idle)",
+            ),
+            (
+                "histogram",
+                "how many events each select() of the last second returned; under load one "
+                "call returns many (the loop batches), idle calls return 0",
+            ),
+        ),
+    ),
+    (
+        "Clients",
+        (
+            ("ID", "connection number, never reused (not the file descriptor)"),
+            ("Peer", "the client's address and port"),
+            ("Kind", "with --demo: what the simulated client does (told by the demo process)"),
+            (
+                "State",
+                "reading: served normally; backpressured: its unsent echo reached half of "
+                "--max-buffer, so the server stops reading from it until it drains; muted: "
+                "you muted it (m); closing: it sent end of file, the rest of its echo is sent",
+            ),
+            ("In/s, Out/s", "bytes per second, the same window as the Traffic panel"),
+            ("Pending", "bytes read from it and not yet echoed back"),
+            ("Rd", "times select() reported its socket readable"),
+            ("Wr", "times select() reported it writable (only asked while Pending > 0)"),
+            ("In, Out", "bytes since it connected"),
+            ("Idle, Age", "since its last byte in or out; since it connected"),
+        ),
+    ),
+    (
+        "Events",
+        (
+            ("+ connect", "a client was accepted"),
+            (
+                "- disconnect",
+                "a connection ended, with the reason: peer-closed, reset, kicked, idle, "
+                "error, shutdown, and bytes in/out",
+            ),
+            ("! rejected", "accepted and closed at once (--max-clients reached)"),
+            ("> ...", "what you did: kicks with their count, mutes, selector switches"),
+        ),
+    ),
 )
 
 
-def help_text(bindings: list[Binding]) -> Text:
-    """One line per key: the key, then what it does."""
-    width = max(len(b.key_display or b.key) for b in bindings) + 2
-    text = Text(end="")
-    for binding in bindings:
+def key_lines(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
+    """(keys, what they do) per action, from BINDINGS: keys sharing a meaning share a line.
+
+    A key bound twice (Pause/Resume, Mute/Unmute) appears once.
+    """
+    lines: dict[str, list[str]] = {}  # meaning -> keys
+    for entry in bindings:
+        binding = entry if isinstance(entry, Binding) else Binding(*entry)
+        meaning = binding.tooltip or binding.description
         key = binding.key_display or binding.key
-        text.append(f"\n{key:<{width}}", "bold cyan")
-        text.append(binding.tooltip or binding.description)
-    return text
+        keys = lines.setdefault(meaning, [])
+        if key not in keys:
+            keys.append(key)
+    return [(", ".join(keys), meaning) for meaning, keys in lines.items()]
+
+
+def definitions(rows: Iterable[tuple[str, str]], term_width: int = TERM_WIDTH) -> Table:
+    """A two-column grid: the term in bold, its meaning wrapped beside it."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=term_width, no_wrap=True, style="bold cyan")
+    grid.add_column(ratio=1)
+    for term, meaning in rows:
+        grid.add_row(term, meaning)
+    return grid
 
 
 class HelpScreen(ModalScreen[None]):
-    """A scrollable list of the keys; any of Escape, ?, q closes it."""
+    """The keys, then a section per panel; scrolls; Escape, ? or q closes it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "dismiss", "Close")]
 
-    def __init__(self, bindings: list[Binding]) -> None:
+    def __init__(self, bindings: Iterable[BindingType]) -> None:
         super().__init__()
-        self.bindings = bindings
+        self.bindings = list(bindings)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            yield Static(Text("Keys", "bold"))
-            yield Static(help_text(self.bindings))
             yield Static(Text(INTRO, "dim"), id="help-intro")
-            yield Static(Text("Escape, ? or q closes this.", "dim"))
+            yield Static(Text("Keys", "bold"), classes="help-title")
+            yield Static(definitions(key_lines(self.bindings)))
+            for title, rows in SECTIONS:
+                yield Static(Text(title, "bold"), classes="help-title")
+                yield Static(definitions(rows))
+            yield Static(Text("Escape, ? or q closes this.", "dim"), classes="help-title")
+
+    def on_mount(self) -> None:
+        self.query_one("#help").focus()

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, NamedTuple
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
@@ -28,7 +29,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from echo_tui.engine.events import BACKPRESSURED, MUTED, ConnectionStats
-from echo_tui.text import escape
+from echo_tui.text import escape, safe_text
 from echo_tui.ui.model import Change, Client, ClientModel, matcher
 from echo_tui.units import format_bytes, format_count, format_duration, format_rate
 
@@ -81,6 +82,11 @@ def cell_texts(client: Client, now: float) -> tuple[str, ...]:
         format_count(s.read_ready),
         format_count(s.write_ready),
     )
+
+
+def quoted(text: str, style: str = "") -> Text:
+    """Filter text as the operator typed it, in double quotes, escaped, never markup."""
+    return Text.assemble('"', safe_text(text, style), '"', end="")
 
 
 def fit(text: str, width: int, left: bool) -> str:
@@ -175,7 +181,9 @@ class ClientsTable(ScrollView, can_focus=True):
         self._strips: dict[int, tuple[tuple[Any, ...], Strip]] = {}  # (render key, strip)
         self._order_dirty = False
         self._last_sort = float("-inf")
+        self._title: Text | None = None
         self.virtual_size = Size(TABLE_WIDTH, 1)
+        self._show_title()
 
     # -- what the app reads -------------------------------------------------------------------
 
@@ -231,6 +239,7 @@ class ClientsTable(ScrollView, can_focus=True):
                 entering.append(cid)
         self._remove(leaving)
         self._append(entering)
+        self._show_title()
 
     def tick(self, monotonic: float) -> None:
         """Re-sort when due; redraw the visible rows whose text changed (ages, rates)."""
@@ -334,7 +343,20 @@ class ClientsTable(ScrollView, can_focus=True):
             position = min(self._cursor_row, len(rows) - 1)
         self.virtual_size = Size(TABLE_WIDTH, len(rows) + 1)
         self._move_cursor(position)
+        self._show_title()
         self.refresh()
+
+    def _show_title(self) -> None:
+        """The border title: clients shown of all, the sort, the filter (quoted, escaped)."""
+        title = Text(f"Clients {len(self._rows)}/{len(self.model.clients)}", end="")
+        arrow = "↓" if self.sort_reverse else "↑"
+        title.append(f" · sort {_BY_KEY[self.sort_column].label} {arrow}", "dim")
+        if self.filter_text.strip():
+            title.append(" · filter ", "dim")
+            title.append_text(quoted(self.filter_text.strip(), "bold"))
+        if title != self._title:
+            self._title = title
+            self.border_title = title
 
     # -- cursor -------------------------------------------------------------------------------
 

@@ -10,14 +10,15 @@ from textual.widgets import Input
 
 
 class FilterInput(Input):
-    """Enter or Escape closes it (the filter stays); an empty filter shows every client."""
+    """Enter closes it and keeps the filter; Escape clears the filter and closes it."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close filter")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "clear_and_close", "Clear filter")]
 
     class Closed(Message):
         """The user is done editing the filter."""
 
-    def action_close(self) -> None:
+    def action_clear_and_close(self) -> None:
+        self.clear()
         self.post_message(self.Closed())
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

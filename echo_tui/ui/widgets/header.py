@@ -34,6 +34,7 @@ class Status:
     paused: bool = False
     dropped: int = 0
     accept_paused: bool = False
+    buffer_full: bool = False
     warning: str | None = None
 
 
@@ -54,6 +55,8 @@ def render_status(status: Status) -> Text:
     text.append(f"  {status.refresh_hz:g} Hz")
     if status.accept_paused:
         text.append("  ACCEPT PAUSED", "bold red")
+    if status.buffer_full:
+        text.append("  BUFFER FULL", "bold red")
     if status.dropped:
         text.append(f"  {status.dropped} events dropped", "bold yellow")
     if status.paused:

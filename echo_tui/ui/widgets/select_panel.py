@@ -1,10 +1,14 @@
 """What select() is doing: calls/s, events/s, events per call, the histogram, the split.
 
 Rates and the histogram cover the last second, so the panel follows load as it
-changes; `avg` and `max` are since start.
+changes; `avg` and `max` cover the current selector's period: since start, or
+since the last live switch (the bottom edge says which).  After a switch, two
+more lines compare the previous selector's period with the current one.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from echo_tui.engine.events import HISTOGRAM_BUCKETS, LoopStats, Snapshot, histogram_label
 from echo_tui.ui.meter import Meter
 from echo_tui.ui.widgets.live_text import LiveText
-from echo_tui.units import format_count
+from echo_tui.units import format_count, format_duration
 
 SELECTS, EVENTS, ACCEPTS, READS, WRITES, WAKEUPS, EMPTY, BUSY, WAIT = range(9)
 HIST = 9  # first histogram bucket in the meter
@@ -49,14 +53,66 @@ def _pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "-"
 
 
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The loop's work while one selector ran: counters between two LoopStats."""
+
+    selector: str
+    seconds: float
+    selects: int
+    events: int
+    busy: float
+    wait: float
+    max_batch: str  # exact, or the histogram bucket ("4-7") when the all-time max is older
+
+    @classmethod
+    def between(cls, selector: str, seconds: float, base: LoopStats, loop: LoopStats) -> Period:
+        if loop.max_batch > base.max_batch:
+            max_batch = str(loop.max_batch)
+        else:
+            pairs = zip(loop.histogram, base.histogram, strict=True)
+            grown = [bucket for bucket, (now, then) in enumerate(pairs) if now > then]
+            max_batch = histogram_label(grown[-1]) if grown else "0"
+        return cls(
+            selector,
+            seconds,
+            loop.selects - base.selects,
+            loop.events - base.events,
+            loop.busy_seconds - base.busy_seconds,
+            loop.wait_seconds - base.wait_seconds,
+            max_batch,
+        )
+
+    @property
+    def per_select(self) -> float:
+        return self.events / self.selects if self.selects else 0.0
+
+    @property
+    def utilization(self) -> float:
+        spent = self.busy + self.wait
+        return self.busy / spent if spent > 0 else 0.0
+
+
+def render_periods(previous: Period, current: Period) -> Text:
+    """Two lines: the selector before the last switch and the one since, side by side."""
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    for period, style in ((previous, "dim"), (current, "bold")):
+        name = period.selector.removesuffix("Selector") or period.selector
+        text.append(f"{name:<8}{format_duration(period.seconds):>6}", style)
+        text.append("  busy ", "dim")
+        text.append(f"{100 * period.utilization:3.0f}%")
+        text.append(f"  {period.per_select:.1f}", "bold")
+        text.append("/select\n" if period is previous else "/select", "dim")
+    return text
+
+
 def render_stats(
-    loop: LoopStats, selector: str, rates: tuple[float, ...], deltas: tuple[float, ...]
+    period: Period, selector: str, rates: tuple[float, ...], deltas: tuple[float, ...]
 ) -> Text:
-    """The numbers, as plain Text (rates and shares over the last second)."""
+    """The numbers, as plain Text (rates and shares over the last second; avg, max: `period`)."""
     busy, wait = deltas[BUSY], deltas[WAIT]
     utilization = busy / (busy + wait) if busy + wait > 0 else 0.0
     now = deltas[EVENTS] / deltas[SELECTS] if deltas[SELECTS] else 0.0
-    avg = loop.events / loop.selects if loop.selects else 0.0
     events = deltas[EVENTS]
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     text.append(selector, "bold magenta")
@@ -69,7 +125,7 @@ def render_stats(
     text.append(f"{format_count(rates[EVENTS]):>6}", "bold")
     text.append("\nper select ", "dim")
     text.append(f"now {now:.1f}", "bold")
-    text.append(f" avg {avg:.1f} max {loop.max_batch}")
+    text.append(f" avg {period.per_select:.1f} max {period.max_batch}")
     text.append("\naccept ", "yellow")
     text.append(f"{_pct(deltas[ACCEPTS], events):>4}")
     text.append("  read ", "green")
@@ -117,22 +173,47 @@ class SelectPanel(Horizontal):
 
     BORDER_TITLE = "select()"
 
+    BORDER_SUBTITLE = "avg, max: since start"
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.meter = Meter(HIST + HISTOGRAM_BUCKETS)
         self.stats = LiveText(id="select-stats")
+        self.periods = LiveText(id="select-periods")
         self.mini_histogram = LiveText(id="select-mini")
         self.histogram = LiveText(id="select-histogram")
+        self._last: Snapshot | None = None
+        self._period_base = LoopStats()  # the counters when the current selector took over
+        self._period_began: float | None = None  # wall clock then
+        self._previous: Period | None = None  # the selector before the last switch
 
     def compose(self) -> ComposeResult:
         with Vertical(id="select-left"):
             yield self.stats
+            yield self.periods
             yield self.mini_histogram
         yield self.histogram
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
+        last = self._last
+        if last is None:
+            self._period_began = snapshot.started_at
+        elif last.selector != snapshot.selector:  # switched: a new period starts
+            self._previous = self._period(last)
+            self._period_base, self._period_began = last.loop, last.at
+            self.border_subtitle = "avg, max: since the switch"
+            self.periods.add_class("shown")
+        self._last = snapshot
         meter = self.meter
         meter.add(snapshot.monotonic, loop_counters(snapshot.loop))
-        self.stats.show(render_stats(snapshot.loop, snapshot.selector, meter.rates, meter.deltas))
+        period = self._period(snapshot)
+        self.stats.show(render_stats(period, snapshot.selector, meter.rates, meter.deltas))
+        if self._previous is not None:
+            self.periods.show(render_periods(self._previous, period))
         self.mini_histogram.show(render_mini_histogram(meter.deltas))
         self.histogram.show(render_histogram(meter.deltas))
+
+    def _period(self, snapshot: Snapshot) -> Period:
+        """The current selector's period, up to `snapshot`."""
+        seconds = snapshot.at - (self._period_began or snapshot.started_at)
+        return Period.between(snapshot.selector, seconds, self._period_base, snapshot.loop)

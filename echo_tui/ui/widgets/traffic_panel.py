@@ -1,7 +1,12 @@
-"""Traffic: bytes/s in and out, messages/s, sparklines of the last minute, totals and peaks."""
+"""Traffic: bytes/s in and out, recv()/send() calls per second, the last minute, totals, peaks.
+
+The rates are the client model's, measured over the same window as the clients
+table's In/s and Out/s, so the panel and the rows agree.
+"""
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from rich.text import Text
@@ -10,31 +15,26 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Sparkline
 
-from echo_tui.engine.events import Snapshot, Totals
-from echo_tui.ui.meter import Meter
+from echo_tui.engine.events import Totals
+from echo_tui.ui.model import BYTES_IN, BYTES_OUT, RECVS, SENDS
 from echo_tui.ui.widgets.live_text import LiveText
 from echo_tui.units import format_bytes, format_count, format_rate
 
-BYTES_IN, BYTES_OUT, MSGS_IN, MSGS_OUT = range(4)
-
-
-def traffic_counters(snapshot: Snapshot) -> tuple[int, ...]:
-    """The cumulative counters the traffic meter follows, in meter order."""
-    t = snapshot.totals
-    return (t.bytes_in, t.bytes_out, t.msgs_in, t.msgs_out)
+HISTORY = 60  # rate windows (about a second each) in the sparklines
 
 
 class TrafficPanel(Vertical):
-    """Rates over the last second, per-second sparklines, totals since start."""
+    """Rates over the last window (about a second), a sparkline of the last minute, totals."""
 
     BORDER_TITLE = "Traffic"
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.meter = Meter(4)
-        self.rate_in = LiveText(id="traffic-in")
+        self.history = (deque[float](maxlen=HISTORY), deque[float](maxlen=HISTORY))
+        self.peaks = [0.0, 0.0]
+        self.rate_in = LiveText(_rate_line("in ", 0, 0, "recv", "green"), id="traffic-in")
         self.spark_in = Sparkline([], id="spark-in", classes="spark")
-        self.rate_out = LiveText(id="traffic-out")
+        self.rate_out = LiveText(_rate_line("out", 0, 0, "send", "cyan"), id="traffic-out")
         self.spark_out = Sparkline([], id="spark-out", classes="spark")
         self.peak = LiveText(id="traffic-peak")
         self.totals = TotalsLine(id="traffic-totals")
@@ -47,18 +47,23 @@ class TrafficPanel(Vertical):
         yield self.peak
         yield self.totals
 
-    def show_snapshot(self, snapshot: Snapshot) -> None:
-        meter = self.meter
-        meter.add(snapshot.monotonic, traffic_counters(snapshot))
-        rates, peaks = meter.rates, meter.peaks
-        self.rate_in.show(_rate_line("in ", rates[BYTES_IN], rates[MSGS_IN], "green"))
-        self.rate_out.show(_rate_line("out", rates[BYTES_OUT], rates[MSGS_OUT], "cyan"))
-        self.spark_in.data = list(meter.history[BYTES_IN])
-        self.spark_out.data = list(meter.history[BYTES_OUT])
+    def show(self, totals: Totals, rates: tuple[float, ...], window_closed: bool) -> None:
+        """Show `totals`; when a rate window just closed, its `rates` (see model.py)."""
+        self.totals.show(totals)
+        if not window_closed:
+            return
+        self.rate_in.show(_rate_line("in ", rates[BYTES_IN], rates[RECVS], "recv", "green"))
+        self.rate_out.show(_rate_line("out", rates[BYTES_OUT], rates[SENDS], "send", "cyan"))
+        peaks = self.peaks
+        for series, history, spark in zip(
+            (BYTES_IN, BYTES_OUT), self.history, (self.spark_in, self.spark_out), strict=True
+        ):
+            history.append(rates[series])
+            peaks[series] = max(peaks[series], rates[series])
+            spark.data = list(history)
         peak = Text("peak ", "dim", no_wrap=True, overflow="ellipsis", end="")
         peak.append(f"in {format_rate(peaks[BYTES_IN])} out {format_rate(peaks[BYTES_OUT])}")
         self.peak.show(peak)
-        self.totals.show(snapshot.totals)
 
 
 class TotalsLine(Widget):
@@ -100,9 +105,9 @@ def _totals_line(totals: Totals, width: int) -> Text:
     return line
 
 
-def _rate_line(label: str, rate: float, msgs: float, style: str) -> Text:
+def _rate_line(label: str, rate: float, calls: float, call: str, style: str) -> Text:
     line = Text(no_wrap=True, overflow="ellipsis", end="")
     line.append(f"{label}  ", "bold " + style)
     line.append(f"{format_rate(rate):>12}", "bold")
-    line.append(f"  {format_count(msgs):>5} msg/s")
+    line.append(f"  {format_count(calls):>5} {call}/s")
     return line

@@ -23,6 +23,7 @@ from echo_tui.engine.connection import format_peer
 from echo_tui.engine.server import EchoEngine
 from echo_tui.headless import headless_config, run_headless
 from echo_tui.portable import CAN_RAISE_FD_LIMIT, STOP_SIGNALS
+from echo_tui.recording import DEFAULT_MAX_BYTES, Recorder
 
 if TYPE_CHECKING:
     from echo_tui.metrics import MetricsServer
@@ -156,6 +157,20 @@ def build_parser() -> argparse.ArgumentParser:
         "pending are not read until theirs is sent (0: no global bound)",
     )
     parser.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write every event and snapshot to FILE (gzip if it ends in .gz); "
+        "play it back with: echo-tui replay FILE",
+    )
+    parser.add_argument(
+        "--record-max",
+        type=number_type(int, 1),
+        default=DEFAULT_MAX_BYTES,
+        metavar="BYTES",
+        help="stop recording (the server goes on) once FILE holds this many bytes",
+    )
+    parser.add_argument("--record-overwrite", action="store_true", help="replace FILE if it exists")
+    parser.add_argument(
         "--refresh",
         type=number_type(float, 0.5),
         default=5.0,
@@ -223,6 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from echo_tui.load import load_main
 
         return load_main(args_list[1:])
+    if args_list[:1] == ["replay"]:
+        from echo_tui.replay import replay_main
+
+        return replay_main(args_list[1:])
     stop = threading.Event()  # a stop signal arrived (before the UI could handle it itself)
     _flag_stop_signals(stop)
     try:
@@ -252,14 +271,20 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     if args.headless:
         config = headless_config(config, args.interval)
     engine = EchoEngine(config)
+    recorder = _open_recorder(engine, args) if args.record else None
     try:
         engine.start()
     except OSError as exc:
         raise UsageError(bind_error_message(exc, args.host, args.port)) from None
     except (UnicodeError, ValueError) as exc:  # e.g. an over-long or malformed host name
         raise UsageError(f"bad host {args.host!r}: {exc}") from None
+    finally:
+        if recorder is not None and not engine.running:  # it never started: nothing recorded
+            recorder.discard()
     swarm = metrics = None
     try:
+        if recorder is not None:
+            recorder.start()
         warnings = [exposure_warning(engine.address[0])]
         if args.metrics:
             metrics = _start_metrics(engine, *args.metrics)
@@ -276,7 +301,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         if args.headless:
             status = _run_headless(engine, args, metrics_url, stop)
         else:
-            status = _run_dashboard(engine, args, warning, metrics_url, stop)
+            status = _run_dashboard(engine, args, warning, metrics_url, stop, recorder)
         if engine.error is not None:  # shown after the terminal is restored
             print(f"echo-tui: engine failed: {engine.error.message}", file=sys.stderr)
             print(engine.error.traceback, file=sys.stderr, end="")
@@ -288,6 +313,22 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         if metrics is not None:
             metrics.stop()
         engine.stop()
+        if recorder is not None:
+            recorder.stop()
+            for notice in recorder.take_notices():
+                print(f"echo-tui: {notice}", file=sys.stderr)
+
+
+def _open_recorder(engine: EchoEngine, args: argparse.Namespace) -> Recorder:
+    """The recorder for --record; a usage error when the file exists or cannot be written."""
+    try:
+        return Recorder(engine, args.record, args.record_max, overwrite=args.record_overwrite)
+    except FileExistsError:
+        raise UsageError(
+            f"{args.record} exists: choose another file or add --record-overwrite"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.record}: {exc.strerror or exc}") from None
 
 
 def _start_metrics(engine: EchoEngine, host: str, port: int) -> MetricsServer:
@@ -342,6 +383,7 @@ def _run_dashboard(
     warning: str | None,
     metrics_url: str | None,
     stop: threading.Event,
+    recorder: Recorder | None,
 ) -> int:
     from echo_tui.ui.app import EchoTuiApp
 
@@ -351,6 +393,7 @@ def _run_dashboard(
         warning=warning,
         metrics_url=metrics_url,
         theme=args.theme,
+        notices=None if recorder is None else recorder.take_notices,
     )
 
     def request_exit(signum: int, frame: FrameType | None) -> None:

@@ -35,15 +35,20 @@ class PaletteCommand(NamedTuple):
 
 
 def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
-    """Every dashboard action that does not name a client (new actions get a line here)."""
+    """Every dashboard action that does not name a client (new actions get a line here).
+
+    In replay no server runs: only the commands about the view are offered.
+    """
+    live = app.playback is None
     yield PaletteCommand(
         "Filter…", "Show only clients whose address or state matches", app.action_filter
     )
-    yield PaletteCommand(
-        "Kick all matching the filter",
-        "Kick every client the filter shows, all without one (asks first)",
-        app.action_kick_matching,
-    )
+    if live:
+        yield PaletteCommand(
+            "Kick all matching the filter",
+            "Kick every client the filter shows, all without one (asks first)",
+            app.action_kick_matching,
+        )
     yield PaletteCommand(
         "Resume view" if app.paused else "Pause view",
         "The server keeps running either way",
@@ -56,7 +61,7 @@ def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
             lambda k=column.key: app.table.sort_by(k),
         )
     current = app.engine.selector_name
-    for name in available_selectors():
+    for name in available_selectors() if live else ():
         cls = SELECTOR_CLASSES.get(name)
         if cls is not None and cls != current:
             yield PaletteCommand(
@@ -77,7 +82,9 @@ def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
 
 
 def client_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
-    """Kick and mute (or unmute) for each connected client, named by id and address."""
+    """Kick and mute (or unmute) for each connected client, named by id and address (live)."""
+    if app.playback is not None:
+        return
     for cid, client in list(app.model.clients.items()):  # the tick may change it meanwhile
         name = f"client #{cid} {escape(client.stats.peer)}"
         yield PaletteCommand(

@@ -5,18 +5,22 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from types import MappingProxyType
 
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from echo_tui.engine.config import SELECTOR_CLASSES, available_selectors
-from echo_tui.engine.events import MUTED
+from echo_tui.engine.config import SELECTOR_CLASSES, EngineConfig, available_selectors
+from echo_tui.engine.events import MUTED, Snapshot
 from echo_tui.engine.server import EchoEngine
+from echo_tui.recording import Recorder
+from echo_tui.replay import ReplaySource, Timeline
 from echo_tui.ui.app import EchoTuiApp
-from echo_tui.ui.commands import DashboardCommands
+from echo_tui.ui.commands import DashboardCommands, app_commands, client_commands
 from echo_tui.ui.screens.confirm import ConfirmScreen
+from tests.helpers import wait_for
 from tests.ui.fakes import FakeEngine, Traffic
 from tests.ui.helpers import at_eof, conn_id_of, peer_of, screen_text, until
 
@@ -118,3 +122,39 @@ async def test_hostile_addresses_are_escaped_and_never_markup() -> None:
 
 def test_the_palette_is_on_and_offers_the_dashboard_commands() -> None:
     assert DashboardCommands in EchoTuiApp.COMMANDS
+
+
+async def test_replay_offers_no_server_commands(tmp_path: Path, connect: Connect) -> None:
+    path = tmp_path / "session.jsonl"
+    engine = EchoEngine(EngineConfig(port=0))
+    recorder = Recorder(engine, path)
+    engine.start()
+    recorder.start()
+
+    def moments_with_a_client() -> list[float]:
+        """When the recording (flushed so far) shows a client connected."""
+        try:
+            records = Timeline(path).records
+        except Exception:  # not even the header flushed yet
+            return []
+        return [r.t for r in records if type(r.item) is Snapshot and r.item.open_count]
+
+    try:
+        connect(engine.address).sendall(b"hi")
+        wait_for(moments_with_a_client, timeout=10, interval=0.1)
+    finally:
+        engine.stop()
+        recorder.stop()
+    timeline = Timeline(path)
+    moment = moments_with_a_client()[0]
+    source = ReplaySource(timeline)
+    replay = EchoTuiApp(source, clock=source.wall_clock, playback=source.channel)  # type: ignore[arg-type]
+    async with replay.run_test(size=SIZE) as pilot:
+        await pilot.press("space")  # pause
+        source.channel.seek(moment)
+        replay.tick()
+        assert replay.model.clients
+        assert not list(client_commands(replay))
+        titles = [command.title for command in app_commands(replay)]
+        assert "Filter…" in titles and "Sort by Peer" in titles
+        assert not [t for t in titles if t.startswith(("Kick", "Switch selector"))]

@@ -24,6 +24,7 @@ from textual.widgets import Footer, Input, Static
 from echo_tui.engine.config import available_selectors
 from echo_tui.engine.events import MUTED, CommandResult, EngineError, Snapshot
 from echo_tui.text import escape, safe_text
+from echo_tui.ui import REFRESH_RATES
 from echo_tui.ui.model import ClientModel, matcher
 from echo_tui.ui.screens.confirm import ConfirmScreen
 from echo_tui.ui.screens.help import HelpScreen
@@ -39,7 +40,6 @@ from echo_tui.units import format_bytes, format_duration
 if TYPE_CHECKING:
     from echo_tui.engine.server import EchoEngine
 
-REFRESH_RATES = (1.0, 2.0, 5.0, 10.0, 20.0)  # Hz; at least 1 so a crash shows within 1 s
 RATE = Binding.Group("Rate")
 # Commands whose success another log line already tells (the disconnect, the switch).
 _SAID_ELSEWHERE = frozenset({"kick", "switch_selector"})

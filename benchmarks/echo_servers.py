@@ -18,10 +18,12 @@ import sys
 
 from harness import (
     REFERENCE_KINDS,
+    SATURATION_HEADERS,
     machine,
     measure,
     median_of,
     rotated,
+    saturation_rows,
     start_server,
     table,
 )
@@ -102,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append([scenario, name, f"{ratio:.2f}x", verdict])
     if rows:
         print(table(["scenario", "against", "ratio", "goal"], rows))
+    print("\n## Saturation: share of a core over each run (median)\n")
+    print(table(SATURATION_HEADERS, saturation_rows(medians)))
     if failures:
         print(f"\n{failures} mismatches/errors during the runs", file=sys.stderr)
         return 1

@@ -22,6 +22,10 @@ LISTENING = re.compile(r"^listening on \[?(.+?)\]?:(\d+) \((.+)\)$")
 
 ENGINE_COMMAND = [PYTHON, "-m", "echo_tui", "--headless", "--port", "0"]
 REFERENCE_KINDS = ("buffered", "protocol", "streams", "classic")
+# One load process: it keeps up with a uvloop client (load_generator.py), and on
+# two cores it leaves the other one to the server.
+LOAD_PROCESSES = 1
+SATURATED = 0.9  # share of a core from which a process is taken as saturated
 
 
 def server_command(name: str, *extra: str) -> list[str]:
@@ -108,14 +112,12 @@ def run_load(
     size: int,
     duration: float,
     host: str = "127.0.0.1",
-    processes: int | None = None,
+    processes: int = LOAD_PROCESSES,
 ) -> dict:
     """Run `echo-tui load --json` in its own process(es) and return its summary."""
     command = [PYTHON, "-m", "echo_tui.load", "--host", host, "--port", str(port)]
     command += ["--connections", str(connections), "--size", str(size)]
-    command += ["--duration", str(duration), "--json"]
-    if processes:
-        command += ["--processes", str(processes)]
+    command += ["--duration", str(duration), "--processes", str(processes), "--json"]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=duration + 60)
     if done.returncode != 0 or not done.stdout.strip():
         raise RuntimeError(f"load failed ({done.returncode}): {done.stderr.strip()}")
@@ -123,7 +125,11 @@ def run_load(
 
 
 def measure(server: Server, connections: int, size: int, duration: float) -> dict:
-    """One load run against `server`, with the server's CPU time per echoed message."""
+    """One load run against `server`: its CPU time per echoed message, and who was saturated.
+
+    `load_core` and `server_core` are the share of one core each process used over
+    the run (CPU seconds / the run's duration); see `saturated`.
+    """
     before = cpu_seconds(server.pid)
     summary = run_load(server.port, connections, size, duration, host=server.host)
     used = cpu_seconds(server.pid) - before
@@ -133,9 +139,38 @@ def measure(server: Server, connections: int, size: int, duration: float) -> dic
         "cpu_us_per_msg": used / messages * 1e6,
         "p50_ms": summary["latency_ms"]["p50"],
         "p99_ms": summary["latency_ms"]["p99"],
+        "load_core": load_core(summary),
+        "server_core": used / max(summary["duration"], 1e-9),
         "mismatches": summary["mismatches"],
         "errors": summary["errors"],
     }
+
+
+def load_core(summary: dict) -> float:
+    """The share of one core each load process used, from `echo-tui load --json`'s summary."""
+    return summary["cpu_s"] / max(summary["duration"], 1e-9) / summary["processes"]
+
+
+def saturated(load_core: float, server_core: float) -> str:
+    """Which side ran out of CPU: a process at SATURATED of a core or more is the bottleneck.
+
+    "neither" means both waited: on a shared machine, other work had the cores.
+    """
+    sides = [name for name, core in (("server", server_core), ("load", load_core))
+             if core >= SATURATED]  # fmt: skip
+    return " and ".join(sides) or "neither"
+
+
+def saturation_rows(medians: dict[tuple[str, str], dict]) -> list[list[str]]:
+    """Table rows per (scenario, server): each side's share of a core and which one saturated."""
+    return [
+        [scenario, name, f"{m['load_core']:.0%}", f"{m['server_core']:.0%}",
+         saturated(m["load_core"], m["server_core"])]
+        for (scenario, name), m in medians.items()
+    ]  # fmt: skip
+
+
+SATURATION_HEADERS = ["scenario", "server", "load generator CPU", "server CPU", "saturated"]
 
 
 def median_of(runs: Sequence[dict]) -> dict:

@@ -46,8 +46,6 @@ from echo_tui.units import format_size
 
 MIB = 1024 * 1024
 HEADER = struct.Struct(">II")  # connection number, sequence number
-SEQUENCE = struct.Struct(">I")
-SEQUENCE_AT = 4  # where the sequence number sits in the header
 READ = 0x001  # select.EPOLLIN
 WRITE = 0x004  # select.EPOLLOUT
 PROGRESS_EVERY = 0.2  # seconds between progress updates from a worker
@@ -81,6 +79,7 @@ class LoadResult:
     errors: int = 0
     mismatches: int = 0
     elapsed: float = 0.0
+    cpu: float = 0.0  # CPU seconds the loop's process used while it ran (all workers, summed)
     latencies: array = field(default_factory=lambda: array("d"))  # seconds
     reasons: list[str] = field(default_factory=list)
     connect_error: str | None = None
@@ -92,6 +91,7 @@ class LoadResult:
         self.errors += other.errors
         self.mismatches += other.mismatches
         self.elapsed = max(self.elapsed, other.elapsed)
+        self.cpu += other.cpu
         self.latencies.extend(other.latencies)
         self.reasons.extend(other.reasons[: MAX_REASONS - len(self.reasons)])
         self.connect_error = self.connect_error or other.connect_error
@@ -123,7 +123,7 @@ class _Conn:
         self.recv = sock.recv  # bound once: the hot loop calls them for every message
         self.send = sock.send
         self.message = message  # reused: stamped in place with each new sequence number
-        self.seq = -1
+        self.seq = 0  # of the message in flight; the first is number 1
         self.sent = 0  # bytes of `message` written so far
         self.received = bytearray()  # an echo that arrived in pieces, until it is whole
         # `message` while the next recv() can return the whole echo in one piece (all of it
@@ -145,21 +145,32 @@ class Payloads:
         pattern = bytes(range(33, 127)) + bytes(range(256))
         self._pattern = pattern * (size // len(pattern) + 2)
         self._period = len(pattern)
+        self._last_byte = min(size, HEADER.size) - 1  # where the sequence number's last byte is
 
     def blank(self, number: int) -> bytearray:
-        """A message buffer for connection `number`, ready for `stamp`."""
+        """Connection `number`'s message buffer, holding its message 0."""
         start = (number * 7) % self._period
         message = bytearray(self._pattern[start : start + self.size])
-        if self.size >= HEADER.size:
-            HEADER.pack_into(message, 0, number & 0xFFFFFFFF, 0)
+        self.stamp(message, number, 0)
         return message
 
     def stamp(self, message: bytearray, number: int, seq: int) -> None:
-        """Write sequence number `seq` into connection `number`'s message buffer."""
+        """Write the header of message `seq` into connection `number`'s buffer."""
+        header = HEADER.pack(number & 0xFFFFFFFF, seq & 0xFFFFFFFF)
         if self.size >= HEADER.size:
-            SEQUENCE.pack_into(message, SEQUENCE_AT, seq & 0xFFFFFFFF)
+            message[: HEADER.size] = header
         else:
-            message[:] = HEADER.pack(number & 0xFFFFFFFF, seq & 0xFFFFFFFF)[-self.size :]
+            message[:] = header[-self.size :]
+
+    def advance(self, message: bytearray, number: int, seq: int) -> None:
+        """Turn the buffer holding message `seq - 1` into message `seq`, cheaply.
+
+        Per message only the sequence number's last byte changes: write that one
+        byte, and the whole header when it wraps (a full stamp costs 6x more).
+        """
+        message[self._last_byte] = low = seq & 0xFF
+        if not low:
+            self.stamp(message, number, seq)
 
     def make(self, number: int, seq: int) -> bytes:
         """The message `seq` of connection `number`."""
@@ -264,6 +275,7 @@ class LoadClient:
         conns = self.conns
         poll = self.poller.poll
         clock = time.monotonic
+        cpu_start = time.process_time()
         start = clock()
         deadline = start + spec.duration
         interval = 1.0 / spec.rate if spec.rate else 0.0
@@ -305,7 +317,7 @@ class LoadClient:
                 except OSError as exc:
                     self._lose(conn, f"recv failed: {exc.strerror or exc}")
                     continue
-                if data != conn.expect and not self._reassemble(conn, data):
+                if conn.expect != data and not self._reassemble(conn, data):
                     continue
                 record(now - conn.sent_at)
                 if sending and not interval:
@@ -325,6 +337,7 @@ class LoadClient:
                 progress(len(latencies))
                 next_progress = now + PROGRESS_EVERY
         result.elapsed = now - start
+        result.cpu = time.process_time() - cpu_start
         result.messages = len(latencies)
         if progress is not None:
             progress(result.messages)
@@ -339,19 +352,20 @@ class LoadClient:
 
     def _send(self, conn: _Conn) -> None:
         """Stamp the next sequence number into the message and send it."""
+        message = conn.message
         conn.seq += 1
-        self.payloads.stamp(conn.message, conn.number, conn.seq)
-        conn.sent = 0
+        self.payloads.advance(message, conn.number, conn.seq)
         conn.sent_at = time.monotonic()
         try:
-            conn.sent = conn.send(conn.message)
+            sent = conn.send(message)
         except BlockingIOError:
-            pass
+            sent = 0
         except OSError as exc:
             self._lose(conn, f"send failed: {exc.strerror or exc}")
             return
-        if conn.sent == len(conn.message):
-            conn.expect = conn.message
+        conn.sent = sent
+        if sent == len(message):
+            conn.expect = message
         else:
             conn.expect = None
             self.poller.modify(conn.fd, READ | WRITE)
@@ -533,6 +547,7 @@ def summarize(spec: LoadSpec, result: LoadResult) -> dict:
             name: round(percentile(ordered, q) * 1000, 3)
             for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
         },
+        "cpu_s": round(result.cpu, 3),
         "errors": result.errors,
         "mismatches": result.mismatches,
         "reasons": result.reasons,

@@ -28,3 +28,10 @@ def test_echo_servers_benchmark_quick() -> None:
 def test_scale_benchmark_quick() -> None:
     out = run("scale.py", "--counts", "50", "--servers", "echo-tui,protocol")
     assert "| echo-tui " in out and "| protocol " in out
+
+
+def test_load_generator_benchmark_quick() -> None:
+    """Runs without uvloop: the reference client is then skipped, with a message."""
+    out = run("load_generator.py", "--scenarios", "100x10")
+    assert "## 100 B x 10 connections" in out
+    assert "| echo-tui load " in out and "saturated" in out

@@ -123,7 +123,7 @@ def test_stale_echo_of_an_earlier_message_is_a_mismatch(serve, capsys) -> None:
     code, summary, err = run_json(capsys, "--port", port, "--connections", "1", "--duration", "0.3")
     assert code == 1 and "mismatched echoes" in err
     assert summary["mismatches"] == summary["messages"] - 1 > 0
-    assert "message 1: echo differs at byte 7 of 100" in summary["reasons"][0]
+    assert "message 2: echo differs at byte 7 of 100" in summary["reasons"][0]
 
 
 def test_messages_shorter_than_the_header_are_verified(engine, capsys) -> None:
@@ -184,6 +184,16 @@ def test_payloads_differ_per_connection_and_message() -> None:
     assert len(messages) == 900 and {len(m) for m in messages} == {100}
     assert HEADER.unpack(payloads.make(7, 12)[: HEADER.size]) == (7, 12)
     assert len(Payloads(3).make(1, 1)) == 3
+
+
+@pytest.mark.parametrize("size", [100, 8, 3])
+def test_advancing_a_message_in_place_makes_the_next_one(size: int) -> None:
+    payloads = Payloads(size)
+    message = payloads.blank(5)
+    assert message == payloads.make(5, 0)
+    for seq in range(1, 70_000):  # the last byte wraps 273 times, the last two bytes once
+        payloads.advance(message, 5, seq)
+        assert message == payloads.make(5, seq), seq
 
 
 def test_percentile_nearest_rank() -> None:

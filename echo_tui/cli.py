@@ -31,6 +31,7 @@ from echo_tui.engine.connection import format_peer
 from echo_tui.engine.server import EchoEngine
 from echo_tui.headless import headless_config, run_headless
 from echo_tui.portable import CAN_RAISE_FD_LIMIT, STOP_SIGNALS
+from echo_tui.recording import DEFAULT_MAX_BYTES, Recorder
 from echo_tui.ui import REFRESH_RATES
 from echo_tui.units import format_size
 
@@ -92,6 +93,7 @@ def key_bindings_help() -> str:
 SUBCOMMANDS = {
     "load": ("echo_tui.load", "load_main", "drive any echo server, checking every echo"),
     "client": ("echo_tui.client", "client_main", "type lines to an echo server, see them back"),
+    "replay": ("echo_tui.replay", "replay_main", "play a --record file back in the dashboard"),
 }
 
 
@@ -168,6 +170,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="pending echo for all clients together; at it, clients with echo "
         "pending are not read until theirs is sent (0: no global bound)",
     )
+    parser.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write every event and snapshot to FILE (gzip if it ends in .gz); "
+        "play it back with: echo-tui replay FILE",
+    )
+    parser.add_argument(
+        "--record-max",
+        type=size_type(1),
+        default=format_size(DEFAULT_MAX_BYTES),
+        metavar="SIZE",
+        help="stop recording (the server goes on) once FILE holds this many bytes",
+    )
+    parser.add_argument("--record-overwrite", action="store_true", help="replace FILE if it exists")
     parser.add_argument(
         "--refresh",
         type=_refresh_rate,
@@ -264,14 +280,20 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
             "use --headless (with --json for JSON lines) to run without it"
         )
     engine = EchoEngine(config)
+    recorder = _open_recorder(engine, args) if args.record else None
     try:
         engine.start()
     except OSError as exc:
         raise UsageError(bind_error_message(exc, args.host, args.port)) from None
     except (UnicodeError, ValueError) as exc:  # e.g. an over-long or malformed host name
         raise UsageError(f"bad host {args.host!r}: {exc}") from None
+    finally:
+        if recorder is not None and not engine.running:  # it never started: nothing recorded
+            recorder.discard()
     swarm = metrics = None
     try:
+        if recorder is not None:
+            recorder.start()
         warnings = [exposure_warning(engine.address[0])]
         if args.metrics:
             metrics = _start_metrics(engine, *args.metrics)
@@ -288,7 +310,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         if args.headless:
             status = _run_headless(engine, args, metrics_url, stop)
         else:
-            status = _run_dashboard(engine, args, warning, metrics_url, stop)
+            status = _run_dashboard(engine, args, warning, metrics_url, stop, recorder)
         if engine.error is not None:  # shown after the terminal is restored
             print(f"echo-tui: engine failed: {engine.error.message}", file=sys.stderr)
             print(engine.error.traceback, file=sys.stderr, end="")
@@ -300,6 +322,22 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         if metrics is not None:
             metrics.stop()
         engine.stop()
+        if recorder is not None:
+            recorder.stop()
+            for notice in recorder.take_notices():
+                print(f"echo-tui: {notice}", file=sys.stderr)
+
+
+def _open_recorder(engine: EchoEngine, args: argparse.Namespace) -> Recorder:
+    """The recorder for --record; a usage error when the file exists or cannot be written."""
+    try:
+        return Recorder(engine, args.record, args.record_max, overwrite=args.record_overwrite)
+    except FileExistsError:
+        raise UsageError(
+            f"{args.record} exists: choose another file or add --record-overwrite"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.record}: {exc.strerror or exc}") from None
 
 
 def _start_metrics(engine: EchoEngine, host: str, port: int) -> MetricsServer:
@@ -354,10 +392,17 @@ def _run_dashboard(
     warning: str | None,
     metrics_url: str | None,
     stop: threading.Event,
+    recorder: Recorder | None,
 ) -> int:
     from echo_tui.ui.app import EchoTuiApp
 
-    app = EchoTuiApp(engine, refresh_hz=args.refresh, warning=warning, metrics_url=metrics_url)
+    app = EchoTuiApp(
+        engine,
+        refresh_hz=args.refresh,
+        warning=warning,
+        metrics_url=metrics_url,
+        notices=None if recorder is None else recorder.take_notices,
+    )
 
     def request_exit(signum: int, frame: FrameType | None) -> None:
         stop.set()

@@ -283,20 +283,28 @@ def run_headless(
             status = 1
             break
         if report.latest is not None:
-            _print(out, _line(report, time.time(), interval, as_json, with_clients))
+            print_line(out, report_line(report, time.time(), interval, as_json, with_clients))
     engine.stop()
     events, snapshot, _ = engine.channel.drain()
     report.take(events, snapshot)
     if report.latest is not None:
-        _print(out, json.dumps(summary_record(report)) if as_json else summary_line(report))
+        print_line(out, final_line(report, as_json))
     return status
 
 
-def _line(report: Report, now: float, interval: float, as_json: bool, with_clients: bool) -> str:
+def final_line(report: Report, as_json: bool) -> str:
+    """The summary printed when the server stops (or a replay ends)."""
+    return json.dumps(summary_record(report)) if as_json else summary_line(report)
+
+
+def report_line(
+    report: Report, now: float, interval: float, as_json: bool, with_clients: bool = False
+) -> str:
+    """One stats line as of `now` (wall clock), as text or JSON."""
     if as_json:
         return json.dumps(stats_record(report, now, with_clients))
     return stats_line(report, now, interval)
 
 
-def _print(out: TextIO | None, line: str) -> None:
+def print_line(out: TextIO | None, line: str) -> None:
     print(line, file=out or sys.stdout, flush=True)

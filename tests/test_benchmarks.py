@@ -35,3 +35,9 @@ def test_load_generator_benchmark_quick() -> None:
     out = run("load_generator.py", "--scenarios", "100x10")
     assert "## 100 B x 10 connections" in out
     assert "| echo-tui load " in out and "saturated" in out
+
+
+def test_recording_benchmark_quick() -> None:
+    out = run("recording.py")
+    assert "--record vs not" in out and "| 100 B x 100 " in out
+    assert "| --demo 20 " in out and "| 100 busy clients " in out

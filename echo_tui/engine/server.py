@@ -87,6 +87,7 @@ class EchoEngine:
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config = config or EngineConfig()
         self.channel = EventChannel(config.channel_capacity)
+        self._channels = [self.channel]  # the consumer's, then any subscriber's (a recorder)
         self.error: EngineError | None = None
         self.stopped = threading.Event()
         self.address: tuple[str, int] = (config.host, config.port)
@@ -156,6 +157,17 @@ class EchoEngine:
             self._inbox.wake()
             self._thread.join(timeout)
 
+    def subscribe(self, capacity: int | None = None) -> EventChannel:
+        """Another channel that gets every event, snapshot and error (call before start()).
+
+        Each channel is bounded and merged on its own, so a slow subscriber (a
+        recorder writing to disk) never slows the engine or the main consumer;
+        a snapshot's `events_dropped` counts the main channel's drops.
+        """
+        channel = EventChannel(capacity or self.config.channel_capacity)
+        self._channels = [*self._channels, channel]
+        return channel
+
     @property
     def running(self) -> bool:
         """The loop thread is alive (started and not yet finished)."""
@@ -212,7 +224,8 @@ class EchoEngine:
             self._publish()
         except BaseException as exc:
             self._fail(exc)
-        self.channel.put_event(EngineStopped(time.time()))
+        for channel in self._channels:
+            channel.put_event(EngineStopped(time.time()))
         self.stopped.set()
         # Commands queued after _release() emptied the inbox (see _submit for the other side).
         self._inbox.refuse_all("engine stopped")
@@ -225,7 +238,8 @@ class EchoEngine:
                 traceback="".join(traceback.format_exception(exc)),
                 at=time.time(),
             )
-            self.channel.put_error(self.error)
+            for channel in self._channels:
+                channel.put_error(self.error)
 
     def _loop(self) -> None:
         """select() and dispatch until stop() asks (through the wake-up, see _on_wakeup).
@@ -535,7 +549,8 @@ class EchoEngine:
 
     def _emit(self, event: LifecycleEvent) -> None:
         self._events_since_snapshot = True
-        self.channel.put_event(event)  # when full, the channel counts the drop
+        for channel in self._channels:
+            channel.put_event(event)  # when full, the channel counts the drop
 
     # ----------------------------------------------------------------- commands
 
@@ -667,7 +682,8 @@ class EchoEngine:
         self._dirty.clear()
         self._closed_ids.clear()
         self._events_since_snapshot = False
-        self.channel.put_snapshot(snapshot)
+        for channel in self._channels:
+            channel.put_snapshot(snapshot)
 
     def _release(self) -> None:
         """Close every socket and the selector (engine thread, or after it ended)."""

@@ -23,6 +23,7 @@ from textual.widgets import Footer, Input, Static
 
 from echo_tui.engine.config import available_selectors
 from echo_tui.engine.events import MUTED, CommandResult, EngineError, Snapshot
+from echo_tui.replay import SPEEDS
 from echo_tui.text import escape, safe_text
 from echo_tui.ui import REFRESH_RATES
 from echo_tui.ui.model import ClientModel, matcher
@@ -39,8 +40,17 @@ from echo_tui.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
     from echo_tui.engine.server import EchoEngine
+    from echo_tui.replay import ReplayChannel
 
 RATE = Binding.Group("Rate")
+PLAYBACK = Binding.Group("Playback")
+# What only a running server can do: not offered in replay.
+_SERVER_ACTIONS = frozenset({"kick", "kick_matching", "mute", "unmute", "choose_selector"})
+_PLAYBACK_ACTIONS = frozenset({"play", "hold", "seek", "speed", "seek_to"})
+REPLAY_NOTE = (
+    "Replay: the dashboard shows a recording, no server runs. Kicking, muting and switching "
+    "the selector act on a running server, so they are not offered here."
+)
 # Commands whose success another log line already tells (the disconnect, the switch).
 _SAID_ELSEWHERE = frozenset({"kick", "switch_selector"})
 
@@ -68,6 +78,24 @@ class EchoTuiApp(App[None]):
         Binding(
             "minus", "slower", "Slower", key_display="-", tooltip="Refresh less often", group=RATE
         ),
+        Binding("space", "play", "Play", tooltip="Replay: play / pause", group=PLAYBACK),
+        Binding("space", "hold", "Pause", tooltip="Replay: play / pause", group=PLAYBACK),
+        Binding(
+            "left", "seek(-10)", "-10s", key_display="←", priority=True, tooltip="Replay: back 10 s"
+        ),
+        Binding(
+            "right", "seek(10)", "+10s", key_display="→", priority=True, tooltip="Replay: on 10 s"
+        ),
+        Binding("less_than_sign", "speed(-1)", "Slower", key_display="<", tooltip="Replay: slower"),
+        Binding(
+            "greater_than_sign", "speed(1)", "Faster", key_display=">", tooltip="Replay: faster"
+        ),
+        Binding(
+            "home", "seek_to(0)", "Start", show=False, priority=True, tooltip="Replay: to the start"
+        ),
+        Binding(
+            "end", "seek_to(-1)", "End", show=False, priority=True, tooltip="Replay: to the end"
+        ),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Show the help"),
         Binding("q", "quit", "Quit", tooltip="Quit (stops the server)"),
         Binding(
@@ -86,9 +114,14 @@ class EchoTuiApp(App[None]):
         warning: str | None = None,
         metrics_url: str | None = None,
         clock: Callable[[], float] = time.time,
+        playback: ReplayChannel | None = None,
+        notices: Callable[[], list[str]] | None = None,
     ) -> None:
+        """`engine`: a started EchoEngine, or with `playback` a replay.ReplaySource."""
         super().__init__()
         self.engine = engine
+        self.playback = playback
+        self.notices = notices  # what else has something to say (the recorder)
         self.warning = warning
         self.metrics_url = metrics_url
         self.clock = clock
@@ -150,6 +183,8 @@ class EchoTuiApp(App[None]):
         with self.batch_update():
             if not self.paused:
                 events, snapshot, error = self.engine.channel.drain()
+                if self.playback is not None and self.playback.rebuilt:
+                    self._start_afresh()
                 log = self.event_log
                 for event in events:
                     if not isinstance(event, CommandResult):  # logged from its future
@@ -160,6 +195,8 @@ class EchoTuiApp(App[None]):
             else:
                 error = None
             self._report_commands()
+            for notice in self.notices() if self.notices else ():
+                self.event_log.log_note(self.clock(), notice, ok=False)
             self._check_engine(error or self.engine.error)
             self._show_header()
             self._offer_mute_or_unmute()
@@ -179,6 +216,16 @@ class EchoTuiApp(App[None]):
         if dropped > self._dropped_logged:
             self.event_log.log_dropped(dropped - self._dropped_logged)
             self._dropped_logged = dropped
+
+    def _start_afresh(self) -> None:
+        """After a seek: forget every client (the next snapshot holds all that are open)."""
+        self.table.apply(self.model.reset())
+        self.traffic_panel.reset()
+        self.select_panel.reset()
+        position = format_clock(self.playback.position)  # type: ignore[union-attr]
+        self.event_log.log_note(self.clock(), f"replay from {position}")
+        self.snapshot = None
+        self._dropped_logged = 0
 
     def _check_engine(self, error: EngineError | None) -> None:
         if self.failure is not None:
@@ -209,6 +256,7 @@ class EchoTuiApp(App[None]):
             accept_paused=snapshot is not None and snapshot.totals.accept_paused,
             buffer_full=snapshot is not None and snapshot.totals.buffer_full,
             warning=self.warning,
+            replay=None if self.playback is None else replay_status(self.playback),
         )
         self.status_header.show_status(status)  # repaints only when its text changes
 
@@ -225,7 +273,18 @@ class EchoTuiApp(App[None]):
         return client is not None and client.stats.state == MUTED
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Of each pair bound to one key, only the one that applies now is active."""
+        """Of each pair bound to one key, only the one that applies now is active.
+
+        In replay, what needs a running server is not offered; live, playback is not.
+        """
+        playback = self.playback
+        if action in _SERVER_ACTIONS and playback is not None:
+            return False
+        if action in _PLAYBACK_ACTIONS:
+            if playback is None:
+                return False
+            if action == "seek" and self.focused is self.filter_input:
+                return False  # ← and → move the cursor in the filter
         match action:
             case "mute":
                 return not self._highlighted_muted()
@@ -235,6 +294,10 @@ class EchoTuiApp(App[None]):
                 return not self.paused
             case "resume":
                 return self.paused
+            case "play":
+                return playback is not None and playback.paused
+            case "hold":
+                return playback is not None and not playback.paused
         return True
 
     def _report_commands(self) -> None:
@@ -381,7 +444,59 @@ class EchoTuiApp(App[None]):
         self.refresh_hz = REFRESH_RATES[max(0, min(len(REFRESH_RATES) - 1, index))]
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.BINDINGS))
+        hidden = _PLAYBACK_ACTIONS if self.playback is None else _SERVER_ACTIONS
+        offered = [b for b in self.BINDINGS if _action_name(b) not in hidden]
+        self.push_screen(HelpScreen(offered, note=None if self.playback is None else REPLAY_NOTE))
+
+    # -- replay ------------------------------------------------------------------------------
+
+    def action_play(self) -> None:
+        self._playback_changed(self.playback.toggle_pause)  # type: ignore[union-attr]
+
+    def action_hold(self) -> None:
+        self.action_play()
+
+    def action_seek(self, seconds: float) -> None:
+        playback = self.playback
+        self._playback_changed(lambda: playback.seek(playback.position + seconds))  # type: ignore[union-attr]
+
+    def action_seek_to(self, position: float) -> None:
+        playback = self.playback
+        end = playback.timeline.duration  # type: ignore[union-attr]
+        self._playback_changed(lambda: playback.seek(end if position < 0 else position))  # type: ignore[union-attr]
+
+    def action_speed(self, step: int) -> None:
+        playback = self.playback
+        index = SPEEDS.index(playback.speed) + step  # type: ignore[union-attr]
+        speed = SPEEDS[max(0, min(len(SPEEDS) - 1, index))]
+        self._playback_changed(lambda: playback.set_speed(speed))  # type: ignore[union-attr]
+
+    def _playback_changed(self, change: Callable[[], None]) -> None:
+        change()
+        self.refresh_bindings()
+        self.tick()
+
+
+def replay_status(playback: ReplayChannel) -> str:
+    """The header's replay part: position / duration, speed, and playing or paused."""
+    state = "paused" if playback.paused else ("end" if playback.at_end else "playing")
+    recorded = time.strftime("%Y-%m-%d %H:%M", time.localtime(playback.timeline.header.started_at))
+    return (
+        f"{format_clock(playback.position)} / {format_clock(playback.timeline.duration)}"
+        f"  ×{playback.speed:g} {state}  recorded {recorded}"
+    )
+
+
+def format_clock(seconds: float) -> str:
+    """12:04 (minutes:seconds), or 1:02:03 past an hour."""
+    minutes, second = divmod(int(seconds), 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{hours}:{minute:02d}:{second:02d}" if hours else f"{minute}:{second:02d}"
+
+
+def _action_name(binding: BindingType) -> str:
+    action = binding.action if isinstance(binding, Binding) else binding[1]
+    return action.split("(", 1)[0]
 
 
 def kicked_words(filter_text: str) -> Callable[[CommandResult], str]:

@@ -57,6 +57,12 @@ class ClientModel:
         self._window_start: float | None = None  # snapshot monotonic time the window opened
         self._window_totals: tuple[int, ...] = (0,) * 4  # traffic_counters() then
 
+    def reset(self) -> Change:
+        """Forget every client and rate (a replay seeked): the change removes them all."""
+        removed = list(self.clients)
+        self.__init__()  # type: ignore[misc]
+        return Change([], [], removed)
+
     def apply(self, snapshot: Snapshot) -> Change:
         """Apply a (delta) snapshot; return the ids added, updated and removed."""
         now = snapshot.monotonic

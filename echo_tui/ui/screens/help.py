@@ -159,13 +159,16 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "dismiss", "Close")]
 
-    def __init__(self, bindings: Iterable[BindingType]) -> None:
+    def __init__(self, bindings: Iterable[BindingType], note: str | None = None) -> None:
         super().__init__()
         self.bindings = list(bindings)
+        self.note = note  # shown first (say, why replay offers fewer keys)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
             yield Static(Text(INTRO, "dim"), id="help-intro")
+            if self.note:
+                yield Static(Text(self.note, "bold"), classes="help-title")
             yield Static(Text("Keys", "bold"), classes="help-title")
             yield Static(definitions(key_lines(self.bindings)))
             for title, rows in SECTIONS:

@@ -35,6 +35,7 @@ class Status:
     dropped: int = 0
     accept_paused: bool = False
     buffer_full: bool = False
+    replay: str | None = None  # position, speed and state when replaying a recording
     warning: str | None = None
 
 
@@ -62,6 +63,10 @@ def render_status(status: Status) -> Text:
     if status.paused:
         text.append("  ", "")
         text.append(" PAUSED ", "bold black on yellow")
+    if status.replay is not None:
+        text.append("\n")
+        text.append(" REPLAY ", "bold black on cyan")
+        text.append(f" {status.replay}")
     if status.warning:
         text.append("\n")
         text.append_text(safe_text(status.warning, "yellow"))
@@ -69,7 +74,7 @@ def render_status(status: Status) -> Text:
 
 
 class StatusHeader(LiveText):
-    """One line (two with a warning) at the top of the screen."""
+    """One line at the top of the screen; two with a warning, or in replay."""
 
     def show_status(self, status: Status) -> None:
         self.show(render_status(status))

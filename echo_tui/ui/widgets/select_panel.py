@@ -187,6 +187,14 @@ class SelectPanel(Horizontal):
         self._period_began: float | None = None  # wall clock then
         self._previous: Period | None = None  # the selector before the last switch
 
+    def reset(self) -> None:
+        """Start over, as at the first snapshot (a replay seeked)."""
+        self.meter = Meter(HIST + HISTOGRAM_BUCKETS)
+        self._last = self._previous = None
+        self._period_base, self._period_began = LoopStats(), None
+        self.border_subtitle = self.BORDER_SUBTITLE
+        self.periods.remove_class("shown")
+
     def compose(self) -> ComposeResult:
         with Vertical(id="select-left"):
             yield self.stats

@@ -39,6 +39,12 @@ class TrafficPanel(Vertical):
         self.peak = LiveText(id="traffic-peak")
         self.totals = TotalsLine(id="traffic-totals")
 
+    def reset(self) -> None:
+        """Forget the history and peaks (a replay seeked); rates show at the next window."""
+        for history in self.history:
+            history.clear()
+        self.peaks = [0.0, 0.0]
+
     def compose(self) -> ComposeResult:
         yield self.rate_in
         yield self.spark_in

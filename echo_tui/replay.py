@@ -1,0 +1,279 @@
+"""`echo-tui replay FILE`: a recording played back, headless or in the dashboard.
+
+Playback folds the recording's snapshots in order (Snapshot.merged_after), which
+is what the live consumer's channel does: the state at any moment is exact, and
+seeking back rebuilds it by folding again from the start of the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import fields, replace
+from types import MappingProxyType
+from typing import TextIO
+
+from echo_tui.arguments import USAGE_ERROR, OneLineParser, UsageError, number_type
+from echo_tui.engine.config import EngineConfig
+from echo_tui.engine.events import EngineError, LifecycleEvent, Snapshot
+from echo_tui.headless import Report, final_line, print_line, report_line
+from echo_tui.recording import Header, Record, RecordingError, open_recording
+
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+SEEK_STEP = 10.0  # seconds ← and → move
+
+
+def recorded_config(header: Header) -> EngineConfig:
+    """The engine settings the recording was made with (unknown fields ignored)."""
+    known = {f.name for f in fields(EngineConfig)}
+    return EngineConfig(**{k: v for k, v in header.limits.items() if k in known})
+
+
+def fold(state: Snapshot | None, snapshot: Snapshot) -> Snapshot:
+    """The state after `snapshot`, given the state before it (None: nothing yet).
+
+    The result's `changed` holds every open connection and `closed` is empty: a
+    fresh consumer applying it sees exactly what the live one saw at that moment.
+    """
+    if state is None:
+        changed = dict(snapshot.changed)
+    else:
+        changed = {k: v for k, v in state.changed.items() if k not in snapshot.closed}
+        changed.update(snapshot.changed)
+    return replace(snapshot, changed=MappingProxyType(changed), closed=frozenset())
+
+
+class Timeline:
+    """A recording read through once: its header, duration and records, for playback."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        """Read `path` (RecordingError when it is not a recording this version reads)."""
+        self.path = path
+        reading = open_recording(path)
+        self.header = reading.header
+        # In time order: a drain writes its events before its snapshot, which may be older.
+        self.records: list[Record] = sorted(reading.records, key=lambda record: record.t)
+        self.warning = reading.warning
+        self.duration = self.records[-1].t if self.records else 0.0
+
+    def index_at(self, position: float) -> int:
+        """How many records lie at or before `position` seconds."""
+        low, high = 0, len(self.records)
+        while low < high:
+            middle = (low + high) // 2
+            if self.records[middle].t <= position:
+                low = middle + 1
+            else:
+                high = middle
+        return low
+
+
+class ReplayChannel:
+    """What the dashboard drains in replay: the records up to the playback position.
+
+    It has the live channel's drain(); after a seek, the first drain returns the
+    state folded from the start (`rebuilt` says so, so the UI starts afresh).
+    """
+
+    def __init__(self, timeline: Timeline, clock: Callable[[], float] = time.monotonic) -> None:
+        self.timeline = timeline
+        self.clock = clock
+        self.speed = 1.0
+        self.paused = False
+        self.rebuilt = False  # the last drain replaced the whole state (after a seek)
+        self._position = 0.0
+        self._anchor = clock()  # clock time at which playback was at _position
+        self._next = 0  # index of the first record not handed out yet
+        self._state: Snapshot | None = None  # every snapshot folded up to _next
+        self._seek_to: float | None = 0.0
+
+    @property
+    def position(self) -> float:
+        """Seconds into the recording, at the replay speed."""
+        if self.paused:
+            return self._position
+        return min(
+            self.timeline.duration, self._position + (self.clock() - self._anchor) * self.speed
+        )
+
+    @property
+    def at_end(self) -> bool:
+        return self.position >= self.timeline.duration
+
+    def toggle_pause(self) -> None:
+        self._rebase()
+        self.paused = not self.paused
+
+    def set_speed(self, speed: float) -> None:
+        self._rebase()
+        self.speed = speed
+
+    def seek(self, position: float) -> None:
+        """Move to `position` seconds (clamped to the recording)."""
+        self._position = max(0.0, min(self.timeline.duration, position))
+        self._anchor = self.clock()
+        self._seek_to = self._position
+
+    def _rebase(self) -> None:
+        self._position, self._anchor = self.position, self.clock()
+
+    def drain(self) -> tuple[list[LifecycleEvent], Snapshot | None, EngineError | None]:
+        """The events and the (merged) snapshot recorded since the last drain."""
+        records = self.timeline.records
+        end = self.timeline.index_at(self.position)
+        self.rebuilt = self._seek_to is not None
+        if self.rebuilt:  # fold from the start: exact, whatever happened before
+            self._seek_to = None
+            self._next, self._state = 0, None
+        events: list[LifecycleEvent] = []
+        error: EngineError | None = None
+        delta: Snapshot | None = None
+        for record in records[self._next : end]:
+            item = record.item
+            if isinstance(item, Snapshot):
+                self._state = fold(self._state, item)
+                delta = item if delta is None else item.merged_after(delta)
+            elif isinstance(item, EngineError):
+                error = item
+            elif not isinstance(item, str) and not self.rebuilt:
+                events.append(item)
+        self._next = end
+        if self.rebuilt:
+            return [], self._state, error
+        return events, delta, error
+
+    def notes_until_now(self) -> list[str]:
+        """The recorder's notes up to the position (say, that it hit --record-max)."""
+        end = self.timeline.index_at(self.position)
+        return [r.item for r in self.timeline.records[:end] if isinstance(r.item, str)]
+
+
+class ReplaySource:
+    """The engine's read side, played back from a recording: what the dashboard watches.
+
+    No socket is opened; commands are not offered in replay (the app checks `replay`).
+    """
+
+    replay = True
+
+    def __init__(self, timeline: Timeline, clock: Callable[[], float] = time.monotonic) -> None:
+        header = timeline.header
+        self.timeline = timeline
+        self.channel = ReplayChannel(timeline, clock)
+        self.config = recorded_config(header)
+        self.address = header.address
+        self.selector_name = header.selector
+        self.started_at = header.started_at
+        self.error: EngineError | None = None
+        self.stopped = threading.Event()
+
+    def stop(self, timeout: float = 0.0) -> None:
+        """Nothing runs: playback ends with the app."""
+
+    def wall_clock(self) -> float:
+        """The recorded wall-clock time at the playback position (the app's clock in replay)."""
+        return self.started_at + self.channel.position
+
+
+# ---------------------------------------------------------------------- headless
+
+
+def replay_headless(
+    timeline: Timeline,
+    interval: float,
+    as_json: bool,
+    speed: float,
+    stop: threading.Event,
+    out: TextIO,
+) -> int:
+    """Print the stats lines `--headless` printed live, one per `interval` recorded seconds.
+
+    At `speed` times real time (0: as fast as possible), then the summary it
+    printed at the end.  Returns 0, or 1 when the recording ends with an engine error.
+    """
+    report = Report()
+    started_at = timeline.header.started_at
+    moment = interval
+    failed = False
+    for record in timeline.records:
+        while record.t > moment:  # the lines due before this record
+            if report.latest is not None:
+                if speed and stop.wait(interval / speed):
+                    return 0
+                print_line(out, report_line(report, started_at + moment, interval, as_json))
+            moment += interval
+        match record.item:
+            case Snapshot() as snapshot:
+                report.take([], snapshot)
+            case EngineError():
+                failed = True
+            case str():  # a note of the recorder's
+                pass
+            case event:
+                report.take([event], None)
+    if report.latest is not None:
+        print_line(out, final_line(report, as_json))
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------- the command
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(
+        prog="echo-tui replay",
+        description="Play back a recording made with --record, in the dashboard or headless.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("file", metavar="FILE", help="a recording (.jsonl or .jsonl.gz)")
+    parser.add_argument("--headless", action="store_true", help="print stats lines, no UI")
+    parser.add_argument("--json", action="store_true", help="headless stats lines as JSON")
+    parser.add_argument(
+        "--interval",
+        type=number_type(float, 0.05),
+        default=1.0,
+        help="recorded seconds between headless stats lines",
+    )
+    parser.add_argument(
+        "--speed",
+        type=number_type(float, 0),
+        default=1.0,
+        help="playback speed; headless 0 plays as fast as possible",
+    )
+    return parser
+
+
+def replay_main(argv: list[str]) -> int:
+    """`echo-tui replay FILE [--headless] [--json] [--speed X] [--interval S]`."""
+    try:
+        args = build_parser().parse_args(argv)
+        if args.json and not args.headless:
+            raise UsageError("--json applies only with --headless")
+        try:
+            timeline = Timeline(args.file)
+        except RecordingError as exc:
+            raise UsageError(str(exc)) from None
+    except UsageError as exc:
+        print(f"echo-tui replay: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    if timeline.warning:
+        print(f"echo-tui replay: warning: {timeline.warning}", file=sys.stderr)
+    stop = threading.Event()
+    if args.headless:
+        try:
+            return replay_headless(timeline, args.interval, args.json, args.speed, stop, sys.stdout)
+        except (BrokenPipeError, KeyboardInterrupt):
+            sys.stdout = None  # type: ignore[assignment]
+            return 0
+    from echo_tui.ui.app import EchoTuiApp
+
+    speed = min(SPEEDS, key=lambda s: abs(s - (args.speed or 1.0)))
+    source = ReplaySource(timeline)
+    source.channel.set_speed(speed)
+    app = EchoTuiApp(source, clock=source.wall_clock, playback=source.channel)  # type: ignore[arg-type]
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,242 @@
+"""--record and `echo-tui replay`: real sessions recorded, then played back headless and live."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from echo_tui.engine.config import EngineConfig
+from echo_tui.engine.events import Snapshot
+from echo_tui.engine.server import EchoEngine
+from echo_tui.recording import Recorder, open_recording
+from echo_tui.replay import ReplaySource, Timeline
+from echo_tui.ui.app import EchoTuiApp
+from tests.helpers import recv_exactly, wait_for
+from tests.ui.helpers import until
+
+COMMAND = [sys.executable, "-m", "echo_tui"]
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def load(port: int, connections: int, size: int) -> dict:
+    result = run(
+        "load", "--port", str(port), "--connections", str(connections),
+        "--size", str(size), "--duration", "1", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def record_headless(path: Path, *extra: str) -> tuple[dict, dict, str]:
+    """Record a headless session under `echo-tui load`: (load's result, live summary, stderr)."""
+    server = subprocess.Popen(
+        [*COMMAND, "--headless", "--json", "--port", "0", "--interval", "0.2",
+         "--record", str(path), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        listening = json.loads(server.stdout.readline())  # type: ignore[union-attr]
+        result = load(listening["port"], connections=4, size=100)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, errors = server.communicate(timeout=10)
+    assert server.returncode == 0, errors
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["event"] == "summary"
+    return result, summary, errors
+
+
+def replay_json(path: Path, *extra: str) -> list[dict]:
+    result = run("replay", str(path), "--headless", "--json", "--speed", "0", *extra)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("name", ["session.jsonl", "session.jsonl.gz"])
+def test_a_headless_session_replays_to_the_totals_the_load_sent(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    result, live_summary, _ = record_headless(path)
+    assert (path.read_bytes()[:2] == b"\x1f\x8b") == name.endswith(".gz")
+
+    lines = replay_json(path, "--interval", "0.2")
+    summary = lines[-1]
+    assert summary["bytes_in"] == summary["bytes_out"] == result["messages"] * 100
+    assert summary["accepted"] == 4
+    assert summary == live_summary  # the replay ends where the live server did
+    assert all(line["event"] == "stats" for line in lines[:-1]) and len(lines) >= 5
+    assert [line["time"] for line in lines[:-1]] == sorted(line["time"] for line in lines[:-1])
+
+
+def test_a_dashboard_session_in_a_real_terminal_replays_exactly(pty_app, tmp_path) -> None:
+    from tests.reliability.procs import free_port
+
+    path, port = tmp_path / "dashboard.jsonl.gz", free_port()
+    app = pty_app("--port", str(port), "--record", str(path), command=COMMAND)
+    assert app.read_until(b"127.0.0.1", timeout=15), bytes(app.output[-2000:])
+    result = load(port, connections=3, size=1000)
+    app.write(b"q")
+    assert app.wait_exit(timeout=10) == 0
+    summary = replay_json(path)[-1]
+    assert summary["accepted"] == 3
+    assert summary["bytes_in"] == result["messages"] * 1000
+
+
+def test_cut_short_bogus_and_future_files(tmp_path: Path) -> None:
+    path = tmp_path / "whole.jsonl"
+    record_headless(path)
+    whole = path.read_bytes()
+
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(whole[: len(whole) - 40])  # mid-way through the last record
+    replayed = run("replay", str(cut), "--headless", "--json", "--speed", "0")
+    assert replayed.returncode == 0
+    assert "cut short" in replayed.stderr and len(replayed.stderr.splitlines()) == 1
+    assert json.loads(replayed.stdout.splitlines()[-1])["event"] == "summary"
+
+    gz = tmp_path / "cut.jsonl.gz"
+    gz.write_bytes(gzip.compress(whole)[:-30])  # no end of stream
+    replayed = run("replay", str(gz), "--headless", "--json", "--speed", "0")
+    assert replayed.returncode == 0
+    assert "cut short" in replayed.stderr and len(replayed.stderr.splitlines()) == 1
+
+    bogus = tmp_path / "bogus.jsonl"
+    bogus.write_bytes(os.urandom(3000))
+    header, _, rest = whole.partition(b"\n")
+    future = tmp_path / "future.jsonl"
+    future.write_bytes(header.replace(b'"version": 1', b'"version": 99') + b"\n" + rest)
+    for bad, says in [
+        (bogus, "not an echo-tui recording"),
+        (future, "newer than this echo-tui reads"),
+        (tmp_path / "missing.jsonl", "cannot read"),
+    ]:
+        replayed = run("replay", str(bad), "--headless")
+        assert replayed.returncode == 2, replayed
+        assert says in replayed.stderr and len(replayed.stderr.splitlines()) == 1
+        assert "Traceback" not in replayed.stderr
+
+
+def test_an_existing_file_is_kept_unless_overwrite_is_given(tmp_path: Path) -> None:
+    path = tmp_path / "kept.jsonl"
+    path.write_text("precious\n")
+    refused = run("--headless", "--port", "0", "--record", str(path))
+    assert refused.returncode == 2
+    assert "--record-overwrite" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    assert path.read_text() == "precious\n"
+    record_headless(path, "--record-overwrite")
+    assert open_recording(path).header.version == 1
+
+
+def test_record_max_stops_the_recording_and_not_the_server(tmp_path: Path) -> None:
+    path = tmp_path / "small.jsonl"
+    result, summary, errors = record_headless(path, "--record-max", "4000")
+    assert summary["accepted"] == 4 and summary["bytes_in"] == result["messages"] * 100
+    assert "recording stopped: --record-max 4,000 bytes reached" in errors
+    assert path.stat().st_size < 4000 + 300  # the bound plus the note saying so
+    timeline = Timeline(path)
+    assert timeline.warning is None
+    assert "recording stopped" in timeline.records[-1].item
+
+
+class StuckDisk:
+    """A file whose writes, after the header, wait until `released` is set: a stuck disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = path.open("wb")
+        self.released = threading.Event()
+        self.writes = 0
+
+    def write(self, data: bytes) -> int:
+        self.writes += 1
+        if self.writes > 1:
+            assert self.released.wait(60)
+        return self.file.write(data)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def test_a_stuck_disk_neither_blocks_the_engine_nor_grows_memory(tmp_path: Path, connect) -> None:
+    path = tmp_path / "stuck.jsonl"
+    disk = StuckDisk(path)
+    engine = EchoEngine(EngineConfig(port=0, tick=0.02))
+    recorder = Recorder(engine, path, stream=disk, capacity=32)  # type: ignore[arg-type]
+    engine.start()
+    recorder.start()
+    try:
+        wait_for(lambda: disk.writes > 1)  # the writer thread is stuck in a write now
+        for n in range(150):  # 300 lifecycle events, ten times what the recorder holds
+            sock = connect(engine.address)
+            sock.sendall(b"%d" % n)
+            assert recv_exactly(sock, len(b"%d" % n)) == b"%d" % n
+            sock.close()
+            assert len(recorder.channel) <= 32
+    finally:
+        disk.released.set()
+        engine.stop()
+        recorder.stop()
+    snapshots = [r.item for r in Timeline(path).records if isinstance(r.item, Snapshot)]
+    last = snapshots[-1]
+    assert last.totals.accepted == 150  # merged snapshots keep the totals exact
+    assert last.totals.bytes_in == sum(len(b"%d" % n) for n in range(150))
+    assert last.events_dropped > 0  # the recording says what it lost
+
+
+async def test_the_dashboard_replays_what_the_live_one_showed(tmp_path: Path, connect) -> None:
+    path = tmp_path / "live.jsonl"
+    engine = EchoEngine(EngineConfig(port=0))
+    recorder = Recorder(engine, path)
+    engine.start()
+    recorder.start()
+    live = EchoTuiApp(engine)
+    async with live.run_test(size=(120, 40)) as pilot:
+        clients = [connect(engine.address) for _ in range(3)]
+        for n, sock in enumerate(clients):
+            sock.sendall(b"x" * (n + 1) * 100)
+            recv_exactly(sock, (n + 1) * 100)
+        await until(
+            pilot, lambda: sum(c.stats.bytes_in for c in live.model.clients.values()) == 600
+        )
+        seen_at = live.snapshot.seq  # type: ignore[union-attr]
+        seen = {cid: client.stats for cid, client in live.model.clients.items()}
+        clients[0].close()
+        await until(pilot, lambda: len(live.model.clients) == 2)
+    recorder.stop()
+
+    timeline = Timeline(path)
+    moment = next(
+        r.t for r in timeline.records if isinstance(r.item, Snapshot) and r.item.seq == seen_at
+    )
+    source = ReplaySource(timeline)
+    replay = EchoTuiApp(source, clock=source.wall_clock, playback=source.channel)  # type: ignore[arg-type]
+    async with replay.run_test(size=(120, 40)) as pilot:
+        await pilot.press("space")  # pause
+        assert source.channel.paused
+        source.channel.seek(moment)
+        replay.tick()
+        assert {cid: c.stats for cid, c in replay.model.clients.items()} == seen
+        await pilot.press("end")  # the engine's last snapshot: it stopped, closing everyone
+        assert source.channel.position == timeline.duration and not replay.model.clients
+        await pilot.press("home")
+        assert not replay.model.clients and source.channel.position == 0
+        await pilot.press("greater_than_sign", "greater_than_sign")
+        assert source.channel.speed == 4
+        await pilot.press("right")
+        assert source.channel.position == min(10, timeline.duration)
+        await pilot.press("left")
+        assert source.channel.position == max(0, min(10, timeline.duration) - 10)
+        assert "REPLAY" in str(replay.status_header.render())
+        assert not replay.check_action("kick", ()) and not replay.check_action("mute", ())

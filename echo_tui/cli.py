@@ -257,6 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     except KeyboardInterrupt:
         return 0
+    except BrokenPipeError:  # stdout closed early, e.g. `echo-tui --help | head`
+        sys.stdout = None  # type: ignore[assignment]
+        return 0
 
 
 def _serve(args: argparse.Namespace, stop: threading.Event) -> int:

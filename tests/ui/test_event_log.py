@@ -28,5 +28,5 @@ async def test_a_descriptor_select_cannot_watch_is_logged_as_fd_limit(make_engin
             for fd in fillers:
                 os.close(fd)
         await until(pilot, lambda: "rejected" in log_text(app))
-    [line] = [line for line in log_text(app).splitlines() if "rejected" in line]
+        [line] = [line for line in log_text(app).splitlines() if "rejected" in line]
     assert line.endswith(" fd-limit") and "max-clients" not in line

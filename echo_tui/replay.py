@@ -24,7 +24,7 @@ from echo_tui.headless import Report, final_line, print_line, report_line
 from echo_tui.recording import Header, Record, RecordingError, open_recording
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
-SEEK_STEP = 10.0  # seconds ← and → move
+LOG_AFTER_SEEK = 200  # events a seek shows again in the log: those just before the position
 
 
 def recorded_config(header: Header) -> EngineConfig:
@@ -139,11 +139,11 @@ class ReplayChannel:
                 delta = item if delta is None else item.merged_after(delta)
             elif isinstance(item, EngineError):
                 error = item
-            elif not isinstance(item, str) and not self.rebuilt:
+            elif not isinstance(item, str):
                 events.append(item)
         self._next = end
-        if self.rebuilt:
-            return [], self._state, error
+        if self.rebuilt:  # the log's worth of events before the position, and the whole state
+            return events[-LOG_AFTER_SEEK:], self._state, error
         return events, delta, error
 
     def notes_until_now(self) -> list[str]:

@@ -2,18 +2,22 @@
 
 Starts a real engine on 127.0.0.1 (a free port) with the `--demo` client swarm
 against it, runs the real dashboard headless, lets traffic flow, and saves:
-dashboard.svg (120x36), dashboard-80x24.svg, kick-confirm.svg, help.svg.
+dashboard.svg (120x36), dashboard-80x24.svg, kick-confirm.svg, help.svg; then
+records a demo session and saves replay.svg of the dashboard playing it back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 from pathlib import Path
 
 from echo_tui.demo import DemoSwarm
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.server import EchoEngine
+from echo_tui.recording import Recorder
+from echo_tui.replay import ReplaySource, Timeline
 from echo_tui.ui.app import EchoTuiApp
 
 HERE = Path(__file__).resolve().parent
@@ -39,6 +43,30 @@ async def shoot(size: tuple[int, int], shots: list[tuple[str, tuple[str, ...]]])
     engine.stop()
 
 
+async def shoot_replay(size: tuple[int, int]) -> None:
+    """Record a demo session, then save replay.svg of the dashboard paused in its middle."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "demo.jsonl.gz"
+        engine = EchoEngine(EngineConfig(port=0))
+        recorder = Recorder(engine, path)
+        engine.start()
+        recorder.start()
+        with DemoSwarm() as swarm:
+            swarm.start(*engine.address, CLIENTS)
+            await asyncio.sleep(WARM_UP + 4)
+        engine.stop()
+        recorder.stop()
+        source = ReplaySource(Timeline(path))
+        app = EchoTuiApp(source, clock=source.wall_clock, playback=source.channel)  # type: ignore[arg-type]
+        async with app.run_test(size=size) as pilot:
+            source.channel.seek(WARM_UP - 3)
+            await pilot.pause(3.2)  # rate windows close as it plays
+            await pilot.press("space")
+            await pilot.pause(0.3)
+            app.save_screenshot("replay.svg", path=str(HERE))
+            print(f"wrote {HERE / 'replay.svg'}")
+
+
 async def main() -> int:
     await shoot(
         (120, 36),
@@ -49,6 +77,7 @@ async def main() -> int:
         ],
     )
     await shoot((80, 24), [("dashboard-80x24.svg", ())])
+    await shoot_replay((120, 36))
     return 0
 
 

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
@@ -35,6 +35,7 @@ from echo_tui.ui.widgets.event_log import EventLog
 from echo_tui.ui.widgets.filter_input import FilterInput
 from echo_tui.ui.widgets.header import Status, StatusHeader
 from echo_tui.ui.widgets.select_panel import SelectPanel
+from echo_tui.ui.widgets.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmall
 from echo_tui.ui.widgets.traffic_panel import TrafficPanel
 from echo_tui.units import format_bytes, format_duration
 
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
     from echo_tui.engine.server import EchoEngine
     from echo_tui.replay import ReplayChannel
 
-RATE = Binding.Group("Rate")
+KICK = Binding.Group("Kick", compact=True)  # the footer shows "kK Kick"; help tells them apart
+RATE = Binding.Group("Rate", compact=True)
 PLAYBACK = Binding.Group("Playback")
 # What only a running server can do: not offered in replay.
 _SERVER_ACTIONS = frozenset({"kick", "kick_matching", "mute", "unmute", "choose_selector"})
@@ -60,11 +62,27 @@ class EchoTuiApp(App[None]):
 
     CSS_PATH = "echo_tui.tcss"
     TITLE = "echo-tui"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (34, "-tall")]
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-too-narrow"),
+        (MIN_WIDTH, "-narrow"),
+        (120, "-wide"),
+    ]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-too-short"),
+        (MIN_HEIGHT, "-short"),
+        (34, "-tall"),
+    ]
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("k", "kick", "Kick", tooltip="Kick the highlighted client (asks first)"),
-        Binding("K", "kick_matching", "Kick all", tooltip="Kick every client matching the filter"),
+        Binding(
+            "k", "kick", "Kick", tooltip="Kick the highlighted client (asks first)", group=KICK
+        ),
+        Binding(
+            "K",
+            "kick_matching",
+            "Kick all",
+            tooltip="Kick every client matching the filter",
+            group=KICK,
+        ),
         Binding("m", "mute", "Mute", tooltip="Mute / unmute the highlighted client"),
         Binding("m", "unmute", "Unmute", tooltip="Mute / unmute the highlighted client"),
         Binding("s", "sort", "Sort", tooltip="Sort by the next column (or click a header)"),
@@ -149,15 +167,17 @@ class EchoTuiApp(App[None]):
             placeholder="address or state; Enter keeps the filter, Escape clears it", id="filter"
         )
         self.event_log = EventLog(id="log")
-        yield self.status_header
-        yield self.banner
-        with Horizontal(id="panels"):
-            yield self.traffic_panel
-            yield self.select_panel
-        yield self.table
-        yield self.filter_input
-        yield self.event_log
-        yield Footer(show_command_palette=False, compact=True)
+        with Vertical(id="dashboard"):
+            yield self.status_header
+            yield self.banner
+            with Horizontal(id="panels"):
+                yield self.traffic_panel
+                yield self.select_panel
+            yield self.table
+            yield self.filter_input
+            yield self.event_log
+            yield Footer(show_command_palette=False, compact=True)
+        yield TooSmall(id="too-small")  # shown instead below MIN_WIDTH x MIN_HEIGHT
 
     def on_mount(self) -> None:
         self.table.focus()
@@ -222,8 +242,7 @@ class EchoTuiApp(App[None]):
         self.table.apply(self.model.reset())
         self.traffic_panel.reset()
         self.select_panel.reset()
-        position = format_clock(self.playback.position)  # type: ignore[union-attr]
-        self.event_log.log_note(self.clock(), f"replay from {position}")
+        self.event_log.clear()  # the drain gives the events just before the new position
         self.snapshot = None
         self._dropped_logged = 0
 

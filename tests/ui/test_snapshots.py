@@ -50,6 +50,12 @@ class TestMainScreen:
     def test_80x24(self, snap_compare) -> None:
         assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=feed)
 
+    def test_200x50_gives_the_log_what_the_table_does_not_need(self, snap_compare) -> None:
+        assert snap_compare(demo_app(), terminal_size=(200, 50), run_before=feed)
+
+    def test_too_small(self, snap_compare) -> None:
+        assert snap_compare(demo_app(), terminal_size=(60, 18), run_before=feed)
+
     def test_sorted_and_filtered(self, snap_compare) -> None:
         async def run_before(pilot: Pilot) -> None:
             await feed(pilot)

@@ -31,57 +31,71 @@ from textual.strip import Strip
 from echo_tui.engine.events import BACKPRESSURED, MUTED, ConnectionStats
 from echo_tui.text import escape, safe_text
 from echo_tui.ui.model import Change, Client, ClientModel, matcher
-from echo_tui.units import format_bytes, format_count, format_duration, format_rate
+from echo_tui.units import format_bytes, format_count, format_duration
+
+
+def _plain(value: Any, now: float) -> str:
+    return str(value)
+
+
+def _escaped(value: str, now: float) -> str:
+    return escape(value)
+
+
+def _bytes(value: float, now: float) -> str:
+    return format_bytes(value)
+
+
+def _count(value: float, now: float) -> str:
+    return format_count(value)
+
+
+def _ago(minus_time: float, now: float) -> str:
+    """Age-like columns hold minus the wall-clock time, so a bigger value is a longer time."""
+    return format_duration(now + minus_time)
 
 
 class Column(NamedTuple):
     key: str
     label: str
     width: int
-    sort_key: Callable[[Client], Any]
-    descending: bool  # the natural first sort direction
+    value: Callable[[Client], Any]  # raw, for sorting
+    show: Callable[[Any, float], str]  # the cell text of a value, given the wall-clock time
+    descending: bool = False  # the natural first sort direction
+    left: bool = False  # aligned left (text) rather than right (numbers)
+
+    def text(self, client: Client, now: float) -> str:
+        return self.show(self.value(client), now)
 
 
+# Most telling first: a narrow terminal shows the leftmost columns (80 columns: up to
+# Pending; 120: up to Out), the rest scroll into view.  Rates and sizes fit 10 cells
+# ("1023.9 KiB"); the header's "/s" says which are rates.
 COLUMNS = (
-    Column("id", "ID", 6, lambda c: c.stats.conn_id, False),
-    Column("peer", "Peer", 21, lambda c: c.stats.peer, False),
-    Column("state", "State", 13, lambda c: c.stats.state, False),
-    Column("rate_in", "In/s", 12, lambda c: c.rate_in, True),
-    Column("rate_out", "Out/s", 12, lambda c: c.rate_out, True),
-    Column("bytes_in", "In", 10, lambda c: c.stats.bytes_in, True),
-    Column("bytes_out", "Out", 10, lambda c: c.stats.bytes_out, True),
-    Column("pending", "Pending", 10, lambda c: c.stats.pending, True),
-    Column("age", "Age", 6, lambda c: -c.stats.connected_at, True),
-    Column("idle", "Idle", 6, lambda c: -c.stats.last_activity, True),
-    Column("read_ready", "Rd", 6, lambda c: c.stats.read_ready, True),
-    Column("write_ready", "Wr", 6, lambda c: c.stats.write_ready, True),
+    Column("id", "ID", 6, lambda c: c.stats.conn_id, _plain),
+    Column("peer", "Peer", 21, lambda c: c.stats.peer, _escaped, left=True),
+    Column("state", "State", 13, lambda c: c.stats.state, _escaped, left=True),
+    Column("rate_in", "In/s", 10, lambda c: c.rate_in, _bytes, descending=True),
+    Column("rate_out", "Out/s", 10, lambda c: c.rate_out, _bytes, descending=True),
+    Column("pending", "Pending", 10, lambda c: c.stats.pending, _bytes, descending=True),
+    Column("read_ready", "Rd", 6, lambda c: c.stats.read_ready, _count, descending=True),
+    Column("write_ready", "Wr", 6, lambda c: c.stats.write_ready, _count, descending=True),
+    Column("bytes_in", "In", 10, lambda c: c.stats.bytes_in, _bytes, descending=True),
+    Column("bytes_out", "Out", 10, lambda c: c.stats.bytes_out, _bytes, descending=True),
+    Column("idle", "Idle", 6, lambda c: -c.stats.last_activity, _ago, descending=True),
+    Column("age", "Age", 6, lambda c: -c.stats.connected_at, _ago, descending=True),
 )
-_BY_KEY = {column.key: column for column in COLUMNS}
-_KEYS = tuple(column.key for column in COLUMNS)
-_LEFT = frozenset({"peer", "state"})
+KIND_WIDTH = 11  # "slow reader"
 _STRONG = frozenset({MUTED, BACKPRESSURED})  # states drawn in bold
-TABLE_WIDTH = sum(column.width + 1 for column in COLUMNS) + 1  # a space before each, one after
-# Where each column ends (x of its last cell + 1); lines are cut only at these.
-COLUMN_ENDS = tuple(accumulate(column.width + 1 for column in COLUMNS))
 
 
-def cell_texts(client: Client, now: float) -> tuple[str, ...]:
-    """The text of each column for `client` at wall-clock `now`."""
-    s = client.stats
-    return (
-        str(s.conn_id),
-        escape(s.peer),
-        escape(s.state),
-        format_rate(client.rate_in),
-        format_rate(client.rate_out),
-        format_bytes(s.bytes_in),
-        format_bytes(s.bytes_out),
-        format_bytes(s.pending),
-        format_duration(now - s.connected_at),
-        format_duration(now - s.last_activity),
-        format_count(s.read_ready),
-        format_count(s.write_ready),
+def with_kinds(kind_of: Callable[[str], str | None]) -> tuple[Column, ...]:
+    """COLUMNS plus Kind after Peer: what `kind_of(peer)` says the client is ("" unknown)."""
+
+    column = Column(
+        "kind", "Kind", KIND_WIDTH, lambda c: kind_of(c.stats.peer) or "", _plain, left=True
     )
+    return (*COLUMNS[:2], column, *COLUMNS[2:])
 
 
 def quoted(text: str, style: str = "") -> Text:
@@ -101,20 +115,13 @@ def fit(text: str, width: int, left: bool) -> str:
     return text + padding if left else padding + text
 
 
-def visible_end(scroll_x: int, width: int) -> int:
-    """Where to cut a line shown from `scroll_x` in `width` cells: after the last whole column."""
-    fitting = [end for end in COLUMN_ENDS if scroll_x < end <= scroll_x + width]
+def visible_end(ends: tuple[int, ...], scroll_x: int, width: int) -> int:
+    """Where to cut a line shown from `scroll_x` in `width` cells: after the last whole column.
+
+    `ends` are where the columns end (x of a column's last cell + 1).
+    """
+    fitting = [end for end in ends if scroll_x < end <= scroll_x + width]
     return fitting[-1] if fitting else scroll_x + width
-
-
-def column_at(x: int) -> str | None:
-    """The key of the column under virtual x coordinate `x`."""
-    right = 0
-    for column in COLUMNS:
-        right += column.width + 1
-        if x < right:
-            return column.key
-    return None
 
 
 class ClientsTable(ScrollView, can_focus=True):
@@ -164,10 +171,21 @@ class ClientsTable(ScrollView, can_focus=True):
 
     RESORT_EVERY = 1.0  # seconds between re-sorts while sort keys move
 
-    def __init__(self, model: ClientModel, clock: Callable[[], float], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: ClientModel,
+        clock: Callable[[], float],
+        columns: tuple[Column, ...] = COLUMNS,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.model = model
         self.clock = clock
+        self.columns = columns
+        self._by_key = {column.key: column for column in columns}
+        self._column_keys = tuple(self._by_key)
+        self._width = sum(column.width + 1 for column in columns) + 1  # a space before each
+        self._ends = tuple(accumulate(column.width + 1 for column in columns))
         self.filter_text = ""
         self.sort_column = "id"
         self.sort_reverse = False
@@ -182,7 +200,8 @@ class ClientsTable(ScrollView, can_focus=True):
         self._order_dirty = False
         self._last_sort = float("-inf")
         self._title: Text | None = None
-        self.virtual_size = Size(TABLE_WIDTH, 1)
+        self._max_height = 0  # the height asked for (see _fit_height)
+        self.virtual_size = Size(self._width, 1)
         self._show_title()
 
     # -- what the app reads -------------------------------------------------------------------
@@ -204,8 +223,11 @@ class ClientsTable(ScrollView, can_focus=True):
 
     def cell_text(self, conn_id: int, column_key: str) -> str:
         """The text the row of `conn_id` shows in `column_key` now."""
-        texts = cell_texts(self.model.clients[conn_id], self.clock())
-        return texts[_KEYS.index(column_key)]
+        return self._by_key[column_key].text(self.model.clients[conn_id], self.clock())
+
+    def cell_texts(self, client: Client, now: float) -> tuple[str, ...]:
+        """The text of each column for `client` at wall-clock `now`."""
+        return tuple(column.text(client, now) for column in self.columns)
 
     # -- applying changes ---------------------------------------------------------------------
 
@@ -213,7 +235,7 @@ class ClientsTable(ScrollView, can_focus=True):
         """Fold one snapshot's changes in: removals, additions, filter and sort-key moves."""
         clients = self.model.clients
         keys = self._keys
-        sort_key = _BY_KEY[self.sort_column].sort_key
+        sort_key = self._by_key[self.sort_column].value
         predicate = self._predicate
         filtering = bool(self.filter_text.strip())
         leaving = set(change.removed)
@@ -256,7 +278,7 @@ class ClientsTable(ScrollView, can_focus=True):
         texts: dict[int, tuple[str, ...]] = {}
         for index in range(top, min(top + self._page_height(), len(self._rows))):
             cid = self._rows[index]
-            new = texts[cid] = cell_texts(clients[cid], now)
+            new = texts[cid] = self.cell_texts(clients[cid], now)
             if new != self._texts.get(cid):
                 self.refresh_line(index + 1)
         self._texts = texts
@@ -272,7 +294,8 @@ class ClientsTable(ScrollView, can_focus=True):
 
     def cycle_sort(self) -> None:
         """Sort by the next column (`s`)."""
-        self.sort_by(_KEYS[(_KEYS.index(self.sort_column) + 1) % len(_KEYS)])
+        keys = self._column_keys
+        self.sort_by(keys[(keys.index(self.sort_column) + 1) % len(keys)])
 
     def sort_by(self, column_key: str) -> None:
         """Sort by `column_key`; choosing the current column again reverses the order."""
@@ -280,8 +303,8 @@ class ClientsTable(ScrollView, can_focus=True):
             self.sort_reverse = not self.sort_reverse
         else:
             self.sort_column = column_key
-            self.sort_reverse = _BY_KEY[column_key].descending
-            key = _BY_KEY[column_key].sort_key
+            self.sort_reverse = self._by_key[column_key].descending
+            key = self._by_key[column_key].value
             self._keys = {cid: key(client) for cid, client in self.model.clients.items()}
         self._sort()
 
@@ -341,16 +364,23 @@ class ClientsTable(ScrollView, can_focus=True):
         position = self._index.get(self._cursor_id) if self._cursor_id is not None else None
         if position is None:
             position = min(self._cursor_row, len(rows) - 1)
-        self.virtual_size = Size(TABLE_WIDTH, len(rows) + 1)
+        self.virtual_size = Size(self._width, len(rows) + 1)
+        self._fit_height()
         self._move_cursor(position)
         self._show_title()
         self.refresh()
+
+    def _fit_height(self) -> None:
+        """Ask for no more height than the rows need (header, border), so the log gets the rest."""
+        wanted = min(max(1, len(self._rows)), self.app.size.height) + 3
+        if wanted != self._max_height:
+            self._max_height = self.styles.max_height = wanted
 
     def _show_title(self) -> None:
         """The border title: clients shown of all, the sort, the filter (quoted, escaped)."""
         title = Text(f"Clients {len(self._rows)}/{len(self.model.clients)}", end="")
         arrow = "↓" if self.sort_reverse else "↑"
-        title.append(f" · sort {_BY_KEY[self.sort_column].label} {arrow}", "dim")
+        title.append(f" · sort {self._by_key[self.sort_column].label} {arrow}", "dim")
         if self.filter_text.strip():
             title.append(" · filter ", "dim")
             title.append_text(quoted(self.filter_text.strip(), "bold"))
@@ -407,9 +437,11 @@ class ClientsTable(ScrollView, can_focus=True):
             return
         scroll_x, scroll_y = self.scroll_offset
         if offset.y == 0:
-            column = column_at(offset.x + scroll_x)
+            x = offset.x + scroll_x
+            ends = zip(self.columns, self._ends, strict=True)
+            column = next((c for c, end in ends if x < end), None)
             if column is not None:
-                self.sort_by(column)
+                self.sort_by(column.key)
         elif scroll_y + offset.y - 1 < len(self._rows):
             self._move_cursor(scroll_y + offset.y - 1)
 
@@ -437,14 +469,14 @@ class ClientsTable(ScrollView, can_focus=True):
             strip = self._empty_strip()
         else:
             return Strip.blank(width, base)
-        return strip.crop_extend(scroll_x, visible_end(scroll_x, width), base).extend_cell_length(
-            width, base
-        )
+        return strip.crop_extend(
+            scroll_x, visible_end(self._ends, scroll_x, width), base
+        ).extend_cell_length(width, base)
 
     def _row_strip(self, cid: int) -> Strip:
         texts = self._texts.get(cid)
         if texts is None:
-            texts = self._texts[cid] = cell_texts(self.model.clients[cid], self.clock())
+            texts = self._texts[cid] = self.cell_texts(self.model.clients[cid], self.clock())
         cursor = cid == self._cursor_id
         render_key = (texts, cursor, self.has_focus)
         cached = self._strips.get(cid)
@@ -455,13 +487,13 @@ class ClientsTable(ScrollView, can_focus=True):
         strong = style + Style(bold=True)
         segments = [
             Segment(
-                f" {fit(text, column.width, column.key in _LEFT)}",
+                f" {fit(text, column.width, column.left)}",
                 strong if text in _STRONG else style,
             )
-            for column, text in zip(COLUMNS, texts, strict=True)
+            for column, text in zip(self.columns, texts, strict=True)
         ]
         segments.append(Segment(" ", style))
-        strip = Strip(segments, TABLE_WIDTH)
+        strip = Strip(segments, self._width)
         self._strips[cid] = (render_key, strip)
         return strip
 
@@ -469,11 +501,11 @@ class ClientsTable(ScrollView, can_focus=True):
         style = self.get_component_rich_style("clients-table--header")
         arrow = "↓" if self.sort_reverse else "↑"
         segments = []
-        for column in COLUMNS:
+        for column in self.columns:
             label = f"{column.label} {arrow}" if column.key == self.sort_column else column.label
-            segments.append(Segment(f" {fit(label, column.width, column.key in _LEFT)}", style))
+            segments.append(Segment(f" {fit(label, column.width, column.left)}", style))
         segments.append(Segment(" ", style))
-        return Strip(segments, TABLE_WIDTH)
+        return Strip(segments, self._width)
 
     def _empty_strip(self) -> Strip:
         text = "no client matches the filter" if self.model.clients else "no clients connected"

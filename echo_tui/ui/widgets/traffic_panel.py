@@ -73,7 +73,7 @@ class TrafficPanel(Vertical):
 
 
 class TotalsLine(Widget):
-    """Totals since start and bytes buffered now, worded to fit the width it is given."""
+    """Totals since start and bytes buffered now, shortened to fit the width it is given."""
 
     DEFAULT_CSS = "TotalsLine { height: 1; }"
 
@@ -91,23 +91,27 @@ class TotalsLine(Widget):
 
 
 def _totals_line(totals: Totals, width: int) -> Text:
-    """The longest wording of `totals` that fits `width` cells."""
-    bytes_in, bytes_out = format_bytes(totals.bytes_in), format_bytes(totals.bytes_out)
-    buffered = format_bytes(totals.pending) if totals.pending else ""
-    wordings = [
-        ("total ", f"in {bytes_in}  out {bytes_out}", f"  buffered {buffered}"),
-        ("total ", f"in {bytes_in} out {bytes_out}", f" buf {buffered}"),
-        ("", f"in {bytes_in} out {bytes_out}", f" buf {buffered}"),
-        ("", f"in {bytes_in} out {bytes_out}", ""),
-    ]
-    for label, amounts, pending in wordings:
-        if len(label) + len(amounts) + (len(pending) if buffered else 0) <= width:
-            break
+    """`total in X  out Y  buffered Z`, shortened to fit `width` cells always the same way.
+
+    Single spaces first, then the last parts left out (buffered, then out); never other words.
+    """
+    parts = [("total in ", format_bytes(totals.bytes_in)), ("out ", format_bytes(totals.bytes_out))]
+    if totals.pending:
+        parts.append(("buffered ", format_bytes(totals.pending)))
+    for count in range(len(parts), 0, -1):
+        for gap in ("  ", " "):
+            if sum(len(a) + len(b) for a, b in parts[:count]) + len(gap) * (count - 1) <= width:
+                return _assemble(parts[:count], gap)
+    return _assemble(parts[:1], "")
+
+
+def _assemble(parts: list[tuple[str, str]], gap: str) -> Text:
     line = Text(no_wrap=True, overflow="ellipsis", end="")
-    line.append(label, "dim")
-    line.append(amounts)
-    if buffered and pending:
-        line.append(pending, "yellow")
+    for index, (label, amount) in enumerate(parts):
+        if index:
+            line.append(gap)
+        line.append(label, "dim")
+        line.append(amount, "yellow" if label == "buffered " else "")
     return line
 
 

@@ -61,11 +61,16 @@ def _metrics_address(text: str) -> tuple[str, int]:
     return (host if colon and host else "127.0.0.1"), port_type()(port)
 
 
+def _rates_text() -> str:
+    """The dashboard's refresh rates in words: "1, 2, 5, 10 or 20"."""
+    *most, last = (f"{hz:g}" for hz in REFRESH_RATES)
+    return f"{', '.join(most)} or {last}"
+
+
 def _refresh_rate(text: str) -> float:
     hz = number_type(float, 0, strict=True)(text)
     if hz not in REFRESH_RATES:
-        rates = ", ".join(f"{rate:g}" for rate in REFRESH_RATES)
-        raise argparse.ArgumentTypeError(f"must be one of {rates} (Hz), got {text}")
+        raise argparse.ArgumentTypeError(f"must be {_rates_text()} (Hz), got {text}")
     return hz
 
 
@@ -216,9 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_refresh_rate,
         default="5",
         metavar="HZ",
-        help="dashboard refreshes per second: "
-        + ", ".join(f"{hz:g}" for hz in REFRESH_RATES)
-        + " (+/- step through them)",
+        help=f"dashboard refreshes per second: {_rates_text()} (+/- step through them)",
     )
     parser.add_argument(
         "--demo",

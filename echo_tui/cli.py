@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--refresh",
         type=number_type(float, 0.5),
         default=5.0,
-        help="dashboard refreshes per second",
+        help="dashboard refreshes per second: 1, 2, 5, 10 or 20 (others go to the nearest)",
     )
     parser.add_argument(
         "--demo",

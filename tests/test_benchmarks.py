@@ -41,3 +41,9 @@ def test_recording_benchmark_quick() -> None:
     out = run("recording.py")
     assert "--record vs not" in out and "| 100 B x 100 " in out
     assert "| --demo 20 " in out and "| 100 busy clients " in out
+
+
+def test_dashboard_benchmark_quick() -> None:
+    out = run("dashboard.py", "--sizes", "80x24", "--scenarios", "100x10")
+    assert "## UI thread by terminal size" in out and "| 80x24 " in out
+    assert "## Throughput with the dashboard live (200x50)" in out and "| 100x10 " in out

@@ -603,6 +603,7 @@ class EchoEngine:
     def _on_wakeup(self) -> bool:
         """Run the queued commands; False when stop() asked the loop to end."""
         self._counters.wakeup_events += 1
+        self._now = time.monotonic()  # a command may stamp activity or close clients
         self._run_commands()
         return not self._stopping  # stop() sets it before waking the loop
 

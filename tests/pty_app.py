@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import select
 import signal
 import struct
@@ -15,6 +16,17 @@ from collections.abc import Sequence
 
 ENTER_ALT_SCREEN = b"\x1b[?1049h"
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
+_SGR = re.compile(rb"\x1b\[[0-9;]*m")  # colours and styles
+
+# Makes the pty (its stdin) the controlling terminal of the new session, then runs the
+# command, as a terminal emulator does: closing the master then hangs the terminal up and
+# the kernel sends the session leader SIGHUP and SIGCONT, as closing the window would.
+_AS_CONTROLLING_TERMINAL = (
+    sys.executable,
+    "-c",
+    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+)
 
 
 class PtyApp:
@@ -27,15 +39,22 @@ class PtyApp:
         rows: int = 30,
         command: Sequence[str] = (sys.executable, "-m", "echo_tui", "--port", "0"),
         env: dict[str, str] | None = None,
+        controlling: bool = False,
     ) -> None:
-        """Run `command` + `args` (extra `env` on top of ours) on a new pty of that size."""
+        """Run `command` + `args` (extra `env` on top of ours) on a new pty of that size.
+
+        `controlling`: the pty becomes the process's controlling terminal (see `hang_up`).
+        """
         self.master, self.slave = os.openpty()
         fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         self.initial_modes = termios.tcgetattr(self.slave)
-        size = {"COLUMNS": str(columns), "LINES": str(rows)}
-        env = {**os.environ, "TERM": "xterm-256color", **size, **(env or {})}
+        # No COLUMNS/LINES: they would override the pty's size (shutil.get_terminal_size reads
+        # them first), so the app would never see a resize.
+        inherited = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        env = {**inherited, "TERM": "xterm-256color", **(env or {})}
+        prefix = _AS_CONTROLLING_TERMINAL if controlling else ()
         self.process = subprocess.Popen(
-            [*command, *args],
+            [*prefix, *command, *args],
             stdin=self.slave,
             stdout=self.slave,
             stderr=self.slave,
@@ -43,6 +62,7 @@ class PtyApp:
             start_new_session=True,
         )
         self.output = bytearray()
+        self.hung_up = False
 
     def read_until(self, marker: bytes, timeout: float, start: int = 0) -> bool:
         """Read output until `marker` appears after offset `start`; False after `timeout`."""
@@ -51,6 +71,16 @@ class PtyApp:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not self._read(remaining):
                 return marker in self.output[start:]
+        return True
+
+    def read_until_text(self, text: str, timeout: float, start: int = 0) -> bool:
+        """`read_until` for `text` as shown: colours and styles (SGR sequences) ignored."""
+        marker = text.encode()
+        deadline = time.monotonic() + timeout
+        while marker not in _SGR.sub(b"", bytes(self.output[start:])):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._read(remaining):
+                return marker in _SGR.sub(b"", bytes(self.output[start:]))
         return True
 
     def resize(self, columns: int, rows: int) -> None:
@@ -82,9 +112,16 @@ class PtyApp:
         self.output += chunk
         return bool(chunk)
 
+    def hang_up(self) -> None:
+        """Close the terminal's master side, as a terminal window that is closed does."""
+        os.close(self.master)
+        os.close(self.slave)
+        self.hung_up = True
+
     def close(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(5)
-        os.close(self.master)
-        os.close(self.slave)
+        if not self.hung_up:
+            os.close(self.master)
+            os.close(self.slave)

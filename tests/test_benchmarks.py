@@ -31,6 +31,12 @@ def test_scale_benchmark_quick() -> None:
     assert "| echo-tui " in out and "| protocol " in out
 
 
+def test_trace_cost_benchmark_quick() -> None:
+    out = run("trace_cost.py")
+    assert "| 100x1 " in out and "| 100x100 " in out
+    assert "open / closed" in out
+
+
 def test_load_generator_benchmark_quick() -> None:
     """Runs without uvloop: the reference client is then skipped, with a message."""
     out = run("load_generator.py", "--scenarios", "100x10")

@@ -17,6 +17,7 @@ import pytest
 
 from echo_tui import __version__
 from echo_tui.engine.config import available_selectors
+from echo_tui.ui.app import REFRESH_RATES
 from tests.helpers import recv_exactly, wait_for
 
 COMMAND = [sys.executable, "-m", "echo_tui"]
@@ -57,9 +58,12 @@ def test_help_lists_every_option_with_defaults_and_the_keys() -> None:
     assert result.returncode == 0
     for option in (
         "--host", "--port", "--selector", "--headless", "--interval", "--json",
-        "--max-clients", "--idle-timeout", "--max-buffer", "--demo", "--version",
+        "--max-clients", "--idle-timeout", "--max-buffer", "--refresh", "--demo", "--version",
     ):  # fmt: skip
         assert option in result.stdout
+    # --refresh names the rates the dashboard has (a value between goes to the nearest).
+    rates = ", ".join(f"{hz:g}" for hz in REFRESH_RATES[:-1]) + f" or {REFRESH_RATES[-1]:g}"
+    assert rates in " ".join(result.stdout.split())
     assert "(default: 127.0.0.1)" in result.stdout
     assert "(default: 1234)" in result.stdout
     assert "(default: 10000)" in result.stdout

@@ -25,10 +25,13 @@ from echo_tui.engine.config import available_selectors
 from echo_tui.engine.events import MUTED, CommandResult, EngineError, Snapshot
 from echo_tui.replay import SPEEDS
 from echo_tui.text import escape, safe_text
+from echo_tui.ui.commands import DashboardCommands
 from echo_tui.ui.model import ClientModel, matcher
+from echo_tui.ui.screens.client_detail import ClientDetail
 from echo_tui.ui.screens.confirm import ConfirmScreen
 from echo_tui.ui.screens.help import HelpScreen
 from echo_tui.ui.screens.selector_chooser import SelectorChooser
+from echo_tui.ui.screens.trace import TraceScreen
 from echo_tui.ui.widgets.clients_table import ClientsTable, quoted
 from echo_tui.ui.widgets.event_log import EventLog
 from echo_tui.ui.widgets.filter_input import FilterInput
@@ -39,6 +42,8 @@ from echo_tui.ui.widgets.traffic_panel import TrafficPanel
 from echo_tui.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
+    from textual.driver import Driver
+
     from echo_tui.engine.server import EchoEngine
     from echo_tui.replay import ReplayChannel
 
@@ -47,7 +52,9 @@ KICK = Binding.Group("Kick", compact=True)  # the footer shows "kK Kick"; help t
 RATE = Binding.Group("Rate", compact=True)
 PLAYBACK = Binding.Group("Playback")
 # What only a running server can do: not offered in replay.
-_SERVER_ACTIONS = frozenset({"kick", "kick_matching", "mute", "unmute", "choose_selector"})
+_SERVER_ACTIONS = frozenset(
+    {"kick", "kick_matching", "mute", "unmute", "choose_selector", "detail", "trace"}
+)
 _PLAYBACK_ACTIONS = frozenset({"play", "hold", "seek", "speed", "seek_to"})
 REPLAY_NOTE = (
     "Replay: the dashboard shows a recording, no server runs. Kicking, muting and switching "
@@ -61,6 +68,7 @@ class EchoTuiApp(App[None]):
     """The echo-tui dashboard over a started EchoEngine."""
 
     CSS_PATH = "echo_tui.tcss"
+    COMMANDS = App.COMMANDS | {DashboardCommands}
     TITLE = "echo-tui"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
         (0, "-too-narrow"),
@@ -85,8 +93,21 @@ class EchoTuiApp(App[None]):
         ),
         Binding("m", "mute", "Mute", tooltip="Mute / unmute the highlighted client"),
         Binding("m", "unmute", "Unmute", tooltip="Mute / unmute the highlighted client"),
+        Binding(
+            "enter",
+            "detail",
+            "Detail",
+            tooltip="The highlighted client up close: SelectorKey, interest changes",
+        ),
+        Binding("t", "trace", "Trace", tooltip="The select() trace: every call, step by step"),
         Binding("s", "sort", "Sort", tooltip="Sort by the next column (or click a header)"),
-        Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter by address or state"),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            key_display="/",
+            tooltip="Filter by address, state, events (rw) or fd (fd 12)",
+        ),
         Binding("S", "choose_selector", "Selector", tooltip="Switch the selector class live"),
         Binding("p", "pause", "Pause", tooltip="Pause / resume the view (the server runs on)"),
         Binding("p", "resume", "Resume", tooltip="Pause / resume the view (the server runs on)"),
@@ -119,6 +140,14 @@ class EchoTuiApp(App[None]):
         Binding(
             "ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="Quit (stops the server)"
         ),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Palette",
+            show=False,  # the footer shows it on the right, when there is room
+            priority=True,
+            tooltip="Command palette: every action in words, per client too; themes",
+        ),
     ]
 
     paused: reactive[bool] = reactive(False, init=False)
@@ -131,12 +160,15 @@ class EchoTuiApp(App[None]):
         refresh_hz: float = 5.0,
         warning: str | None = None,
         metrics_url: str | None = None,
+        theme: str | None = None,
         clock: Callable[[], float] = time.time,
         playback: ReplayChannel | None = None,
         notices: Callable[[], list[str]] | None = None,
     ) -> None:
         """`engine`: a started EchoEngine, or with `playback` a replay.ReplaySource."""
         super().__init__()
+        if theme is not None:
+            self.theme = theme
         self.engine = engine
         self.playback = playback
         self.notices = notices  # what else has something to say (the recorder)
@@ -176,8 +208,17 @@ class EchoTuiApp(App[None]):
             yield self.table
             yield self.filter_input
             yield self.event_log
-            yield Footer(show_command_palette=False, compact=True)
+            yield Footer(compact=True)
         yield TooSmall(id="too-small")  # shown instead below MIN_WIDTH x MIN_HEIGHT
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, on Linux and macOS with the fixes for a closed terminal."""
+        driver_class = super().get_driver_class()
+        if driver_class.__module__ != "textual.drivers.linux_driver":  # Windows, TEXTUAL_DRIVER
+            return driver_class
+        from echo_tui.ui.terminal import TerminalDriver
+
+        return TerminalDriver
 
     def on_mount(self) -> None:
         self.table.focus()
@@ -212,6 +253,9 @@ class EchoTuiApp(App[None]):
                 if snapshot is not None:
                     self._apply(snapshot)
                 self.table.tick(time.monotonic())
+                stack = self.screen_stack  # empty while the app shuts down
+                if stack and isinstance(stack[-1], (ClientDetail, TraceScreen)):
+                    stack[-1].live_update()
             else:
                 error = None
             self._report_commands()
@@ -350,7 +394,15 @@ class EchoTuiApp(App[None]):
         if cid is None:
             self.notify("No client is highlighted.", severity="warning")
             return
-        stats = self.model.clients[cid].stats
+        self.confirm_kick(cid)
+
+    def confirm_kick(self, cid: int) -> None:
+        """Ask whether to kick client `cid`, then do (the `k` key and the palette)."""
+        client = self.model.clients.get(cid)
+        if client is None:
+            self.notify(f"Client #{cid} is no longer connected.", severity="warning")
+            return
+        stats = client.stats
         body = Text(end="")
         body.append("Close the connection of client ")
         body.append(f"#{cid}", "bold")
@@ -409,8 +461,21 @@ class EchoTuiApp(App[None]):
         if cid is None:
             self.notify("No client is highlighted.", severity="warning")
             return
-        muted = self.model.clients[cid].stats.state == MUTED
-        self._track(self.engine.mute(cid, not muted))
+        self.set_muted(cid, self.model.clients[cid].stats.state != MUTED)
+
+    def set_muted(self, cid: int, muted: bool) -> None:
+        """Stop (or resume) reading from client `cid`."""
+        self._track(self.engine.mute(cid, muted))
+
+    def action_detail(self) -> None:
+        cid = self.table.highlighted_id
+        if cid is None:
+            self.notify("No client is highlighted.", severity="warning")
+            return
+        self.push_screen(ClientDetail(cid))
+
+    def action_trace(self) -> None:
+        self.push_screen(TraceScreen())
 
     def action_unmute(self) -> None:
         self.action_mute()
@@ -434,9 +499,13 @@ class EchoTuiApp(App[None]):
     def action_choose_selector(self) -> None:
         def chosen(name: str | None) -> None:
             if name:
-                self._track(self.engine.switch_selector(name))
+                self.switch_selector(name)
 
         self.push_screen(SelectorChooser(available_selectors(), self.engine.selector_name), chosen)
+
+    def switch_selector(self, name: str) -> None:
+        """Ask the engine to move every socket to a selector of class `name`."""
+        self._track(self.engine.switch_selector(name))
 
     def action_pause(self) -> None:
         self.paused = True
@@ -465,6 +534,9 @@ class EchoTuiApp(App[None]):
     def action_help(self) -> None:
         hidden = _PLAYBACK_ACTIONS if self.playback is None else _SERVER_ACTIONS
         offered = [b for b in self.BINDINGS if _action_name(b) not in hidden]
+        if self.playback is None:  # the inspector's screens' own keys too
+            screens = [*TraceScreen.BINDINGS, *ClientDetail.BINDINGS]
+            offered += [b for b in screens if not _action_name(b).startswith("app.")]
         self.push_screen(HelpScreen(offered, note=None if self.playback is None else REPLAY_NOTE))
 
     # -- replay ------------------------------------------------------------------------------

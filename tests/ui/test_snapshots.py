@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from textual.pilot import Pilot
@@ -27,8 +28,9 @@ def utc() -> Iterator[None]:
     time.tzset()
 
 
-def demo_app() -> EchoTuiApp:
-    return EchoTuiApp(FakeEngine(), clock=lambda: START + SECONDS)  # type: ignore[arg-type]
+def demo_app(theme: str | None = None) -> EchoTuiApp:
+    engine = FakeEngine()
+    return EchoTuiApp(engine, theme=theme, clock=lambda: START + SECONDS)  # type: ignore[arg-type]
 
 
 async def feed(pilot: Pilot) -> None:
@@ -101,3 +103,48 @@ def test_crash_banner(snap_compare) -> None:
         await pilot.pause()
 
     assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=run_before)
+
+
+class TestLoopInspector:
+    def test_client_detail(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await feed(pilot)
+            app: EchoTuiApp = pilot.app  # type: ignore[assignment]
+            app.table.move_to(8)
+            await pilot.press("enter", "v")
+            traffic = Traffic()
+            snapshot = traffic.snapshot(SECONDS)
+            inspected = traffic.inspected(8, SECONDS)
+            app.engine.channel.put_snapshot(replace(snapshot, inspected=inspected))
+            app.tick()
+            await pilot.pause()
+
+        assert snap_compare(demo_app(), terminal_size=(100, 40), run_before=run_before)
+
+    def test_trace_stepping(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await feed(pilot)
+            app: EchoTuiApp = pilot.app  # type: ignore[assignment]
+            await pilot.press("t", "space")
+            app.engine.channel.put_trace(Traffic().select_calls(SECONDS))
+            app.tick()
+            await pilot.pause()
+
+        assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=run_before)
+
+
+class TestThemes:
+    """For projectors: every panel, bar and dialog stays legible on a light background."""
+
+    def test_light_dashboard(self, snap_compare) -> None:
+        app = demo_app("textual-light")
+        assert snap_compare(app, terminal_size=(120, 36), run_before=feed)
+
+    def test_light_kick_confirmation(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await feed(pilot)
+            await pilot.press("down", "k")
+
+        assert snap_compare(
+            demo_app("textual-light"), terminal_size=(100, 30), run_before=run_before
+        )

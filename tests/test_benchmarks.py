@@ -48,3 +48,9 @@ def test_recording_benchmark_quick() -> None:
     out = run("recording.py")
     assert "--record vs not" in out and "| 100 B x 100 " in out
     assert "| --demo 20 " in out and "| 100 busy clients " in out
+
+
+def test_dashboard_benchmark_quick() -> None:
+    """The UI in a pty against --headless; an echo mismatch would make it exit 1."""
+    out = run("dashboard.py", "--scenarios", "100x10")
+    assert "| 100x10 " in out and "throughput ratio" in out and "CPU ratio" in out

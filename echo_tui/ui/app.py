@@ -25,6 +25,7 @@ from echo_tui.engine.config import available_selectors
 from echo_tui.engine.events import MUTED, CommandResult, EngineError, Snapshot
 from echo_tui.replay import SPEEDS
 from echo_tui.text import escape, safe_text
+from echo_tui.ui import REFRESH_RATES
 from echo_tui.ui.commands import DashboardCommands
 from echo_tui.ui.model import ClientModel, matcher
 from echo_tui.ui.screens.client_detail import ClientDetail
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
     from echo_tui.engine.server import EchoEngine
     from echo_tui.replay import ReplayChannel
 
-REFRESH_RATES = (1.0, 2.0, 5.0, 10.0, 20.0)  # Hz; at least 1 so a crash shows within 1 s
 KICK = Binding.Group("Kick", compact=True)  # the footer shows "kK Kick"; help tells them apart
 RATE = Binding.Group("Rate", compact=True)
 PLAYBACK = Binding.Group("Playback")

@@ -102,7 +102,7 @@ async def test_switch_selectors_under_load(engine, load) -> None:
         for name in names * 3:
             result = await asyncio.to_thread(engine.switch_selector(name).result, 2)
             assert result.ok, result.message
-            assert result.count == 8 + 2  # 8 clients, the listener and the wake-up socket
+            assert result.count == 8 + 3  # 8 clients, the listener, the wake-up and ticker sockets
             await asyncio.sleep(0.15)  # traffic flows on the new selector meanwhile
         assert traffic.process.poll() is None, "every switch should happen under load"
         await until(pilot, lambda: app.snapshot.selector == engine.selector_name)

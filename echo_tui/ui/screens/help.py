@@ -127,7 +127,7 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
                 "a connection ended, with the reason: peer-closed, reset, kicked, idle, "
                 "error, shutdown, and bytes in/out",
             ),
-            ("! rejected", "accepted and closed at once (--max-clients reached)"),
+            ("! rejected", "closed at once: max-clients, or fd-limit (past select()'s limit)"),
             ("> ...", "what you did: kicks with their count, mutes, selector switches"),
         ),
     ),

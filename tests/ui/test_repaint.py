@@ -25,6 +25,7 @@ from textual.widgets import Input, RichLog
 from echo_tui.engine.events import MUTED, Snapshot
 from echo_tui.engine.server import EchoEngine
 from echo_tui.ui.app import EchoTuiApp
+from echo_tui.ui.widgets.bars import Bars
 from echo_tui.ui.widgets.clients_table import ClientsTable
 from tests.helpers import recv_exactly
 from tests.ui.fakes import START, FakeEngine, Traffic
@@ -41,7 +42,7 @@ class Painted:
         self.widgets: Counter[str] = Counter()
         self.rows: list[int] = []
         self.header = 0
-        for cls in (Widget, RichLog, Input, ClientsTable):
+        for cls in (Widget, RichLog, Input, ClientsTable, Bars):
             monkeypatch.setattr(cls, "render_line", self._wrap(cls.render_line))
         self.table = table
 
@@ -122,6 +123,32 @@ async def test_a_tick_without_news_repaints_nothing(monkeypatch: pytest.MonkeyPa
             app.tick()
             await pilot.pause(0.4)  # more than a repaint period in all
         assert painted.widgets == Counter()
+
+
+async def test_sparklines_are_drawn_once_per_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    traffic = Traffic(CLIENTS)
+    app = fixed_app()
+    async with app.run_test(size=SIZE) as pilot:
+        for second in (10, 11, 12):  # two rate windows closed: the sparklines have samples
+            app.engine.channel.put_snapshot(traffic.snapshot(second))
+            app.tick()
+        panel, totals, rates = app.traffic_panel, app.snapshot.totals, app.model.rates
+        draws: Counter[str] = Counter()
+        draw = Bars._draw
+        monkeypatch.setattr(Bars, "_draw", lambda bars: draws.update([bars.id]) or draw(bars))
+        painted = Painted(monkeypatch, app.table)
+        await painted.settle(pilot)
+        draws.clear()
+        panel.show(totals, rates, window_closed=False)  # a tick within the window: no sample
+        await pilot.pause(0.2)
+        assert painted.widgets["Bars"] == 0
+        assert not draws
+        panel.show(totals, rates, window_closed=True)  # a new sample
+        await painted.settle(pilot)
+        assert draws == Counter({"spark-in": 1, "spark-out": 1})
+        app.screen.refresh()  # the whole screen repainted: the lines are drawn already
+        await painted.settle(pilot)
+        assert draws == Counter({"spark-in": 1, "spark-out": 1})
 
 
 async def test_snapshot_without_changes_repaints_no_table_line(

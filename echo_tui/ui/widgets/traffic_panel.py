@@ -13,10 +13,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import Sparkline
 
 from echo_tui.engine.events import Totals
 from echo_tui.ui.model import BYTES_IN, BYTES_OUT, RECVS, SENDS
+from echo_tui.ui.widgets.bars import Bars
 from echo_tui.ui.widgets.live_text import LiveText
 from echo_tui.units import format_bytes, format_count, format_rate
 
@@ -33,9 +33,9 @@ class TrafficPanel(Vertical):
         self.history = (deque[float](maxlen=HISTORY), deque[float](maxlen=HISTORY))
         self.peaks = [0.0, 0.0]
         self.rate_in = LiveText(_rate_line("in ", 0, 0, "recv", "green"), id="traffic-in")
-        self.spark_in = Sparkline([], id="spark-in", classes="spark")
+        self.spark_in = Bars(id="spark-in", classes="spark")
         self.rate_out = LiveText(_rate_line("out", 0, 0, "send", "cyan"), id="traffic-out")
-        self.spark_out = Sparkline([], id="spark-out", classes="spark")
+        self.spark_out = Bars(id="spark-out", classes="spark")
         self.peak = LiveText(id="traffic-peak")
         self.totals = TotalsLine(id="traffic-totals")
 
@@ -66,7 +66,7 @@ class TrafficPanel(Vertical):
         ):
             history.append(rates[series])
             peaks[series] = max(peaks[series], rates[series])
-            spark.data = list(history)
+            spark.show(history)
         peak = Text("peak ", "dim", no_wrap=True, overflow="ellipsis", end="")
         peak.append(f"in {format_rate(peaks[BYTES_IN])} out {format_rate(peaks[BYTES_OUT])}")
         self.peak.show(peak)

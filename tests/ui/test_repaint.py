@@ -25,6 +25,7 @@ from textual.widgets import Input, RichLog
 from echo_tui.engine.events import MUTED, Snapshot
 from echo_tui.engine.server import EchoEngine
 from echo_tui.ui.app import EchoTuiApp
+from echo_tui.ui.widgets import select_panel
 from echo_tui.ui.widgets.bars import Bars
 from echo_tui.ui.widgets.clients_table import ClientsTable
 from tests.helpers import recv_exactly
@@ -149,6 +150,30 @@ async def test_sparklines_are_drawn_once_per_sample(monkeypatch: pytest.MonkeyPa
         app.screen.refresh()  # the whole screen repainted: the lines are drawn already
         await painted.settle(pilot)
         assert draws == Counter({"spark-in": 1, "spark-out": 1})
+
+
+async def test_select_panel_builds_only_texts_whose_numbers_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: Counter[str] = Counter()
+
+    def counting(name: str) -> Callable:
+        render = getattr(select_panel, name)
+        return lambda *args: built.update([name]) or render(*args)
+
+    for name in ("render_stats", "render_histogram", "render_mini_histogram"):
+        monkeypatch.setattr(select_panel, name, counting(name))
+    traffic = Traffic(CLIENTS)
+    app = fixed_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")  # paused: only the test shows snapshots
+        panel, first = app.select_panel, traffic.snapshot(10)
+        panel.show_snapshot(at(first, 1010.0))
+        assert built == Counter(render_stats=1, render_histogram=1, render_mini_histogram=1)
+        panel.show_snapshot(at(first, 1010.5))  # the loop did nothing in half a second
+        assert built == Counter(render_stats=1, render_histogram=1, render_mini_histogram=1)
+        panel.show_snapshot(at(traffic.snapshot(11), 1011.0))
+        assert built == Counter(render_stats=2, render_histogram=2, render_mini_histogram=2)
 
 
 async def test_snapshot_without_changes_repaints_no_table_line(

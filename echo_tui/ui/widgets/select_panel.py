@@ -8,7 +8,9 @@ more lines compare the previous selector's period with the current one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -186,12 +188,14 @@ class SelectPanel(Horizontal):
         self._period_base = LoopStats()  # the counters when the current selector took over
         self._period_began: float | None = None  # wall clock then
         self._previous: Period | None = None  # the selector before the last switch
+        self._inputs: dict[str | None, object] = {}  # what each text was last built from
 
     def reset(self) -> None:
         """Start over, as at the first snapshot (a replay seeked)."""
         self.meter = Meter(HIST + HISTOGRAM_BUCKETS)
         self._last = self._previous = None
         self._period_base, self._period_began = LoopStats(), None
+        self._inputs.clear()
         self.border_subtitle = self.BORDER_SUBTITLE
         self.periods.remove_class("shown")
 
@@ -215,11 +219,21 @@ class SelectPanel(Horizontal):
         meter = self.meter
         meter.add(snapshot.monotonic, loop_counters(snapshot.loop))
         period = self._period(snapshot)
-        self.stats.show(render_stats(period, snapshot.selector, meter.rates, meter.deltas))
+        self._show(self.stats, render_stats, period, snapshot.selector, meter.rates, meter.deltas)
         if self._previous is not None:
-            self.periods.show(render_periods(self._previous, period))
-        self.mini_histogram.show(render_mini_histogram(meter.deltas))
-        self.histogram.show(render_histogram(meter.deltas))
+            self._show(self.periods, render_periods, self._previous, period)
+        counts = meter.deltas[HIST:]  # all the histograms show
+        self._show(self.mini_histogram, render_mini_histogram, meter.deltas, key=counts)
+        self._show(self.histogram, render_histogram, meter.deltas, key=counts)
+
+    def _show(
+        self, text: LiveText, render: Callable[..., Text], *args: Any, key: object = None
+    ) -> None:
+        """Show `render(*args)` in `text`, building the Text only if its numbers (`key`) changed."""
+        key = args if key is None else key
+        if self._inputs.get(text.id) != key:
+            self._inputs[text.id] = key
+            text.show(render(*args))
 
     def _period(self, snapshot: Snapshot) -> Period:
         """The current selector's period, up to `snapshot`."""

@@ -268,7 +268,8 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         if args.headless:
             status = _run_headless(engine, args, metrics_url, stop)
         else:
-            status = _run_dashboard(engine, args, warning, metrics_url, stop, recorder)
+            kind_of = None if swarm is None else swarm.kind_of
+            status = _run_dashboard(engine, args, warning, metrics_url, stop, recorder, kind_of)
         if engine.error is not None:  # shown after the terminal is restored
             print(f"echo-tui: engine failed: {engine.error.message}", file=sys.stderr)
             print(engine.error.traceback, file=sys.stderr, end="")
@@ -351,6 +352,7 @@ def _run_dashboard(
     metrics_url: str | None,
     stop: threading.Event,
     recorder: Recorder | None,
+    kind_of: Callable[[str], str | None] | None,
 ) -> int:
     from echo_tui.ui.app import EchoTuiApp
 
@@ -360,6 +362,7 @@ def _run_dashboard(
         warning=warning,
         metrics_url=metrics_url,
         notices=None if recorder is None else recorder.take_notices,
+        kind_of=kind_of,
     )
 
     def request_exit(signum: int, frame: FrameType | None) -> None:

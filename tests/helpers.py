@@ -31,3 +31,13 @@ def recv_exactly(sock: socket.socket, size: int, timeout: float = 5.0) -> bytes:
             pytest.fail(f"EOF after {len(chunks)} of {size} bytes")
         chunks += chunk
     return bytes(chunks)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -16,6 +16,16 @@ from collections.abc import Sequence
 ENTER_ALT_SCREEN = b"\x1b[?1049h"
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
 
+# Makes the pty (its stdin) the controlling terminal of the new session, then runs the
+# command, as a terminal emulator does: closing the master then hangs the terminal up and
+# the kernel sends the session leader SIGHUP and SIGCONT, as closing the window would.
+_AS_CONTROLLING_TERMINAL = (
+    sys.executable,
+    "-c",
+    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+)
+
 
 class PtyApp:
     """`echo-tui` running on a pseudo-terminal; everything it writes is kept in `output`."""
@@ -27,15 +37,20 @@ class PtyApp:
         rows: int = 30,
         command: Sequence[str] = (sys.executable, "-m", "echo_tui", "--port", "0"),
         env: dict[str, str] | None = None,
+        controlling: bool = False,
     ) -> None:
-        """Run `command` + `args` (extra `env` on top of ours) on a new pty of that size."""
+        """Run `command` + `args` (extra `env` on top of ours) on a new pty of that size.
+
+        `controlling`: the pty becomes the process's controlling terminal (see `hang_up`).
+        """
         self.master, self.slave = os.openpty()
         fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         self.initial_modes = termios.tcgetattr(self.slave)
         size = {"COLUMNS": str(columns), "LINES": str(rows)}
         env = {**os.environ, "TERM": "xterm-256color", **size, **(env or {})}
+        prefix = _AS_CONTROLLING_TERMINAL if controlling else ()
         self.process = subprocess.Popen(
-            [*command, *args],
+            [*prefix, *command, *args],
             stdin=self.slave,
             stdout=self.slave,
             stderr=self.slave,
@@ -43,6 +58,7 @@ class PtyApp:
             start_new_session=True,
         )
         self.output = bytearray()
+        self.hung_up = False
 
     def read_until(self, marker: bytes, timeout: float, start: int = 0) -> bool:
         """Read output until `marker` appears after offset `start`; False after `timeout`."""
@@ -82,9 +98,16 @@ class PtyApp:
         self.output += chunk
         return bool(chunk)
 
+    def hang_up(self) -> None:
+        """Close the terminal's master side, as a terminal window that is closed does."""
+        os.close(self.master)
+        os.close(self.slave)
+        self.hung_up = True
+
     def close(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(5)
-        os.close(self.master)
-        os.close(self.slave)
+        if not self.hung_up:
+            os.close(self.master)
+            os.close(self.slave)

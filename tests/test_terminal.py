@@ -30,3 +30,15 @@ def test_stop_signal_leaves_the_alternate_screen_and_restores_modes(pty_app, sig
     assert modes[3] & termios.ECHO, "echo not restored"
     assert modes[3] & termios.ICANON, "canonical mode not restored"
     assert b"Traceback" not in app.output
+
+
+def test_sigcont_without_a_suspend_does_not_restart_the_terminal(pty_app) -> None:
+    """Textual 8.2.8 restarts application mode on any SIGCONT, with a second writer thread
+    and a second input thread (`echo_tui/ui/terminal.py`); a hang-up sends SIGCONT too."""
+    app = pty_app()
+    assert app.read_until(b"127.0.0.1", timeout=15), "the dashboard never drew its address"
+    signalled_at = len(app.output)
+    app.process.send_signal(signal.SIGCONT)  # handled before the key that follows is read
+    app.write(b"q")
+    assert app.wait_exit(timeout=5) == 0
+    assert ENTER_ALT_SCREEN not in app.output[signalled_at:], "application mode was restarted"

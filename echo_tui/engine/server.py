@@ -49,14 +49,16 @@ from echo_tui.engine.events import (
     Snapshot,
     Totals,
 )
+from echo_tui.engine.ticker import Ticker
 from echo_tui.portable import SELECT_LIMIT_TEXT, raise_fd_limit, select_can_watch
 
 READ = selectors.EVENT_READ
 WRITE = selectors.EVENT_WRITE
 
-# Tags for the two sockets that are not clients.
+# Tags for the sockets that are not clients.
 _LISTENER = "listener"
 _WAKEUP = "wakeup"
+_TICK = "tick"
 
 # accept() errors that mean "out of resources": pause accepting instead of spinning.
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -94,13 +96,15 @@ class EchoEngine:
         self._selector_cls = selector_class(config.selector)
         self.selector_name = self._selector_cls.__name__
         self._inbox = CommandInbox()
+        self._ticker = Ticker()
         self._thread: threading.Thread | None = None
         self._listener: socket.socket | None = None
         self._selector: selectors.BaseSelector | None = None
         self._stopping = False
         self._conns: dict[int, Connection] = {}
         self._next_id = 1
-        # Monotonic clock of the loop, read once per select(); wall = monotonic + _to_wall.
+        # Monotonic clock of the loop, read when something needs a time (an accept, a close,
+        # a tick), never per message; wall = monotonic + _to_wall.
         self._now = time.monotonic()
         self._to_wall = time.time() - self._now
         self.started_at = self._now + self._to_wall
@@ -137,6 +141,7 @@ class EchoEngine:
             self._selector = self._selector_cls()
             self._selector.register(self._listener, READ, _LISTENER)
             self._selector.register(self._inbox.wake_reader, READ, _WAKEUP)
+            self._selector.register(self._ticker.reader, READ, _TICK)
         except BaseException:
             self._release()  # nothing may stay open when start() fails
             raise
@@ -144,6 +149,7 @@ class EchoEngine:
         self._to_wall = time.time() - self._now
         self.started_at = self._now + self._to_wall
         self._last_snapshot = self._now
+        self._ticker.start()
         self._thread = threading.Thread(target=self._run, name="echo-engine", daemon=True)
         self._thread.start()
 
@@ -221,6 +227,7 @@ class EchoEngine:
             self._fail(exc)
         try:
             self._release()
+            self._now = time.monotonic()
             self._publish()
         except BaseException as exc:
             self._fail(exc)
@@ -244,45 +251,81 @@ class EchoEngine:
     def _loop(self) -> None:
         """select() and dispatch until stop() asks (through the wake-up, see _on_wakeup).
 
-        Per select() the loop reads the clock once and counts the batch's size once;
-        everything else it reports is derived at the next tick (see Counters).
+        select() has no timeout: the ticker wakes it when housekeeping is due.  Per
+        select() the loop only counts the batch's size; per message it reads, counts
+        and echoes.  Everything else it reports is derived at the next tick.
         """
-        clock = time.monotonic
         batches = self._counters.batches
+        read_size = self._read_size
+        mark_active = self._active.add
         select = self._selector.select  # type: ignore[union-attr]
-        self._now = now = clock()
-        self._counters.start(now)
-        due_tick, due_quiet = self._plan()
-        due = due_tick if self._changed() else due_quiet
+        self._counters.start(time.monotonic())
+        quiet = self._schedule()
         while True:
-            ready = select(due - now if due > now else 0.0)
-            self._now = now = clock()
+            ready = select()
             try:
                 batches[len(ready)] += 1
             except IndexError:
                 self._counters.large_batch(len(ready))
+            tick = False
             for key, mask in ready:
                 conn = key.data
-                if type(conn) is Connection:
-                    mask &= conn.mask  # 0 once closed earlier in this batch
-                    if mask & WRITE:
-                        self._on_writable(conn)
-                        mask &= conn.mask  # the write may close it or end its reading
-                    if mask & READ:
-                        self._on_readable(conn)
-                elif conn is _LISTENER:
-                    self._counters.accept_events += 1
-                    self._on_acceptable()
-                else:
-                    if not self._on_wakeup():
-                        return
-                    select = self._selector.select  # type: ignore[union-attr]
-            if now >= due:
-                self._housekeeping(now)
-                due_tick, due_quiet = self._plan()
-                due = due_tick if self._changed() else due_quiet
-            elif ready:  # something happened: publish it at the next tick
-                due = due_tick
+                if type(conn) is not Connection:
+                    if conn is _TICK:
+                        tick = True
+                    elif conn is _LISTENER:
+                        self._counters.accept_events += 1
+                        self._on_acceptable()
+                    else:
+                        if not self._on_wakeup():
+                            return  # stop() asked
+                        select = self._selector.select  # type: ignore[union-attr]  # may switch
+                    continue
+                mask &= conn.mask  # 0 once closed earlier in this batch
+                if mask & WRITE:
+                    self._on_writable(conn)
+                    mask &= conn.mask  # the write may close it or end its reading
+                if not mask & READ:
+                    continue
+                if conn.out:  # earlier echo still waits
+                    self._on_readable_pending(conn)
+                    continue
+                # The hot path, inline: read, count, echo at once.
+                sock = conn.sock
+                try:
+                    data = sock.recv(read_size)
+                except OSError as exc:
+                    self._read_failed(conn, exc)
+                    continue
+                if not data:
+                    self._read_eof(conn)
+                    continue
+                size = len(data)
+                conn.bytes_in += size
+                conn.msgs_in += 1
+                mark_active(conn)
+                try:
+                    sent = sock.send(data)
+                except OSError as exc:
+                    self._echo_refused(conn, data, exc)
+                    continue
+                if sent != size:
+                    self._echo_rest(conn, data, sent)
+            if tick:
+                self._ticker.take()
+                self._counters.uncount_tick(len(ready))
+                self._housekeeping()
+                quiet = self._schedule()
+            elif quiet:  # the first change since a quiet tick: publish it at the next tick
+                quiet = False
+                self._ticker.arm(self._plan()[0])
+
+    def _schedule(self) -> bool:
+        """Arm the ticker for the next housekeeping; True when nothing waits to be published."""
+        due_tick, due_quiet = self._plan()
+        quiet = not self._changed()
+        self._ticker.arm(due_quiet if quiet else due_tick)
+        return quiet
 
     def _changed(self) -> bool:
         """Anything to publish since the last snapshot (then snapshots come every tick)."""
@@ -301,7 +344,8 @@ class EchoEngine:
             min([self._last_snapshot + config.heartbeat, *sooner]),
         )
 
-    def _housekeeping(self, now: float) -> None:
+    def _housekeeping(self) -> None:
+        self._now = now = time.monotonic()
         if self._accept_resume_at is not None and now >= self._accept_resume_at:
             self._resume_accepting()
         idle_timeout = self.config.idle_timeout
@@ -325,6 +369,7 @@ class EchoEngine:
     # ----------------------------------------------------------------- handlers
 
     def _on_acceptable(self) -> None:
+        self._now = time.monotonic()
         listener = self._listener
         for _ in range(ACCEPTS_PER_EVENT):
             try:
@@ -367,62 +412,62 @@ class EchoEngine:
             return False
         return not select_can_watch(sock.fileno(), len(self._selector.get_map()))
 
-    def _on_readable(self, conn: Connection) -> None:
-        out = conn.out
-        size = self._read_size
-        if out:  # pending <= max_buffer whatever the client does: take only what fits
-            room = self.config.max_buffer - len(out)
-            if room < size:
-                size = room
+    def _on_readable_pending(self, conn: Connection) -> None:
+        """A read while earlier echo still waits: take only what fits, queue it behind."""
+        room = self.config.max_buffer - len(conn.out)  # pending stays <= max_buffer
         try:
-            data = conn.sock.recv(size)
-        except (BlockingIOError, InterruptedError):
-            data = None
+            data = conn.sock.recv(min(self._read_size, room))
         except OSError as exc:
-            conn.read_misses += 1
-            if isinstance(exc, ConnectionResetError):
-                self._close(conn, RESET)
-            else:
-                self._close(conn, ERROR, str(exc))
+            self._read_failed(conn, exc)
             return
         if not data:
-            conn.read_misses += 1
-            self._dirty.add(conn)
-            if data is None:
-                return
-            if out:
-                conn.closing = True  # flush the rest of the echo, then close
-                self._set_interest(conn)
-            else:
-                self._close(conn, PEER_CLOSED)
+            self._read_eof(conn)
             return
-        # The hot path: count, echo, note the connection for the next snapshot.
-        size = len(data)
-        conn.bytes_in += size
+        conn.bytes_in += len(data)
         conn.msgs_in += 1
+        conn.msgs_out_offset -= 1  # not echoed by its own send()
         self._active.add(conn)
-        if out:  # earlier echo still waits: queue behind it
-            conn.msgs_out_offset -= 1
-            out += data
-            self._buffered(size)
+        conn.out += data
+        self._buffered(len(data))
+        self._set_interest(conn)
+
+    def _read_failed(self, conn: Connection, exc: OSError) -> None:
+        """recv() raised: nothing to read after all, or the connection is gone."""
+        conn.read_misses += 1
+        match exc:
+            case BlockingIOError() | InterruptedError():
+                self._dirty.add(conn)
+            case ConnectionResetError():
+                self._close(conn, RESET)
+            case _:
+                self._close(conn, ERROR, str(exc))
+
+    def _read_eof(self, conn: Connection) -> None:
+        """The client half-closed: flush the rest of the echo, then close."""
+        conn.read_misses += 1
+        if conn.out:
+            conn.closing = True
+            self._dirty.add(conn)
             self._set_interest(conn)
+        else:
+            self._close(conn, PEER_CLOSED)
+
+    def _echo_refused(self, conn: Connection, data: bytes, exc: OSError) -> None:
+        """send() of a fresh echo raised: buffer it all, or close on a real error."""
+        if isinstance(exc, (BlockingIOError, InterruptedError)):
+            self._echo_rest(conn, data, 0)
             return
-        try:
-            sent = conn.sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError as exc:
-            conn.out = data  # never sent: bytes_out and msgs_out count only what left
-            conn.msgs_out_offset -= 1
-            self._buffered(size)  # until _close lets it go
-            self._send_failed(conn, exc)
-            return
-        if sent == size:
-            return
+        conn.out = data  # never sent: bytes_out and msgs_out count only what left
+        conn.msgs_out_offset -= 1
+        self._buffered(len(data))  # until _close lets it go
+        self._send_failed(conn, exc)
+
+    def _echo_rest(self, conn: Connection, data: bytes, sent: int) -> None:
+        """The socket took `sent` bytes of a fresh echo: buffer the rest, wait for EVENT_WRITE."""
         if not sent:
             conn.msgs_out_offset -= 1
         conn.out = bytearray(memoryview(data)[sent:])
-        self._buffered(size - sent)
+        self._buffered(len(data) - sent)
         self._set_interest(conn)
 
     def _on_writable(self, conn: Connection) -> None:
@@ -509,6 +554,7 @@ class EchoEngine:
         if conn.closed:
             return
         conn.closed = True
+        self._now = time.monotonic()
         if conn.mask:
             self._selector.unregister(conn.sock)  # type: ignore[union-attr]
             conn.mask = 0
@@ -704,3 +750,4 @@ class EchoEngine:
             self._listener.close()
         self._inbox.refuse_all("engine stopped")
         self._inbox.close()
+        self._ticker.close()

@@ -39,6 +39,8 @@ from echo_tui.ui.widgets.traffic_panel import TrafficPanel
 from echo_tui.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
+    from textual.driver import Driver
+
     from echo_tui.engine.server import EchoEngine
     from echo_tui.replay import ReplayChannel
 
@@ -188,6 +190,15 @@ class EchoTuiApp(App[None]):
             yield self.event_log
             yield Footer(show_command_palette=False, compact=True)
         yield TooSmall(id="too-small")  # shown instead below MIN_WIDTH x MIN_HEIGHT
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, on Linux and macOS with the fixes for a closed terminal."""
+        driver_class = super().get_driver_class()
+        if driver_class.__module__ != "textual.drivers.linux_driver":  # Windows, TEXTUAL_DRIVER
+            return driver_class
+        from echo_tui.ui.terminal import TerminalDriver
+
+        return TerminalDriver
 
     def on_mount(self) -> None:
         self.table.focus()

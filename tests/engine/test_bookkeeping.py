@@ -43,6 +43,9 @@ def test_a_quiet_snapshot_changes_nothing(engine, connect, consumer):
     busy = view.until(lambda v: (s := v.snapshot) and s.totals.bytes_out == 5 and s)
     quiet = view.until(lambda v: v.snapshot.seq > busy.seq + 1 and v.snapshot)
     assert quiet.totals == busy.totals
+    # Woken only by the ticker, select() counts as timed out: empty, no events.
+    assert quiet.loop.events == busy.loop.events
+    assert quiet.loop.empty_selects > busy.loop.empty_selects
     assert conn_id not in quiet.changed
     assert view.conns[conn_id].last_activity == busy.changed[conn_id].last_activity
 
@@ -62,20 +65,29 @@ def test_idle_timeout_sees_traffic_not_yet_published(make_engine, connect, consu
     roundtrip(busy, b"still here")
 
 
+def count(counters: Counters, size: int) -> None:
+    """What the loop does after each select(): count the batch by its size."""
+    if size < EXACT_BATCHES:
+        counters.batches[size] += 1
+    else:
+        counters.large_batch(size)
+
+
 def test_the_histogram_counts_batches_by_power_of_two():
     counters = Counters()
     sizes = [0, 0, 1, 2, 3, 4, 7, 8, 1023, EXACT_BATCHES, 5000]
     for size in sizes:
-        if size < EXACT_BATCHES:
-            counters.batches[size] += 1
-        else:
-            counters.large_batch(size)
+        count(counters, size)
+    for size in (1, 2, EXACT_BATCHES, EXACT_BATCHES + 1):  # selects the ticker woke
+        count(counters, size)
+        counters.uncount_tick(size)
+        sizes.append(size - 1)  # as if select() had timed out instead
     counters.start(0.0)
     stats = counters.loop_stats(1.0)
     expected = [0] * HISTOGRAM_BUCKETS
     for size in sizes:
         expected[min(size.bit_length(), HISTOGRAM_BUCKETS - 1)] += 1
     assert stats.histogram == tuple(expected)
-    assert (stats.selects, stats.events, stats.empty_selects) == (len(sizes), sum(sizes), 2)
+    assert (stats.selects, stats.events, stats.empty_selects) == (len(sizes), sum(sizes), 3)
     assert stats.max_batch == 5000
     assert stats.busy_seconds >= 0.0 and stats.busy_seconds + stats.wait_seconds >= 1.0

@@ -21,10 +21,14 @@ def test_an_exception_in_the_loop_reaches_the_channel_and_stops_the_engine(
     for client in bystanders:
         roundtrip(client, b"fine so far")
 
-    def broken(conn) -> None:
-        raise RuntimeError("injected fault")
+    stamp_activity = engine._stamp_activity
 
-    engine._on_readable = broken  # the next read anywhere blows up the loop
+    def broken() -> None:
+        if engine._active:  # traffic to date: the next tick after a read blows up the loop
+            raise RuntimeError("injected fault")
+        stamp_activity()
+
+    engine._stamp_activity = broken
     bystanders[0].sendall(b"trigger")
     assert engine.stopped.wait(2)
     error = view.until(lambda v: v.error)

@@ -2,14 +2,13 @@
 
     python -m tests.reliability.faulty engine|ui ECHO-TUI-ARGS...
 
-engine: the engine loop raises when a client sends b"crash".
+engine: the engine loop raises at its first tick after a client sent bytes.
 ui: the dashboard's tick raises once any client byte was counted.
 After main() returns it prints the threads still alive, then exits with main()'s status.
 """
 
 from __future__ import annotations
 
-import socket
 import sys
 import threading
 
@@ -19,14 +18,14 @@ from echo_tui.ui.app import EchoTuiApp
 
 
 def inject_engine_fault() -> None:
-    on_readable = EchoEngine._on_readable
+    stamp_activity = EchoEngine._stamp_activity
 
-    def faulty(self: EchoEngine, conn) -> None:
-        if conn.sock.recv(5, socket.MSG_PEEK) == b"crash":
+    def faulty(self: EchoEngine) -> None:
+        if self._active:
             raise RuntimeError("injected engine fault")
-        on_readable(self, conn)
+        stamp_activity(self)
 
-    EchoEngine._on_readable = faulty  # type: ignore[method-assign]
+    EchoEngine._stamp_activity = faulty  # type: ignore[method-assign]
 
 
 def inject_ui_fault() -> None:

@@ -411,7 +411,7 @@ async def test_engine_crash_shows_a_banner_within_a_second(
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.snapshot is not None)
 
-        def boom(now: float) -> None:
+        def boom() -> None:
             raise RuntimeError("simulated \x1b[31mfailure")
 
         monkeypatch.setattr(engine, "_housekeeping", boom)

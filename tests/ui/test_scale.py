@@ -1,8 +1,15 @@
 """10,000 clients in the real app (snapshots injected through the fake engine).
 
 Real 10k sockets are exercised by the reliability suite; this checks that the
-dashboard's own work stays bounded: a key press shows its effect within 200 ms,
-and a tick with 10k idle rows costs little.
+dashboard's own work stays bounded: a key press costs under 200 ms to show its
+effect, and a tick with 10k idle rows costs little.
+
+Costs are CPU time of this thread (the app runs in it), not wall-clock time: on a
+shared machine the wall clock also counts the time other processes held the CPU
+(a filter clear costing 0.33 s of CPU took 1.6-3 s of wall time at a load average of
+about 15, which failed this test in every full run of the suite there). A regression
+that does work proportional to the 10k rows moves the CPU time too. The wall-clock
+latency of a key in a real terminal is held by tests/reliability/test_scale.py.
 """
 
 from __future__ import annotations
@@ -19,16 +26,16 @@ from tests.ui.fakes import START, FakeEngine, Traffic
 from tests.ui.helpers import screen_text
 
 CLIENTS = 10_000
-KEY_BUDGET = 0.2  # seconds from key press to its effect on screen
-TICK_BUDGET = 0.02  # seconds for one tick with 10k idle rows
+KEY_BUDGET = 0.2  # CPU seconds from key press to its effect on screen
+TICK_BUDGET = 0.02  # CPU seconds for one tick with 10k idle rows
 
 
 async def timed_press(pilot: Pilot, key: str, effect: Callable[[], bool]) -> float:
-    """Seconds from pressing `key` until the app has processed it and repainted."""
-    started = time.perf_counter()
+    """CPU seconds from pressing `key` until the app has processed it and repainted."""
+    started = time.thread_time()
     await pilot.press(key)
     await pilot.pause()
-    elapsed = time.perf_counter() - started
+    elapsed = time.thread_time() - started
     assert effect(), key
     return elapsed
 
@@ -62,15 +69,15 @@ async def test_ten_thousand_clients_keys_and_ticks_stay_fast() -> None:
         costs = []
         for _ in range(5):
             app.engine.channel.put_snapshot(idle)
-            started = time.perf_counter()
+            started = time.thread_time()
             app.tick()
-            costs.append(time.perf_counter() - started)
+            costs.append(time.thread_time() - started)
             await pilot.pause()
         assert sorted(costs)[len(costs) // 2] < TICK_BUDGET, costs
 
         # A filter clear brings all 10k rows back in one go, quickly.
-        started = time.perf_counter()
+        started = time.thread_time()
         await pilot.press("slash", "r", "backspace", "enter")
         await pilot.pause()
         assert table.shown_count == CLIENTS
-        assert time.perf_counter() - started < 4 * KEY_BUDGET
+        assert time.thread_time() - started < 4 * KEY_BUDGET

@@ -344,7 +344,7 @@ class DemoSwarm:
             self._reader = None
         with contextlib.suppress(OSError):
             process.stdout.close()  # type: ignore[union-attr]
-        self._kinds.clear()
+        self._kinds = {}  # a reader still at work (say a slow machine) fills the old one
 
     def __enter__(self) -> DemoSwarm:
         return self

@@ -142,7 +142,7 @@ async def test_the_kind_column_names_each_demo_client(engine, swarm, connect) ->
         # The churner is away now and then; the others stay connected.
         await until(pilot, lambda: set(kinds().values()) >= KINDS - {"churner"}, timeout=15)
         assert kinds()[peer_of(stranger)] == ""
-        assert "Kind" in screen_text(app) and "slow reader" in screen_text(app)
+        await until(pilot, lambda: "Kind" in (text := screen_text(app)) and "slow reader" in text)
     swarm.stop()
     assert swarm.kind_of(next(iter(kinds()))) is None
 

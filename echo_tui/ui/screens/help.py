@@ -121,7 +121,11 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
                 "a connection ended, with the reason: peer-closed, reset, kicked, idle, "
                 "error, shutdown, and bytes in/out",
             ),
-            ("! rejected", "accepted and closed at once (--max-clients reached)"),
+            (
+                "! rejected",
+                "accepted and closed at once: max-clients (--max-clients reached) or fd-limit "
+                "(select() cannot watch a descriptor that high)",
+            ),
             ("> ...", "what you did: kicks with their count, mutes, selector switches"),
         ),
     ),

@@ -11,6 +11,7 @@ import json
 import signal
 import socket
 import sys
+import textwrap
 import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
@@ -49,6 +50,21 @@ def _metrics_address(text: str) -> tuple[str, int]:
     return (host if colon and host else "127.0.0.1"), port_type()(port)
 
 
+def theme_names() -> list[str]:
+    """Textual's built-in themes (imported only when needed: Textual is slow to import)."""
+    from textual.theme import BUILTIN_THEMES
+
+    return list(BUILTIN_THEMES)
+
+
+def _theme(text: str) -> str:
+    if text not in theme_names():
+        raise argparse.ArgumentTypeError(
+            f"unknown theme {text!r}; choose one of: " + ", ".join(theme_names())
+        )
+    return text
+
+
 class _HelpWithKeys(argparse.Action):
     """--help: the options, then the dashboard's key bindings (read from the app itself)."""
 
@@ -61,6 +77,15 @@ class _HelpWithKeys(argparse.Action):
         parser.print_help()
         print("\nkey bindings in the dashboard:")
         print(key_bindings_help())
+        print("\nthemes (--theme NAME; Ctrl+P switches live):")
+        print(
+            textwrap.fill(
+                ", ".join(theme_names()),
+                break_on_hyphens=False,
+                initial_indent="  ",
+                subsequent_indent="  ",
+            )
+        )
         parser.exit()
 
 
@@ -161,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also start N simulated clients of mixed behaviour",
     )
     parser.add_argument(
+        "--theme",
+        type=_theme,
+        metavar="NAME",
+        help="dashboard colours, one of the themes listed below (textual-light suits projectors)",
+    )
+    parser.add_argument(
         "--metrics",
         type=_metrics_address,
         metavar="[HOST:]PORT",
@@ -240,6 +271,8 @@ def _serve(args: argparse.Namespace, stop: threading.Event, backstop: Backstop) 
     args.json = args.json or args.json_clients
     if args.json and not args.headless:
         raise UsageError("--json and --json-clients apply only with --headless")
+    if args.theme and args.headless:
+        raise UsageError("--theme applies only to the dashboard, not with --headless")
     if args.headless:
         config = headless_config(config, args.interval)
     engine = EchoEngine(config)
@@ -370,6 +403,7 @@ def _run_dashboard(
         refresh_hz=args.refresh,
         warning=warning,
         metrics_url=metrics_url,
+        theme=args.theme,
         notices=None if recorder is None else recorder.take_notices,
         kind_of=kind_of,
     )

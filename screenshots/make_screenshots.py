@@ -2,8 +2,9 @@
 
 Starts a real engine on 127.0.0.1 (a free port) with the `--demo` client swarm
 against it, runs the real dashboard headless, lets traffic flow, and saves:
-dashboard.svg (120x36), dashboard-80x24.svg, kick-confirm.svg, help.svg; then
-records a demo session and saves replay.svg of the dashboard playing it back.
+dashboard.svg (120x36), dashboard-80x24.svg, kick-confirm.svg, help.svg,
+dashboard-light.svg (the textual-light theme, for projectors); then records a
+demo session and saves replay.svg of the dashboard playing it back.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ CLIENTS = 24
 WARM_UP = 8.0  # seconds of traffic before the first picture
 
 
-async def shoot(size: tuple[int, int], shots: list[tuple[str, tuple[str, ...]]]) -> None:
+async def shoot(
+    size: tuple[int, int], shots: list[tuple[str, tuple[str, ...]]], theme: str | None = None
+) -> None:
     """Run the app at `size` against a fresh engine and swarm; after each key list, save."""
     engine = EchoEngine(EngineConfig(port=0))
     engine.start()
     with DemoSwarm() as swarm:
         swarm.start(*engine.address, CLIENTS)
-        app = EchoTuiApp(engine)
+        app = EchoTuiApp(engine, theme=theme)
         async with app.run_test(size=size) as pilot:
             await pilot.pause(WARM_UP)
             for name, keys in shots:
@@ -77,6 +80,7 @@ async def main() -> int:
         ],
     )
     await shoot((80, 24), [("dashboard-80x24.svg", ())])
+    await shoot((120, 36), [("dashboard-light.svg", ())], theme="textual-light")
     await shoot_replay((120, 36))
     return 0
 

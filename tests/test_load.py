@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import socketserver
+import struct
 import subprocess
 import sys
 import threading
@@ -39,6 +40,15 @@ class _ReplayFirst(socketserver.BaseRequestHandler):
         self.request.sendall(first)
         while data := self.request.recv(65536):
             self.request.sendall(first[: len(data)])
+
+
+class _ResetMidMessage(socketserver.BaseRequestHandler):
+    """Reads a little of a message too big for the socket buffers, then resets the connection."""
+
+    def handle(self) -> None:
+        self.request.recv(1)
+        self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.request.close()  # now: socketserver's own shutdown would send a FIN first
 
 
 class _HangUp(socketserver.BaseRequestHandler):
@@ -124,6 +134,16 @@ def test_stale_echo_of_an_earlier_message_is_a_mismatch(serve, capsys) -> None:
     assert code == 1 and "mismatched echoes" in err
     assert summary["mismatches"] == summary["messages"] - 1 > 0
     assert "message 2: echo differs at byte 7 of 100" in summary["reasons"][0]
+
+
+def test_reset_while_a_message_is_half_sent_is_one_error(serve, capsys) -> None:
+    port = str(serve(_ResetMidMessage))
+    code, summary, err = run_json(
+        capsys, "--port", port, "--connections", "2", "--size", "8000000", "--duration", "2"
+    )
+    assert code == 1 and err.count("\n") == 1
+    assert summary["errors"] == 2 and summary["mismatches"] == 0
+    assert all("failed" in reason for reason in summary["reasons"]), summary["reasons"]
 
 
 def test_messages_shorter_than_the_header_are_verified(engine, capsys) -> None:

@@ -25,6 +25,7 @@ from echo_tui.engine.config import available_selectors
 from echo_tui.engine.events import MUTED, CommandResult, EngineError, Snapshot
 from echo_tui.replay import SPEEDS
 from echo_tui.text import escape, safe_text
+from echo_tui.ui.commands import DashboardCommands
 from echo_tui.ui.model import ClientModel, matcher
 from echo_tui.ui.screens.confirm import ConfirmScreen
 from echo_tui.ui.screens.help import HelpScreen
@@ -63,6 +64,7 @@ class EchoTuiApp(App[None]):
     """The echo-tui dashboard over a started EchoEngine."""
 
     CSS_PATH = "echo_tui.tcss"
+    COMMANDS = App.COMMANDS | {DashboardCommands}
     TITLE = "echo-tui"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
         (0, "-too-narrow"),
@@ -121,6 +123,14 @@ class EchoTuiApp(App[None]):
         Binding(
             "ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="Quit (stops the server)"
         ),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Palette",
+            show=False,  # the footer shows it on the right, when there is room
+            priority=True,
+            tooltip="Command palette: every action in words, per client too; themes",
+        ),
     ]
 
     paused: reactive[bool] = reactive(False, init=False)
@@ -133,6 +143,7 @@ class EchoTuiApp(App[None]):
         refresh_hz: float = 5.0,
         warning: str | None = None,
         metrics_url: str | None = None,
+        theme: str | None = None,
         clock: Callable[[], float] = time.time,
         playback: ReplayChannel | None = None,
         notices: Callable[[], list[str]] | None = None,
@@ -143,6 +154,8 @@ class EchoTuiApp(App[None]):
         `kind_of(peer)` names what a --demo client does (the table then has a Kind column).
         """
         super().__init__()
+        if theme is not None:
+            self.theme = theme
         self.engine = engine
         self.playback = playback
         self.notices = notices  # what else has something to say (the recorder)
@@ -188,7 +201,7 @@ class EchoTuiApp(App[None]):
             yield self.table
             yield self.filter_input
             yield self.event_log
-            yield Footer(show_command_palette=False, compact=True)
+            yield Footer(compact=True)
         yield TooSmall(id="too-small")  # shown instead below MIN_WIDTH x MIN_HEIGHT
 
     def get_driver_class(self) -> type[Driver]:
@@ -371,7 +384,15 @@ class EchoTuiApp(App[None]):
         if cid is None:
             self.notify("No client is highlighted.", severity="warning")
             return
-        stats = self.model.clients[cid].stats
+        self.confirm_kick(cid)
+
+    def confirm_kick(self, cid: int) -> None:
+        """Ask whether to kick client `cid`, then do (the `k` key and the palette)."""
+        client = self.model.clients.get(cid)
+        if client is None:
+            self.notify(f"Client #{cid} is no longer connected.", severity="warning")
+            return
+        stats = client.stats
         body = Text(end="")
         body.append("Close the connection of client ")
         body.append(f"#{cid}", "bold")
@@ -430,8 +451,11 @@ class EchoTuiApp(App[None]):
         if cid is None:
             self.notify("No client is highlighted.", severity="warning")
             return
-        muted = self.model.clients[cid].stats.state == MUTED
-        self._track(self.engine.mute(cid, not muted))
+        self.set_muted(cid, self.model.clients[cid].stats.state != MUTED)
+
+    def set_muted(self, cid: int, muted: bool) -> None:
+        """Stop (or resume) reading from client `cid`."""
+        self._track(self.engine.mute(cid, muted))
 
     def action_unmute(self) -> None:
         self.action_mute()
@@ -455,9 +479,13 @@ class EchoTuiApp(App[None]):
     def action_choose_selector(self) -> None:
         def chosen(name: str | None) -> None:
             if name:
-                self._track(self.engine.switch_selector(name))
+                self.switch_selector(name)
 
         self.push_screen(SelectorChooser(available_selectors(), self.engine.selector_name), chosen)
+
+    def switch_selector(self, name: str) -> None:
+        """Ask the engine to move every socket to a selector of class `name`."""
+        self._track(self.engine.switch_selector(name))
 
     def action_pause(self) -> None:
         self.paused = True

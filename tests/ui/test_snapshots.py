@@ -27,8 +27,9 @@ def utc() -> Iterator[None]:
     time.tzset()
 
 
-def demo_app() -> EchoTuiApp:
-    return EchoTuiApp(FakeEngine(), clock=lambda: START + SECONDS)  # type: ignore[arg-type]
+def demo_app(theme: str | None = None) -> EchoTuiApp:
+    engine = FakeEngine()
+    return EchoTuiApp(engine, theme=theme, clock=lambda: START + SECONDS)  # type: ignore[arg-type]
 
 
 async def feed(pilot: Pilot) -> None:
@@ -101,3 +102,20 @@ def test_crash_banner(snap_compare) -> None:
         await pilot.pause()
 
     assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=run_before)
+
+
+class TestThemes:
+    """For projectors: every panel, bar and dialog stays legible on a light background."""
+
+    def test_light_dashboard(self, snap_compare) -> None:
+        app = demo_app("textual-light")
+        assert snap_compare(app, terminal_size=(120, 36), run_before=feed)
+
+    def test_light_kick_confirmation(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await feed(pilot)
+            await pilot.press("down", "k")
+
+        assert snap_compare(
+            demo_app("textual-light"), terminal_size=(100, 30), run_before=run_before
+        )

@@ -3,13 +3,21 @@
 A Line API widget (`ScrollView` + `render_line`): a frame renders only the
 rows on screen, so its cost does not grow with the number of clients.  The
 table keeps the displayed ids in order (`row_ids`) with an id -> position
-index, a sort key per client (raw values, never formatted text), and a Strip
-per visible row that is rebuilt only when that row's text, the cursor or the
-styles change.  Per snapshot the work is proportional to what changed; a
-re-sort happens only when a changed row's sort key moved (at most once per
-`RESORT_EVERY` while values move) or rows were added out of order.  The
-cursor is bound to a conn_id, so it stays on its client through re-sorts and
-disconnects.  Client-derived text is escaped and drawn as plain segments.
+index and a sort key per client (raw values, never formatted text).  Per
+snapshot the work is proportional to what changed; a re-sort happens only
+when a changed row's sort key moved (at most once per `RESORT_EVERY` while
+values move) or rows were added out of order.  The cursor is bound to a
+conn_id, so it stays on its client through re-sorts and disconnects.
+Client-derived text is escaped and drawn as plain segments.
+
+Repaints are by line, and only of lines whose content changed: the table
+remembers what each screen line shows (which client, with which texts).  A
+line whose client changed (rows added, removed, sorted, filtered) is repainted
+at once, and so is a row whose state changed.  Numbers move with every
+snapshot, but per-client rates and ages change once a second: so each row on
+screen is looked at once per `REPAINT_PERIOD`, the rows of the page taking
+turns spread over the period, and a tick repaints only its share of the page.
+A repainted line is always drawn from the latest data.
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.content import Content
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -170,6 +179,7 @@ class ClientsTable(ScrollView, can_focus=True):
     """
 
     RESORT_EVERY = 1.0  # seconds between re-sorts while sort keys move
+    REPAINT_PERIOD = 1.0  # seconds between two looks at one row's numbers
 
     def __init__(
         self,
@@ -186,6 +196,7 @@ class ClientsTable(ScrollView, can_focus=True):
         self._column_keys = tuple(self._by_key)
         self._width = sum(column.width + 1 for column in columns) + 1  # a space before each
         self._ends = tuple(accumulate(column.width + 1 for column in columns))
+        self._state_index = self._column_keys.index("state")
         self.filter_text = ""
         self.sort_column = "id"
         self.sort_reverse = False
@@ -195,10 +206,16 @@ class ClientsTable(ScrollView, can_focus=True):
         self._keys: dict[int, Any] = {}  # conn_id -> sort key (every client in the model)
         self._cursor_id: int | None = None  # the client under the cursor
         self._cursor_row = 0  # its position (kept when it leaves, to pick the next one)
-        self._texts: dict[int, tuple[str, ...]] = {}  # cell texts of the rows on screen
-        self._strips: dict[int, tuple[tuple[Any, ...], Strip]] = {}  # (render key, strip)
+        # What each screen line shows (a conn_id, the header's sort, the empty-table text),
+        # and each painted row's (texts, cursor, scroll_x, width) with its line: a line is
+        # repainted only when what it should show differs from these.
+        self._painted: dict[int, object] = {}
+        self._rows_painted: dict[int, tuple[tuple[Any, ...], Strip]] = {}
+        self._urgent: set[int] = set()  # rows to repaint at the next tick (their state changed)
+        self._styles: tuple[Style, Style, Style, Style] | None = None  # see _row_styles
         self._order_dirty = False
         self._last_sort = float("-inf")
+        self._last_tick: float | None = None
         self._title: Text | None = None
         self._max_height = 0  # the height asked for (see _fit_height)
         self.virtual_size = Size(self._width, 1)
@@ -238,6 +255,7 @@ class ClientsTable(ScrollView, can_focus=True):
         sort_key = self._by_key[self.sort_column].value
         predicate = self._predicate
         filtering = bool(self.filter_text.strip())
+        painted, state = self._rows_painted, self._state_index
         leaving = set(change.removed)
         entering = []
         for cid in change.removed:
@@ -249,6 +267,8 @@ class ClientsTable(ScrollView, can_focus=True):
                 keys[cid] = key
                 if cid in self._index:
                     self._order_dirty = True
+            if cid in painted and painted[cid][0][0][state] != escape(client.stats.state):
+                self._urgent.add(cid)
             if filtering:
                 shown = cid in self._index
                 if shown and not predicate(client.stats):
@@ -264,25 +284,60 @@ class ClientsTable(ScrollView, can_focus=True):
         self._show_title()
 
     def tick(self, monotonic: float) -> None:
-        """Re-sort when due; redraw the visible rows whose text changed (ages, rates)."""
+        """Re-sort when due; repaint the lines on screen whose content changed."""
         if self._order_dirty and monotonic - self._last_sort >= self.RESORT_EVERY:
             self._sort()
             self._last_sort = monotonic
-        self.refresh_visible()
+        self._repaint_moved()
+        self._repaint_due(monotonic)
 
-    def refresh_visible(self) -> None:
-        """Recompute the texts of the rows on screen; redraw the lines that changed."""
-        now = self.clock()
-        clients = self.model.clients
-        top = self.scroll_offset.y
-        texts: dict[int, tuple[str, ...]] = {}
-        for index in range(top, min(top + self._page_height(), len(self._rows))):
-            cid = self._rows[index]
-            new = texts[cid] = self.cell_texts(clients[cid], now)
-            if new != self._texts.get(cid):
-                self.refresh_line(index + 1)
-        self._texts = texts
-        self._strips = {cid: value for cid, value in self._strips.items() if cid in texts}
+    def _repaint_due(self, monotonic: float) -> None:
+        """Repaint the rows on screen whose turn it is and whose texts changed (plus urgent ones).
+
+        Row k of a page of h rows takes its turn at k/h of every period: each row
+        is looked at once per period, and a tick looks at the rows whose turn fell
+        since the last tick, whatever the refresh rate.
+        """
+        previous, self._last_tick = self._last_tick, monotonic
+        period, height, top = self.REPAINT_PERIOD, self._page_height(), self.scroll_offset.y
+        clients, urgent, now = self.model.clients, self._urgent, self.clock()
+        painted: dict[int, tuple[tuple[Any, ...], Strip]] = {}
+        stale = []
+        for offset, cid in enumerate(self._rows[top : top + height]):
+            cached = self._rows_painted.get(cid)
+            if cached is None:
+                continue  # not painted yet: it will be drawn from the latest data
+            painted[cid] = cached
+            phase = period * offset / height
+            due = previous is None or (monotonic - phase) // period != (previous - phase) // period
+            if (due or cid in urgent) and self.cell_texts(clients[cid], now) != cached[0][0]:
+                stale.append(offset + 1)
+        self._rows_painted = painted
+        urgent.clear()
+        self._refresh_lines(stale)
+
+    def _repaint_moved(self) -> None:
+        """Repaint the lines that show another client (or header, or text) than they did."""
+        scroll_y, painted = self.scroll_offset.y, self._painted
+        lines = range(self.scrollable_content_region.height)
+        self._refresh_lines([y for y in lines if painted.get(y) != self._line_content(y, scroll_y)])
+
+    def _refresh_lines(self, lines: list[int]) -> None:
+        """Mark screen lines for repaint, in one refresh."""
+        if lines:
+            width = self.size.width
+            self.refresh(*[Region(0, y, width, 1) for y in lines])
+
+    def _paint_title(self, title: Text) -> None:
+        """Show `title` on the top border, repainting only that line.
+
+        Setting `border_title` repaints every line of the table, and with clients
+        coming and going the count in the title changes at every tick.  This sets
+        what that setter sets, then refreshes the border line above the content.
+        """
+        content = self.render_str(Content.from_rich_text(title)).expand_tabs(4)
+        self._border_title = content.split()[0]
+        self.refresh(Region(0, -1, self.size.width, 1))
 
     # -- filter and sort ----------------------------------------------------------------------
 
@@ -364,11 +419,14 @@ class ClientsTable(ScrollView, can_focus=True):
         position = self._index.get(self._cursor_id) if self._cursor_id is not None else None
         if position is None:
             position = min(self._cursor_row, len(rows) - 1)
-        self.virtual_size = Size(self._width, len(rows) + 1)
+        size = Size(self._width, len(rows) + 1)
+        if size != self.virtual_size:  # a layout for the scrollbar, but no repaint of every line
+            self.set_reactive(ClientsTable.virtual_size, size)
+            self.refresh(repaint=False, layout=True)
         self._fit_height()
         self._move_cursor(position)
         self._show_title()
-        self.refresh()
+        self._repaint_moved()
 
     def _fit_height(self) -> None:
         """Ask for no more height than the rows need (header, border), so the log gets the rest."""
@@ -388,7 +446,7 @@ class ClientsTable(ScrollView, can_focus=True):
             title.append_text(quoted(self.filter_text.strip(), "bold"))
         if title != self._title:
             self._title = title
-            self.border_title = title
+            self._paint_title(title)
 
     # -- cursor -------------------------------------------------------------------------------
 
@@ -451,56 +509,85 @@ class ClientsTable(ScrollView, can_focus=True):
         self._fit_height()
 
     def on_focus(self) -> None:
+        self._forget_styles()
         self.refresh()
 
     def on_blur(self) -> None:
+        self._forget_styles()
         self.refresh()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._strips = {}
+        self._forget_styles()
+
+    def _forget_styles(self) -> None:
+        """Styles changed (focus, theme): drop the lines drawn with the old ones."""
+        self._styles = None
+        self._rows_painted = {}
 
     # -- rendering ----------------------------------------------------------------------------
+
+    def _line_content(self, y: int, scroll_y: int) -> object:
+        """What screen line `y` shows: a conn_id, the header's sort, the empty text, or None."""
+        if y == 0:
+            return (self.sort_column, self.sort_reverse)
+        index = scroll_y + y - 1
+        if index < len(self._rows):
+            return self._rows[index]
+        if y == 1 and not self._rows:
+            return "no client matches the filter" if self.model.clients else "no clients connected"
+        return None
+
+    def _row_styles(self) -> tuple[Style, Style, Style, Style]:
+        """Plain, bold, cursor and bold cursor row styles (computed once per style change)."""
+        if self._styles is None:
+            base = self.rich_style
+            cursor = base + self.get_component_rich_style("clients-table--cursor")
+            bold = Style(bold=True)
+            self._styles = (base, base + bold, cursor, cursor + bold)
+        return self._styles
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
-        base = self.rich_style
-        if y == 0:
-            strip = self._header_strip()
-        elif scroll_y + y - 1 < len(self._rows):
-            strip = self._row_strip(self._rows[scroll_y + y - 1])
-        elif y == 1 and not self._rows:
-            strip = self._empty_strip()
-        else:
+        content = self._painted[y] = self._line_content(y, scroll_y)
+        if isinstance(content, int):
+            return self._row_line(content, scroll_x, width)
+        base = self._row_styles()[0]
+        if content is None:
             return Strip.blank(width, base)
-        return strip.crop_extend(
-            scroll_x, visible_end(self._ends, scroll_x, width), base
-        ).extend_cell_length(width, base)
+        if isinstance(content, str):
+            style = self.get_component_rich_style("clients-table--empty")
+            strip = Strip([Segment(f" {content}", style)])
+        else:
+            strip = self._header_strip()
+        return self._fit(strip, scroll_x, width, base)
 
-    def _row_strip(self, cid: int) -> Strip:
-        texts = self._texts.get(cid)
-        if texts is None:
-            texts = self._texts[cid] = self.cell_texts(self.model.clients[cid], self.clock())
-        cursor = cid == self._cursor_id
-        render_key = (texts, cursor, self.has_focus)
-        cached = self._strips.get(cid)
-        if cached is not None and cached[0] == render_key:
+    def _fit(self, strip: Strip, scroll_x: int, width: int, base: Style) -> Strip:
+        """The part of a table line shown from `scroll_x` in `width` cells (whole columns)."""
+        cropped = strip.crop_extend(scroll_x, visible_end(self._ends, scroll_x, width), base)
+        return cropped.extend_cell_length(width, base)
+
+    def _row_line(self, cid: int, scroll_x: int, width: int) -> Strip:
+        """The line of client `cid`, from its latest data; reused while it would not change."""
+        texts = self.cell_texts(self.model.clients[cid], self.clock())
+        key = (texts, cid == self._cursor_id, scroll_x, width)
+        cached = self._rows_painted.get(cid)
+        if cached is not None and cached[0] == key:
             return cached[1]
-        style = self.get_component_rich_style("clients-table--cursor") if cursor else Style()
-        style = self.rich_style + style
-        strong = style + Style(bold=True)
+        base, strong, cursor, cursor_strong = self._row_styles()
+        style, bold = (cursor, cursor_strong) if key[1] else (base, strong)
         segments = [
             Segment(
                 f" {fit(text, column.width, column.left)}",
-                strong if text in _STRONG else style,
+                bold if text in _STRONG else style,
             )
             for column, text in zip(self.columns, texts, strict=True)
         ]
         segments.append(Segment(" ", style))
-        strip = Strip(segments, self._width)
-        self._strips[cid] = (render_key, strip)
-        return strip
+        line = self._fit(Strip(segments, self._width), scroll_x, width, base)
+        self._rows_painted[cid] = (key, line)
+        return line
 
     def _header_strip(self) -> Strip:
         style = self.get_component_rich_style("clients-table--header")
@@ -511,8 +598,3 @@ class ClientsTable(ScrollView, can_focus=True):
             segments.append(Segment(f" {fit(label, column.width, column.left)}", style))
         segments.append(Segment(" ", style))
         return Strip(segments, self._width)
-
-    def _empty_strip(self) -> Strip:
-        text = "no client matches the filter" if self.model.clients else "no clients connected"
-        style = self.get_component_rich_style("clients-table--empty")
-        return Strip([Segment(f" {text}", style)])

@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.repeats} rounds x {args.duration:g} s per run, median reported\n")
     servers = {"headless": start_server("echo-tui"), "dashboard": start_dashboard()}
     runs: dict[tuple[str, str], list[dict]] = {}
+    failures = 0
     try:
         for round_ in range(args.repeats):
             for scenario in args.scenarios:
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 for name in rotated(list(servers), round_):
                     result = measure(servers[name], connections, size, args.duration)
                     runs.setdefault((scenario, name), []).append(result)
+                    failures += result["mismatches"] + result["errors"]
                     if servers[name].process.poll() is not None:
                         raise RuntimeError(f"{name} exited during the run")
     finally:
@@ -119,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     headers = ["scenario", "headless msgs/s", "UI msgs/s", "throughput ratio",
                "headless CPU us/msg", "UI CPU us/msg", "CPU ratio"]  # fmt: skip
     print(table(headers, rows))
+    if failures:
+        print(f"\n{failures} mismatches/errors during the runs", file=sys.stderr)
+        return 1
     return 0
 
 

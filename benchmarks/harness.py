@@ -62,14 +62,21 @@ class Server:
                 self.process.wait()
 
 
-def start_server(name: str, *extra: str, timeout: float = 15.0, cwd: Path = REPO) -> Server:
-    """Start server `name` and wait for its `listening on HOST:PORT (...)` line.
+def start_server(
+    name: str,
+    *extra: str,
+    timeout: float = 15.0,
+    cwd: Path = REPO,
+    command: list[str] | None = None,
+) -> Server:
+    """Start server `name` (or run `command`, named `name`) and wait for its
+    `listening on HOST:PORT (...)` line.
 
     `cwd` is where `python -m echo_tui` imports echo-tui from: another checkout
     runs that version of the engine.
     """
     process = subprocess.Popen(
-        server_command(name, *extra), stdout=subprocess.PIPE, text=True, cwd=cwd
+        command or server_command(name, *extra), stdout=subprocess.PIPE, text=True, cwd=cwd
     )
     lines: list[str] = []
     got_line = threading.Event()

@@ -7,6 +7,8 @@ import math
 from collections.abc import Callable
 from typing import NoReturn
 
+from echo_tui.units import format_size, parse_size
+
 USAGE_ERROR = 2
 
 
@@ -19,6 +21,16 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """--help shows every option's default, unless it has none (None, or a flag's False) or its
+    help names it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or "(default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def number_type(
@@ -52,6 +64,25 @@ def port_type(low: int = 0) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if not low <= value <= 65535:
             raise argparse.ArgumentTypeError(f"port must be between {low} and 65535, got {value}")
+        return value
+
+    return parse
+
+
+def size_type(low: int) -> Callable[[str], int]:
+    """An argparse type: bytes, plain or human (256KiB, 4MiB, 1GiB), at least `low`.
+
+    Give the option's default as a string in the same form (`default=format_size(n)`):
+    argparse converts it, and --help shows it as written.
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = parse_size(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {format_size(low)}, got {text}")
         return value
 
     return parse

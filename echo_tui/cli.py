@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import errno
 import gc
+import importlib
 import ipaddress
 import json
 import signal
@@ -18,7 +19,15 @@ from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 from echo_tui import __version__
-from echo_tui.arguments import USAGE_ERROR, OneLineParser, UsageError, number_type, port_type
+from echo_tui.arguments import (
+    USAGE_ERROR,
+    DefaultsHelpFormatter,
+    OneLineParser,
+    UsageError,
+    number_type,
+    port_type,
+    size_type,
+)
 from echo_tui.backstop import Backstop
 from echo_tui.engine.config import MIB, EngineConfig, available_selectors
 from echo_tui.engine.connection import format_peer
@@ -26,6 +35,8 @@ from echo_tui.engine.server import EchoEngine
 from echo_tui.headless import headless_config, run_headless
 from echo_tui.portable import CAN_RAISE_FD_LIMIT, STOP_SIGNALS
 from echo_tui.recording import DEFAULT_MAX_BYTES, Recorder
+from echo_tui.ui import REFRESH_RATES
+from echo_tui.units import format_size
 
 if TYPE_CHECKING:
     from echo_tui.metrics import MetricsServer
@@ -48,6 +59,19 @@ def _metrics_address(text: str) -> tuple[str, int]:
     elif ":" in host:
         raise argparse.ArgumentTypeError(f"write an IPv6 address in brackets: [{host}]:{port}")
     return (host if colon and host else "127.0.0.1"), port_type()(port)
+
+
+def _rates_text() -> str:
+    """The dashboard's refresh rates in words: "1, 2, 5, 10 or 20"."""
+    *most, last = (f"{hz:g}" for hz in REFRESH_RATES)
+    return f"{', '.join(most)} or {last}"
+
+
+def _refresh_rate(text: str) -> float:
+    hz = number_type(float, 0, strict=True)(text)
+    if hz not in REFRESH_RATES:
+        raise argparse.ArgumentTypeError(f"must be {_rates_text()} (Hz), got {text}")
+    return hz
 
 
 def theme_names() -> list[str]:
@@ -97,12 +121,30 @@ def key_bindings_help() -> str:
     return "\n".join(f"  {keys:<10} {meaning}" for keys, meaning in key_lines(EchoTuiApp.BINDINGS))
 
 
+# `echo-tui NAME ...`: the module and function run with the rest of the arguments, and what for.
+SUBCOMMANDS = {
+    "load": ("echo_tui.load", "load_main", "drive any echo server, checking every echo"),
+    "client": ("echo_tui.client", "client_main", "type lines to an echo server, see them back"),
+    "replay": ("echo_tui.replay", "replay_main", "play a --record file back in the dashboard"),
+}
+
+
+def usage() -> str:
+    """The usage lines: the server, then each subcommand."""
+    lines = [f"{'echo-tui [options]':<26} the echo server and its dashboard (or --headless)"]
+    lines += [
+        f"{f'echo-tui {name} [options]':<26} {what}" for name, (*_, what) in SUBCOMMANDS.items()
+    ]
+    return "\n       ".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="echo-tui",
+        usage=usage(),
         description="A TCP echo server on Python's selectors, shown live in a terminal dashboard.",
-        epilog="echo-tui load --help: the load generator for any echo server.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="Each subcommand has its own --help (echo-tui load --help).",
+        formatter_class=DefaultsHelpFormatter,
         add_help=False,
     )
     parser.add_argument("-h", "--help", action=_HelpWithKeys)
@@ -147,15 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-buffer",
-        type=number_type(int, 1024),
-        default=4 * MIB,
-        help="bytes of pending echo per client; reading pauses at half of it",
+        type=size_type(1024),
+        default=format_size(4 * MIB),
+        metavar="SIZE",
+        help="pending echo per client (bytes, or 256KiB, 4MiB...); reading pauses at half of it",
     )
     parser.add_argument(
         "--max-total-buffer",
-        type=number_type(int, 0),
-        default=256 * MIB,
-        help="bytes of pending echo for all clients together; at it, clients with echo "
+        type=size_type(0),
+        default=format_size(256 * MIB),
+        metavar="SIZE",
+        help="pending echo for all clients together; at it, clients with echo "
         "pending are not read until theirs is sent (0: no global bound)",
     )
     parser.add_argument(
@@ -166,17 +210,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--record-max",
-        type=number_type(int, 1),
-        default=DEFAULT_MAX_BYTES,
-        metavar="BYTES",
+        type=size_type(1),
+        default=format_size(DEFAULT_MAX_BYTES),
+        metavar="SIZE",
         help="stop recording (the server goes on) once FILE holds this many bytes",
     )
     parser.add_argument("--record-overwrite", action="store_true", help="replace FILE if it exists")
     parser.add_argument(
         "--refresh",
-        type=number_type(float, 0.5),
-        default=5.0,
-        help="dashboard refreshes per second",
+        type=_refresh_rate,
+        default="5",
+        metavar="HZ",
+        help=f"dashboard refreshes per second: {_rates_text()} (+/- step through them)",
     )
     parser.add_argument(
         "--demo",
@@ -236,14 +281,9 @@ def exposure_warning(host: str, what: str = "this echo server") -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list[:1] == ["load"]:
-        from echo_tui.load import load_main
-
-        return load_main(args_list[1:])
-    if args_list[:1] == ["replay"]:
-        from echo_tui.replay import replay_main
-
-        return replay_main(args_list[1:])
+    if args_list[:1] and args_list[0] in SUBCOMMANDS:
+        module, function, _ = SUBCOMMANDS[args_list[0]]
+        return getattr(importlib.import_module(module), function)(args_list[1:])
     stop = threading.Event()  # a stop signal arrived (before the UI could handle it itself)
     backstop = Backstop()  # armed by the first stop signal: stopping may take 3 s at most
     _flag_stop_signals(stop, backstop)
@@ -253,6 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"echo-tui: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:  # stdout closed early, e.g. `echo-tui --help | head`
+        sys.stdout = None  # type: ignore[assignment]
         return 0
     finally:
         backstop.close()
@@ -275,6 +318,11 @@ def _serve(args: argparse.Namespace, stop: threading.Event, backstop: Backstop) 
         raise UsageError("--theme applies only to the dashboard, not with --headless")
     if args.headless:
         config = headless_config(config, args.interval)
+    elif not all(stream is not None and stream.isatty() for stream in (sys.stdin, sys.stdout)):
+        raise UsageError(
+            "the dashboard needs a terminal, and stdin or stdout is not one: "
+            "use --headless (with --json for JSON lines) to run without it"
+        )
     engine = EchoEngine(config)
     recorder = _open_recorder(engine, args) if args.record else None
     try:

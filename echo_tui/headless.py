@@ -116,9 +116,21 @@ class Report:
         self.latest, self.window = snapshot, window
 
 
-def closed_counts(totals: Totals) -> dict[str, int]:
-    """Connections closed so far by reason, leaving out reasons that never happened."""
-    return {reason: count for reason, count in totals.closed.items() if count}
+def since_start(snapshot: Snapshot, now: float) -> dict:
+    """The fields stats lines and the summary share: when, and the totals since start."""
+    totals = snapshot.totals
+    return {
+        "time": now,
+        "uptime": round(now - snapshot.started_at, 3),
+        "selector": snapshot.selector,
+        "accepted": totals.accepted,
+        # Reasons that never happened are left out.
+        "closed": {reason: count for reason, count in totals.closed.items() if count},
+        "bytes_in": totals.bytes_in,
+        "bytes_out": totals.bytes_out,
+        "msgs_in": totals.msgs_in,
+        "msgs_out": totals.msgs_out,
+    }
 
 
 def clock_text(at: float, interval: float) -> str:
@@ -154,16 +166,8 @@ def stats_record(report: Report, now: float, with_clients: bool) -> dict:
     totals, loop = snapshot.totals, window.loop
     record = {
         "event": "stats",
-        "time": now,
-        "uptime": round(now - snapshot.started_at, 3),
-        "selector": snapshot.selector,
+        **since_start(snapshot, now),
         "connections": snapshot.open_count,
-        "accepted": totals.accepted,
-        "closed": closed_counts(totals),
-        "bytes_in": totals.bytes_in,
-        "bytes_out": totals.bytes_out,
-        "msgs_in": totals.msgs_in,
-        "msgs_out": totals.msgs_out,
         "pending": totals.pending,
         "buffer_full": totals.buffer_full,
         "accept_paused": totals.accept_paused,
@@ -215,18 +219,10 @@ def summary_record(report: Report) -> dict:
     """The final JSON object: totals since start, close reasons and uptime."""
     snapshot = report.latest
     assert snapshot is not None
-    totals, loop = snapshot.totals, snapshot.loop
+    loop = snapshot.loop
     return {
         "event": "summary",
-        "time": snapshot.at,
-        "uptime": round(snapshot.at - snapshot.started_at, 3),
-        "selector": snapshot.selector,
-        "accepted": totals.accepted,
-        "closed": closed_counts(totals),
-        "bytes_in": totals.bytes_in,
-        "bytes_out": totals.bytes_out,
-        "msgs_in": totals.msgs_in,
-        "msgs_out": totals.msgs_out,
+        **since_start(snapshot, snapshot.at),
         "selects": loop.selects,
         "events": loop.events,
         "busy_seconds": round(loop.busy_seconds, 6),

@@ -1,6 +1,10 @@
-"""Human units for sizes, rates and durations, shared by the dashboard and headless output."""
+"""Human units for sizes, rates and durations: shown by the dashboard and headless output,
+and sizes read from the command line."""
 
 from __future__ import annotations
+
+import re
+from fractions import Fraction
 
 _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
@@ -43,3 +47,35 @@ def format_duration(seconds: float) -> str:
         return f"{hours}h{minutes:02d}m"
     days, hours = divmod(hours, 24)
     return f"{days}d{hours:02d}h"
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+) *([a-z]*)", re.IGNORECASE)
+_SIZE_FACTORS = {
+    "": 1, "b": 1,
+    "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20,
+    "g": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tib": 1 << 40,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+}  # fmt: skip
+
+
+def parse_size(text: str) -> int:
+    """'256KiB' -> 262144: bytes, plain or with a binary (KiB, MiB, GiB, TiB; K, M, G, T)
+    or decimal (kB, MB, GB, TB) unit, any case.  ValueError unless a whole number of bytes."""
+    match = _SIZE.fullmatch(text.strip())
+    factor = _SIZE_FACTORS.get(match.group(2).lower()) if match else None
+    if match is None or factor is None:
+        raise ValueError(f"expected a size such as 65536, 256KiB, 4MiB or 1GiB, got {text!r}")
+    size = Fraction(match.group(1)) * factor
+    if size.denominator != 1:
+        raise ValueError(f"expected a whole number of bytes, got {text!r}")
+    return int(size)
+
+
+def format_size(size: int) -> str:
+    """262144 -> '256KiB': the largest binary unit that divides `size` exactly, else bytes.
+
+    The inverse of parse_size, for defaults shown in --help."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)

@@ -2,9 +2,10 @@
 
 Starts a real engine on 127.0.0.1 (a free port) with the `--demo` client swarm
 against it, runs the real dashboard headless, lets traffic flow, and saves:
-dashboard.svg (120x36), dashboard-80x24.svg, kick-confirm.svg, help.svg,
-dashboard-light.svg (the textual-light theme, for projectors); then records a
-demo session and saves replay.svg of the dashboard playing it back.
+dashboard.svg (120x36), dashboard-80x24.svg, kick-confirm.svg, help.svg, the loop
+inspector's trace-stepping.svg and client-detail.svg (100x32), dashboard-light.svg
+(the textual-light theme, for projectors); then records a demo session and saves
+replay.svg of the dashboard playing it back.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+from textual.pilot import Pilot
 
 from echo_tui.demo import DemoSwarm
 from echo_tui.engine.config import EngineConfig
@@ -26,10 +30,16 @@ CLIENTS = 24
 WARM_UP = 8.0  # seconds of traffic before the first picture
 
 
+Step = Callable[[EchoTuiApp, Pilot], Awaitable[None]]
+
+
 async def shoot(
-    size: tuple[int, int], shots: list[tuple[str, tuple[str, ...]]], theme: str | None = None
+    size: tuple[int, int],
+    shots: list[tuple[str, tuple[str, ...] | Step]],
+    theme: str | None = None,
 ) -> None:
-    """Run the app at `size` against a fresh engine and swarm; after each key list, save."""
+    """Run the app at `size` against a fresh engine and swarm; after each key list (or
+    step), save."""
     engine = EchoEngine(EngineConfig(port=0))
     engine.start()
     with DemoSwarm() as swarm:
@@ -38,12 +48,34 @@ async def shoot(
         async with app.run_test(size=size) as pilot:
             await pilot.pause(WARM_UP)
             for name, keys in shots:
-                if keys:
+                if callable(keys):
+                    await keys(app, pilot)
+                elif keys:
                     await pilot.press(*keys)
                     await pilot.pause(0.3)
                 app.save_screenshot(name, path=str(HERE))
                 print(f"wrote {HERE / name}")
     engine.stop()
+
+
+async def trace_steps(app: EchoTuiApp, pilot: Pilot) -> None:
+    """The trace in step mode, a few steps in."""
+    await pilot.press("t")
+    await pilot.pause(1.0)
+    await pilot.press("space")
+    for _ in range(4):
+        await pilot.pause(0.4)
+        await pilot.press("n")
+    await pilot.pause(0.6)
+
+
+async def busiest_detail(app: EchoTuiApp, pilot: Pilot) -> None:
+    """The detail of the client with the most pending output, preview on."""
+    await pilot.press("escape")
+    clients = app.model.clients
+    app.table.move_to(max(clients, key=lambda cid: clients[cid].stats.pending))
+    await pilot.press("enter", "v")
+    await pilot.pause(4.0)
 
 
 async def shoot_replay(size: tuple[int, int]) -> None:
@@ -80,6 +112,9 @@ async def main() -> int:
         ],
     )
     await shoot((80, 24), [("dashboard-80x24.svg", ())])
+    await shoot(
+        (100, 32), [("trace-stepping.svg", trace_steps), ("client-detail.svg", busiest_detail)]
+    )
     await shoot((120, 36), [("dashboard-light.svg", ())], theme="textual-light")
     await shoot_replay((120, 36))
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import select
 import signal
 import struct
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 
 ENTER_ALT_SCREEN = b"\x1b[?1049h"
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
+_SGR = re.compile(rb"\x1b\[[0-9;]*m")  # colours and styles
 
 # Makes the pty (its stdin) the controlling terminal of the new session, then runs the
 # command, as a terminal emulator does: closing the master then hangs the terminal up and
@@ -46,8 +48,10 @@ class PtyApp:
         self.master, self.slave = os.openpty()
         fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         self.initial_modes = termios.tcgetattr(self.slave)
-        size = {"COLUMNS": str(columns), "LINES": str(rows)}
-        env = {**os.environ, "TERM": "xterm-256color", **size, **(env or {})}
+        # No COLUMNS/LINES: they would override the pty's size (shutil.get_terminal_size reads
+        # them first), so the app would never see a resize.
+        inherited = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        env = {**inherited, "TERM": "xterm-256color", **(env or {})}
         prefix = _AS_CONTROLLING_TERMINAL if controlling else ()
         self.process = subprocess.Popen(
             [*prefix, *command, *args],
@@ -67,6 +71,16 @@ class PtyApp:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not self._read(remaining):
                 return marker in self.output[start:]
+        return True
+
+    def read_until_text(self, text: str, timeout: float, start: int = 0) -> bool:
+        """`read_until` for `text` as shown: colours and styles (SGR sequences) ignored."""
+        marker = text.encode()
+        deadline = time.monotonic() + timeout
+        while marker not in _SGR.sub(b"", bytes(self.output[start:])):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._read(remaining):
+                return marker in _SGR.sub(b"", bytes(self.output[start:]))
         return True
 
     def resize(self, columns: int, rows: int) -> None:

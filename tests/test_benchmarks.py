@@ -30,6 +30,12 @@ def test_scale_benchmark_quick() -> None:
     assert "| echo-tui " in out and "| protocol " in out
 
 
+def test_trace_cost_benchmark_quick() -> None:
+    out = run("trace_cost.py")
+    assert "| 100x1 " in out and "| 100x100 " in out
+    assert "open / closed" in out
+
+
 def test_load_generator_benchmark_quick() -> None:
     """Runs without uvloop: the reference client is then skipped, with a message."""
     out = run("load_generator.py", "--scenarios", "100x10")
@@ -41,3 +47,9 @@ def test_recording_benchmark_quick() -> None:
     out = run("recording.py")
     assert "--record vs not" in out and "| 100 B x 100 " in out
     assert "| --demo 20 " in out and "| 100 busy clients " in out
+
+
+def test_dashboard_benchmark_quick() -> None:
+    """The UI in a pty against --headless; an echo mismatch would make it exit 1."""
+    out = run("dashboard.py", "--scenarios", "100x10")
+    assert "| 100x10 " in out and "throughput ratio" in out and "CPU ratio" in out

@@ -17,6 +17,7 @@ import pytest
 
 from echo_tui import __version__
 from echo_tui.engine.config import available_selectors
+from echo_tui.ui.app import REFRESH_RATES
 from tests.helpers import recv_exactly, wait_for
 
 COMMAND = [sys.executable, "-m", "echo_tui"]
@@ -57,9 +58,12 @@ def test_help_lists_every_option_with_defaults_and_the_keys() -> None:
     assert result.returncode == 0
     for option in (
         "--host", "--port", "--selector", "--headless", "--interval", "--json",
-        "--max-clients", "--idle-timeout", "--max-buffer", "--demo", "--version",
+        "--max-clients", "--idle-timeout", "--max-buffer", "--refresh", "--demo", "--version",
     ):  # fmt: skip
         assert option in result.stdout
+    # --refresh names the rates the dashboard has (others are refused).
+    rates = ", ".join(f"{hz:g}" for hz in REFRESH_RATES[:-1]) + f" or {REFRESH_RATES[-1]:g}"
+    assert rates in " ".join(result.stdout.split())
     assert "(default: 127.0.0.1)" in result.stdout
     assert "(default: 1234)" in result.stdout
     assert "(default: 10000)" in result.stdout
@@ -309,3 +313,55 @@ def test_headless_engine_failure_is_reported_with_its_traceback_and_exit_1() -> 
             process.communicate()
     assert "echo-tui: engine failed: RuntimeError: injected engine fault" in stderr
     assert "Traceback" in stderr
+
+
+def test_sizes_take_human_units_and_help_shows_them_that_way() -> None:
+    help_text = run("--help").stdout
+    assert "(default: 4MiB)" in help_text and "(default: 256MiB)" in help_text
+    sizes = ("--max-buffer", "256KiB", "--max-total-buffer", "1GiB")
+    with headless(*sizes) as (_, host, port), socket.create_connection((host, port), 5) as client:
+        client.sendall(b"sized")
+        assert recv_exactly(client, 5) == b"sized"
+    assert_usage_error(run("--max-buffer", "4MB!"), "--max-buffer", "256KiB, 4MiB or 1GiB")
+    assert_usage_error(run("--max-buffer", "1000"), "at least 1KiB")
+
+
+def test_load_takes_a_human_size_and_its_help_shows_every_default(engine) -> None:
+    done = run("load", "--port", str(engine.address[1]), "--size", "2KiB", "--duration", "0.3",
+               "--connections", "1", "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["size"] == 2048
+    help_text = run("load", "--help").stdout
+    for default in ("127.0.0.1", "1234", "10", "100", "5.0"):
+        assert f"(default: {default})" in help_text
+    assert "--size SIZE" in help_text and "default: unlimited" in help_text
+
+
+def test_usage_names_every_subcommand() -> None:
+    usage = run("--help").stdout.split("\n\n", 1)[0]
+    assert usage.startswith("usage: echo-tui [options]")
+    for command in ("load", "client"):
+        assert f"echo-tui {command} [options]" in usage
+
+
+def test_refresh_accepts_only_the_rates_the_dashboard_has() -> None:
+    assert_usage_error(run("--refresh", "7"), "--refresh", "must be 1, 2, 5, 10 or 20")
+
+
+@pytest.mark.parametrize("redirect", ["stdin", "stdout"])
+def test_the_dashboard_refuses_to_start_without_a_terminal(redirect: str) -> None:
+    master, slave = os.openpty() if hasattr(os, "openpty") else (None, None)
+    if slave is None:
+        pytest.skip("no pseudo-terminals on this platform")
+    streams = {"stdin": slave, "stdout": slave, redirect: subprocess.DEVNULL}
+    try:
+        done = subprocess.run(
+            [*COMMAND, "--port", "0"], **streams, stderr=subprocess.PIPE, text=True, timeout=20
+        )
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith("echo-tui: error: the dashboard needs a terminal")
+    assert "--headless" in line

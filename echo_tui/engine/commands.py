@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import queue
 import socket
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -37,9 +39,32 @@ class SwitchSelector:
     name: str
 
 
-Command = Kick | KickWhere | Mute | SwitchSelector
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """Record every select() call for the consumer (see EventChannel.take_trace), or stop."""
 
-_NAMES = {Kick: "kick", KickWhere: "kick_where", SwitchSelector: "switch_selector"}
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Inspect:
+    """Record the interest changes of client `conn_id` (None: of no client) and, with
+    `preview`, the last bytes it sent."""
+
+    conn_id: int | None
+    preview: bool = False
+
+
+Command = Kick | KickWhere | Mute | SwitchSelector | Trace | Inspect
+QUIET_COMMANDS = (Trace, Inspect)  # the UI's own bookkeeping: not logged as events
+
+_NAMES = {
+    Kick: "kick",
+    KickWhere: "kick_where",
+    SwitchSelector: "switch_selector",
+    Trace: "trace",
+    Inspect: "inspect",
+}
 
 
 def command_name(command: Command) -> str:
@@ -105,3 +130,51 @@ class CommandInbox:
     def close(self) -> None:
         self.wake_reader.close()
         self._wake_writer.close()
+
+
+class StepControl:
+    """Step mode: freeze the loop between select() calls, let it run one call at a time.
+
+    Not a command in the inbox: a frozen loop does not read its inbox.  The UI
+    thread calls `set_stepping` and `step`; the engine thread calls `wait_turn`
+    before each select() while stepping; `release` (engine stop) ends every wait.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.stepping = False  # read by the engine thread without the lock: a plain flag
+        self.frozen = False  # the engine thread waits for a step (and has none to take)
+        self._steps = 0
+        self._released = False
+
+    def set_stepping(self, on: bool) -> None:
+        with self._cond:
+            self.stepping = on
+            self._steps = 0
+            self._cond.notify_all()
+
+    def step(self) -> None:
+        """Let the loop run one more select() call and its handlers."""
+        with self._cond:
+            self._steps += 1
+            self.frozen = False  # until the loop has run the step and waits again
+            self._cond.notify_all()
+
+    def release(self) -> None:
+        """End step mode for good (the engine is stopping)."""
+        with self._cond:
+            self._released = True
+            self.stepping = False
+            self._cond.notify_all()
+
+    def wait_turn(self) -> float:
+        """Block until a step is allowed (or stepping ends); return the seconds spent frozen."""
+        started = time.monotonic()
+        with self._cond:
+            self.frozen = True
+            while self.stepping and not self._steps and not self._released:
+                self._cond.wait()
+            self.frozen = False
+            if self._steps:
+                self._steps -= 1
+        return time.monotonic() - started

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import socket
+from typing import TYPE_CHECKING
 
 from echo_tui.engine.events import BACKPRESSURED, CLOSING, MUTED, READING, ConnectionStats
+
+if TYPE_CHECKING:
+    from echo_tui.engine.inspection import Inspection
 
 # The output buffer of a client with nothing pending: shared, so an idle client holds no buffer.
 NO_OUTPUT = b""
@@ -32,11 +36,15 @@ class Connection:
 
     __slots__ = (
         "backpressured",
+        "backpressured_since",
+        "backpressured_total",
         "bytes_in",
         "closed",
         "closing",
         "conn_id",
         "connected_at",
+        "fd",
+        "inspection",
         "last_activity",
         "mask",
         "msgs_in",
@@ -53,6 +61,7 @@ class Connection:
     def __init__(self, conn_id: int, sock: socket.socket, peer: str, now: float) -> None:
         self.conn_id = conn_id
         self.sock = sock
+        self.fd = sock.fileno()  # kept: a closed socket's fileno() is -1
         self.peer = peer
         self.connected_at = now  # engine monotonic clock
         self.last_activity = now  # stamped by the engine at its next tick after any traffic
@@ -66,6 +75,9 @@ class Connection:
         self.mask = 0  # events registered with the selector (0: not registered, or closed)
         self.muted = False
         self.backpressured = False
+        self.backpressured_since = 0.0  # engine monotonic clock, while backpressured
+        self.backpressured_total = 0.0  # seconds, over the periods that ended
+        self.inspection: Inspection | None = None  # while a detail screen inspects it
         self.closing = False  # the peer half-closed: flush, then close
         self.closed = False
 
@@ -111,4 +123,8 @@ class Connection:
             state=self.state,
             read_ready=read_ready,
             write_ready=write_ready,
+            fd=self.fd,
+            events=self.mask,
+            backpressured_seconds=self.backpressured_total,
+            backpressured_since=self.backpressured_since + to_wall if self.backpressured else None,
         )

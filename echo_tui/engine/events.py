@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -148,6 +148,90 @@ class ConnectionStats:
     state: str  # READING, BACKPRESSURED, MUTED or CLOSING
     read_ready: int  # times select() reported it readable
     write_ready: int  # times select() reported it writable
+    fd: int = -1  # the server-side socket's file descriptor
+    events: int = 0  # what it is registered for: EVENT_READ | EVENT_WRITE bits, 0 unregistered
+    backpressured_seconds: float = 0.0  # time spent backpressured, in periods that ended
+    backpressured_since: float | None = None  # wall clock, while backpressured
+
+
+# The loop inspector: what only an inspected client, or an open trace, records.
+
+PREVIEW_BYTES = 256  # the last bytes received an inspected client keeps, when asked to
+INTEREST_CHANGES = 16  # interest changes an inspected client keeps
+TRACE_CAPACITY = 1000  # select() calls the trace keeps until the consumer takes them
+
+# What a ready key is, for the trace.
+CLIENT = "client"
+LISTENER = "listener"
+WAKEUP = "wake-up"
+TICKER = "ticker"
+
+
+@dataclass(frozen=True, slots=True)
+class InterestChange:
+    """One register/modify/unregister of a client's socket with the selector, and why."""
+
+    at: float  # wall clock
+    op: str  # "register", "modify" or "unregister"
+    events: int  # the mask registered after it (0 after unregister)
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class Inspected:
+    """What the engine recorded for the one client being inspected (see EchoEngine.inspect)."""
+
+    conn_id: int
+    fileobj: str  # repr() of its socket when inspection began; raw: escape before showing
+    changes: tuple[InterestChange, ...]  # oldest first, at most INTEREST_CHANGES
+    preview: bytes | None  # the last bytes received (at most PREVIEW_BYTES); None: preview off
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyKey:
+    """One (key, mask) pair select() returned, and what its handler did with it."""
+
+    fd: int
+    mask: int  # EVENT_READ | EVENT_WRITE bits select() reported
+    role: str  # CLIENT, LISTENER, WAKEUP or TICKER
+    conn_id: int | None = None
+    received: int = 0  # bytes recv() returned
+    eof: bool = False  # recv() returned b"" (the peer closed its side)
+    sent: int = 0  # bytes send() took
+    pending: int = 0  # output still buffered afterwards
+    events_before: int = 0  # the registered mask before the handler ran
+    events_after: int = 0  # ... and after it
+    closed: str = ""  # the close reason, when the handler closed the connection
+    skipped: bool = False  # closed earlier in the same batch: no handler ran
+    accepted: tuple[tuple[int, str], ...] = ()  # (fd, peer) of each client accepted
+    rejected: int = 0  # clients accepted and closed at once (max-clients, fd-limit)
+    commands: tuple[str, ...] = ()  # the outcome of each command the wake-up ran
+
+
+@dataclass(frozen=True, slots=True)
+class SelectCall:
+    """One select() call as the trace shows it."""
+
+    seq: int  # its number since tracing began (gaps: calls the trace lost)
+    at: float  # wall clock when it returned
+    timeout: float | None  # the timeout it was given, seconds (None: none)
+    waited: float  # how long it blocked, seconds
+    keys: int  # keys registered when it was called
+    selector: str  # the selector class name
+    stepped: bool  # run as one step of step mode
+    ready: tuple[ReadyKey, ...]  # in the order select() returned them
+
+
+def select_call(raw: tuple) -> SelectCall:
+    """The SelectCall for a call the engine recorded as plain tuples: SelectCall's fields
+    in order, the last one holding ReadyKeys or tuples of ReadyKey's leading fields.
+
+    The engine records tuples because they cost it a tenth of these objects; the
+    consumer builds the objects (see EventChannel.take_trace).
+    """
+    *fields, ready = raw
+    keys = tuple(e if type(e) is ReadyKey else ReadyKey(*e) for e in ready)
+    return SelectCall(*fields, keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +290,8 @@ class Snapshot:
     changed: Mapping[int, ConnectionStats]
     closed: frozenset[int]
     events_dropped: int  # lifecycle events the channel could not hold, since start
+    inspected: Inspected | None = None  # the inspected client's record, while one is
+    stepping: bool = False  # the loop is in step mode (frozen between steps)
 
     def merged_after(self, older: Snapshot) -> Snapshot:
         """This snapshot, carrying forward what `older` (never consumed) had changed."""
@@ -232,6 +318,7 @@ class EventChannel:
         self._latest: Snapshot | None = None
         self._error: EngineError | None = None
         self._known_ids = 0  # the highest connection id the consumer was shown
+        self._trace: deque[SelectCall | tuple] = deque(maxlen=TRACE_CAPACITY)
         self.dropped = 0
 
     def put_event(self, event: LifecycleEvent) -> bool:
@@ -255,6 +342,19 @@ class EventChannel:
                     closed = frozenset(i for i in snapshot.closed if i <= known)
                     snapshot = replace(snapshot, closed=closed)
             self._snapshot = snapshot
+
+    def put_trace(self, calls: Iterable[SelectCall | tuple]) -> None:
+        """Offer traced select() calls (or their tuples, see select_call); beyond
+        TRACE_CAPACITY the oldest are dropped."""
+        with self._lock:
+            self._trace.extend(calls)
+
+    def take_trace(self) -> list[SelectCall]:
+        """Take the traced select() calls waiting, oldest first."""
+        with self._lock:
+            calls = list(self._trace)
+            self._trace.clear()
+        return [c if type(c) is SelectCall else select_call(c) for c in calls]
 
     @property
     def latest(self) -> Snapshot | None:

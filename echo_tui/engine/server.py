@@ -9,32 +9,41 @@ import socket
 import threading
 import time
 import traceback
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from types import MappingProxyType
 
 from echo_tui.engine.commands import (
+    QUIET_COMMANDS,
     Command,
     CommandInbox,
+    Inspect,
     Kick,
     KickWhere,
     Mute,
+    StepControl,
     SwitchSelector,
+    Trace,
     command_name,
 )
 from echo_tui.engine.config import EngineConfig, selector_class
 from echo_tui.engine.connection import NO_OUTPUT, Connection, format_peer
 from echo_tui.engine.counters import Counters
 from echo_tui.engine.events import (
+    CLIENT,
     ERROR,
     FD_LIMIT,
     IDLE,
     KICKED,
+    LISTENER,
     MAX_CLIENTS,
     PEER_CLOSED,
     RESET,
     SHUTDOWN,
+    TICKER,
+    TRACE_CAPACITY,
+    WAKEUP,
     AcceptPaused,
     AcceptResumed,
     CommandResult,
@@ -44,11 +53,14 @@ from echo_tui.engine.events import (
     EngineError,
     EngineStopped,
     EventChannel,
+    InterestChange,
     LifecycleEvent,
+    ReadyKey,
     Rejected,
     Snapshot,
     Totals,
 )
+from echo_tui.engine.inspection import Inspection, amount
 from echo_tui.engine.ticker import Ticker
 from echo_tui.portable import SELECT_LIMIT_TEXT, raise_fd_limit, select_can_watch
 
@@ -129,6 +141,14 @@ class EchoEngine:
         self._accepted = 0
         self._closed: Counter[str] = Counter()
         self._accept_pauses = 0
+        # The loop inspector (see inspection.py): off unless asked for.
+        self.steps = StepControl()
+        self._trace: deque[tuple] | None = None  # select() calls not yet published
+        self._traced_calls = 0
+        self._select_started = self._now  # while tracing: when the next select() began
+        self._inspection: Inspection | None = None
+        self._last_close = ""  # the reason of the last _close(), for the trace
+        self._ran: list[str] = []  # what the last _run_commands() did, for the trace
 
     # ----------------------------------------------------------------- control
 
@@ -160,6 +180,7 @@ class EchoEngine:
             return
         if self._thread.is_alive():
             self._stopping = True
+            self.steps.release()
             self._inbox.wake()
             self._thread.join(timeout)
 
@@ -207,6 +228,25 @@ class EchoEngine:
     def switch_selector(self, name: str) -> Future[CommandResult]:
         """Move every registration to a new selector of class `name` (see available_selectors)."""
         return self._submit(SwitchSelector(name))
+
+    def trace(self, on: bool = True) -> Future[CommandResult]:
+        """Record every select() call for `channel.take_trace()` (costs CPU), or stop."""
+        return self._submit(Trace(on))
+
+    def inspect(self, conn_id: int | None, preview: bool = False) -> Future[CommandResult]:
+        """Record client `conn_id`'s interest changes (and with `preview` its last bytes) in
+        each snapshot's `inspected`; None stops.  One client at a time."""
+        return self._submit(Inspect(conn_id, preview))
+
+    def set_stepping(self, on: bool) -> None:
+        """Step mode (only while the trace is on): the loop stops before its next select()
+        and runs one call per `step()`.  Commands sent meanwhile run at the next step."""
+        self.steps.set_stepping(on)
+        self._inbox.wake()  # freeze now rather than after a long select() timeout
+
+    def step(self) -> None:
+        """In step mode: run one more select() call and its handlers."""
+        self.steps.step()
 
     def _submit(self, command: Command) -> Future[CommandResult]:
         if not self.running:
@@ -268,6 +308,13 @@ class EchoEngine:
             except IndexError:
                 self._counters.large_batch(len(ready))
             tick = False
+            trace = self._trace  # the loop inspector's one check per select() while it is off
+            if trace is not None:
+                traced = self._traced(trace, ready)
+                if traced is None:
+                    return  # stop() asked
+                tick, ready = traced, ()
+                select = self._selector.select  # type: ignore[union-attr]  # may switch
             for key, mask in ready:
                 conn = key.data
                 if type(conn) is not Connection:
@@ -276,6 +323,8 @@ class EchoEngine:
                     elif conn is _LISTENER:
                         self._counters.accept_events += 1
                         self._on_acceptable()
+                    elif type(conn) is Inspection:  # an inspected client, see _inspect
+                        self._serve(conn.conn, mask)
                     else:
                         if not self._on_wakeup():
                             return  # stop() asked
@@ -319,6 +368,125 @@ class EchoEngine:
             elif quiet:  # the first change since a quiet tick: publish it at the next tick
                 quiet = False
                 self._ticker.arm(self._plan()[0])
+
+    def _serve(self, conn: Connection, mask: int) -> None:
+        """One client's ready events, as the loop's inline hot path handles them, for the
+        paths that watch what happens (the trace, an inspected client): never per message
+        otherwise.  Keep it in step with _loop."""
+        mask &= conn.mask  # 0 once closed earlier in this batch
+        if mask & WRITE:
+            self._on_writable(conn)
+            mask &= conn.mask
+        if not mask & READ:
+            return
+        if conn.out:
+            self._on_readable_pending(conn)
+            return
+        sock = conn.sock
+        try:
+            data = sock.recv(self._read_size)
+        except OSError as exc:
+            self._read_failed(conn, exc)
+            return
+        if not data:
+            self._read_eof(conn)
+            return
+        if conn.inspection is not None:
+            conn.inspection.receive(data)
+        size = len(data)
+        conn.bytes_in += size
+        conn.msgs_in += 1
+        self._active.add(conn)
+        try:
+            sent = sock.send(data)
+        except OSError as exc:
+            self._echo_refused(conn, data, exc)
+            return
+        if sent != size:
+            self._echo_rest(conn, data, sent)
+
+    def _traced(self, trace: deque[tuple], ready: list) -> bool | None:
+        """Handle one select() call's ready list as the loop does, recording what each
+        handler did; in step mode, then wait for the next step.  Returns whether the
+        ticker was ready (housekeeping is due), None when stop() asked."""
+        now = time.monotonic()
+        waited = now - self._select_started
+        keys = len(self._selector.get_map())  # type: ignore[union-attr]
+        entries = []
+        tick = False
+        for key, mask in ready:
+            data = key.data
+            if type(data) is Connection or type(data) is Inspection:
+                conn = data if type(data) is Connection else data.conn
+                entries.append(self._traced_client(key.fd, mask, conn))
+            elif data is _TICK:
+                tick = True
+                entries.append(ReadyKey(key.fd, mask, TICKER))
+            elif data is _LISTENER:
+                first, rejected = self._next_id, sum(self._closed.values())
+                self._counters.accept_events += 1
+                self._on_acceptable()
+                conns = (self._conns.get(cid) for cid in range(first, self._next_id))
+                accepted = tuple((c.fd, c.peer) for c in conns if c is not None)
+                rejected = sum(self._closed.values()) - rejected
+                entries.append(
+                    ReadyKey(key.fd, mask, LISTENER, accepted=accepted, rejected=rejected)
+                )
+            else:
+                if not self._on_wakeup():
+                    return None
+                entries.append(ReadyKey(key.fd, mask, WAKEUP, commands=tuple(self._ran)))
+        self._traced_calls += 1
+        stepping = self.steps.stepping
+        trace.append(
+            (self._traced_calls, now + self._to_wall, None, waited, keys, self.selector_name,
+             stepping, entries)
+        )  # a SelectCall as select_call() reads it  # fmt: skip
+        if stepping:
+            self._freeze()
+            if self._stopping:
+                return None
+        self._select_started = time.monotonic()
+        return tick
+
+    def _traced_client(self, fd: int, mask: int, conn: Connection) -> ReadyKey | tuple:
+        """A client's handlers, run as the loop runs them, and what they did."""
+        if not mask & conn.mask:  # closed earlier in this batch, or no longer wanted
+            return ReadyKey(fd, mask, CLIENT, conn.conn_id, skipped=True)
+        bytes_in, bytes_out, before = conn.bytes_in, conn.bytes_out, conn.mask
+        closing = conn.closing
+        self._last_close = ""
+        self._serve(conn, mask)
+        closed = self._last_close if conn.closed else ""
+        received = conn.bytes_in - bytes_in
+        eof = bool(mask & before & READ) and not received
+        pending = len(conn.out)
+        return (  # ReadyKey's leading fields, see select_call()
+            fd,
+            mask,
+            CLIENT,
+            conn.conn_id,
+            received,
+            eof and (conn.closing != closing or closed == PEER_CLOSED),
+            conn.bytes_in - pending - bytes_out,
+            pending,
+            before,
+            conn.mask,
+            closed,
+        )
+
+    def _freeze(self) -> None:
+        """Step mode: publish what the last step did, then wait for the next step.
+
+        Time spent frozen is not idle time: activity clocks move forward by it.
+        """
+        self._now = time.monotonic()
+        self._publish()
+        frozen = self.steps.wait_turn()
+        for conn in self._conns.values():
+            conn.last_activity += frozen
+        self._next_idle_check += frozen
+        self._now = time.monotonic()
 
     def _schedule(self) -> bool:
         """Arm the ticker for the next housekeeping; True when nothing waits to be published."""
@@ -404,7 +572,7 @@ class EchoEngine:
             self._next_id += 1
             self._conns[conn.conn_id] = conn
             self._dirty.add(conn)
-            self._set_interest(conn)
+            self._set_interest(conn, "accepted")
             self._emit(Connected(conn.conn_id, peer, self._now + self._to_wall))
 
     def _fd_unwatchable(self, sock: socket.socket) -> bool:
@@ -423,6 +591,8 @@ class EchoEngine:
         if not data:
             self._read_eof(conn)
             return
+        if conn.inspection is not None:
+            conn.inspection.receive(data)
         conn.bytes_in += len(data)
         conn.msgs_in += 1
         conn.msgs_out_offset -= 1  # not echoed by its own send()
@@ -466,6 +636,8 @@ class EchoEngine:
         """The socket took `sent` bytes of a fresh echo: buffer the rest, wait for EVENT_WRITE."""
         if not sent:
             conn.msgs_out_offset -= 1
+        if conn.inspection is not None:
+            conn.inspection.last_send = (sent, len(data))
         conn.out = bytearray(memoryview(data)[sent:])
         self._buffered(len(data) - sent)
         self._set_interest(conn)
@@ -522,14 +694,23 @@ class EchoEngine:
             for conn in list(self._writers):
                 self._set_interest(conn)
 
-    def _set_interest(self, conn: Connection) -> None:
-        """Register exactly the events this connection needs now (none: unregistered)."""
+    def _set_interest(self, conn: Connection, why: str = "") -> None:
+        """Register exactly the events this connection needs now (none: unregistered).
+
+        An inspected client is registered with its Inspection as data (the loop then
+        serves it through _serve); `why` names the cause for its record when the state
+        alone does not tell it (accepted, muted, ...).
+        """
         pending = len(conn.out)
         if conn.backpressured:
             if pending <= self.config.low_water:
                 conn.backpressured = False
+                conn.backpressured_total += time.monotonic() - conn.backpressured_since
+                why = why or f"drained to {amount(pending)}: reading again"
         elif pending >= self.config.high_water:
             conn.backpressured = True
+            conn.backpressured_since = time.monotonic()
+            why = why or f"backpressure: {amount(pending)} pending"
         wanted = WRITE if pending else 0
         if not (
             conn.muted or conn.backpressured or conn.closing or (pending and self._buffer_full)
@@ -538,25 +719,52 @@ class EchoEngine:
         if wanted == conn.mask:
             return
         selector = self._selector
+        inspection = conn.inspection
+        data = conn if inspection is None else inspection
         if conn.mask == 0:
-            selector.register(conn.sock, wanted, conn)  # type: ignore[union-attr]
+            selector.register(conn.sock, wanted, data)  # type: ignore[union-attr]
         elif wanted == 0:
             selector.unregister(conn.sock)  # type: ignore[union-attr]
         else:
-            selector.modify(conn.sock, wanted, conn)  # type: ignore[union-attr]
+            selector.modify(conn.sock, wanted, data)  # type: ignore[union-attr]
+        if inspection is not None:
+            self._record_interest(conn, inspection, wanted, pending, why)
         conn.mask = wanted
         if pending:
             self._writers.add(conn)
         else:
             self._writers.discard(conn)
 
+    def _record_interest(
+        self, conn: Connection, inspection: Inspection, wanted: int, pending: int, why: str
+    ) -> None:
+        """Add an inspected client's interest change to its record, with its cause."""
+        if not why:
+            if conn.closing:
+                why = "peer closed its side: flush, then close"
+            elif pending and self._buffer_full and conn.mask & READ and not wanted & READ:
+                why = "all clients' buffered echo at --max-total-buffer"
+            elif wanted & WRITE and not conn.mask & WRITE and inspection.last_send:
+                sent, offered = inspection.last_send
+                why = f"send took {sent:,} of {offered:,} B"
+            elif wanted & WRITE:
+                why = f"{amount(pending)} pending"
+            else:
+                why = "all sent"
+        inspection.last_send = None
+        inspection.interest(time.monotonic() + self._to_wall, conn.mask, wanted, why)
+
     def _close(self, conn: Connection, reason: str, detail: str = "") -> None:
         if conn.closed:
             return
         conn.closed = True
         self._now = time.monotonic()
+        self._last_close = reason
         if conn.mask:
             self._selector.unregister(conn.sock)  # type: ignore[union-attr]
+            if conn.inspection is not None:
+                at = self._now + self._to_wall
+                conn.inspection.interest(at, conn.mask, 0, f"closed: {reason}")
             conn.mask = 0
         conn.sock.close()
         del self._conns[conn.conn_id]
@@ -607,6 +815,7 @@ class EchoEngine:
         return not self._stopping  # stop() sets it before waking the loop
 
     def _run_commands(self) -> None:
+        self._ran = ran = []
         for envelope in self._inbox.take_all():
             try:
                 result = self._execute(envelope.command)
@@ -615,7 +824,9 @@ class EchoEngine:
             result = CommandResult(
                 result.command, result.ok, result.message, result.conn_id, result.count, time.time()
             )
-            self._emit(result)
+            ran.append(result.message)
+            if not isinstance(envelope.command, QUIET_COMMANDS):
+                self._emit(result)
             envelope.future.set_result(result)
 
     def _execute(self, command: Command) -> CommandResult:
@@ -639,7 +850,46 @@ class EchoEngine:
             return CommandResult("kick_where", True, f"kicked {len(matching)}", None, len(matching))
         if isinstance(command, Mute):
             return self._mute(command)
+        if isinstance(command, Trace):
+            if command.on != (self._trace is not None):
+                self._trace = deque(maxlen=TRACE_CAPACITY) if command.on else None
+                self._select_started = time.monotonic()
+            return CommandResult("trace", True, f"trace {'on' if command.on else 'off'}")
+        if isinstance(command, Inspect):
+            return self._inspect(command)
         return self._switch_selector(command.name)
+
+    def _inspect(self, command: Inspect) -> CommandResult:
+        """Move the inspection to `command.conn_id` (or end it); keep the record if unmoved."""
+        old = self._inspection
+        conn = self._conns.get(command.conn_id) if command.conn_id is not None else None
+        if old is not None and (conn is None or old.conn_id != conn.conn_id):
+            self._inspection = None
+            if not old.conn.closed:
+                self._watch(old.conn, None)
+            old = None
+        if conn is None:
+            if command.conn_id is None:
+                return CommandResult("inspect", True, "inspecting no client")
+            return CommandResult(
+                "inspect", False, f"#{command.conn_id} is not connected", command.conn_id
+            )
+        if old is None:
+            old = self._inspection = Inspection(conn, command.preview)
+            at = time.monotonic() + self._to_wall
+            old.changes.append(InterestChange(at, "registered", conn.mask, "so far"))
+            self._watch(conn, old)
+        elif command.preview != (old.received is not None):
+            old.received = bytearray() if command.preview else None
+        self._dirty.add(conn)
+        return CommandResult("inspect", True, f"inspecting #{conn.conn_id}", conn.conn_id, 1)
+
+    def _watch(self, conn: Connection, inspection: Inspection | None) -> None:
+        """Start (or end) inspecting `conn`: its selector key's data says which path serves it."""
+        conn.inspection = inspection
+        if conn.mask:
+            data = conn if inspection is None else inspection
+            self._selector.modify(conn.sock, conn.mask, data)  # type: ignore[union-attr]
 
     def _mute(self, command: Mute) -> CommandResult:
         verb = "mute" if command.muted else "unmute"
@@ -650,7 +900,7 @@ class EchoEngine:
             )
         conn.muted = command.muted
         self._dirty.add(conn)
-        self._set_interest(conn)
+        self._set_interest(conn, f"{verb}d")
         return CommandResult(verb, True, f"{verb}d #{conn.conn_id} {conn.peer}", conn.conn_id, 1)
 
     def _switch_selector(self, name: str) -> CommandResult:
@@ -697,6 +947,11 @@ class EchoEngine:
             fold(conn)
             changed[conn.conn_id] = conn.stats(to_wall)
         counters = self._counters
+        trace = self._trace
+        if trace:
+            self.channel.put_trace(trace)
+            trace.clear()
+        inspection = self._inspection
         self._seq += 1
         self._last_snapshot = self._now
         snapshot = Snapshot(
@@ -724,6 +979,8 @@ class EchoEngine:
             changed=MappingProxyType(changed),
             closed=frozenset(self._closed_ids),
             events_dropped=self.channel.dropped,
+            inspected=None if inspection is None else inspection.view(),
+            stepping=self.steps.stepping,
         )
         self._dirty.clear()
         self._closed_ids.clear()

@@ -25,11 +25,14 @@ from echo_tui.engine.config import available_selectors
 from echo_tui.engine.events import MUTED, CommandResult, EngineError, Snapshot
 from echo_tui.replay import SPEEDS
 from echo_tui.text import escape, safe_text
+from echo_tui.ui import REFRESH_RATES
 from echo_tui.ui.commands import DashboardCommands
 from echo_tui.ui.model import ClientModel, matcher
+from echo_tui.ui.screens.client_detail import ClientDetail
 from echo_tui.ui.screens.confirm import ConfirmScreen
 from echo_tui.ui.screens.help import HelpScreen
 from echo_tui.ui.screens.selector_chooser import SelectorChooser
+from echo_tui.ui.screens.trace import TraceScreen
 from echo_tui.ui.widgets.clients_table import COLUMNS, ClientsTable, quoted, with_kinds
 from echo_tui.ui.widgets.event_log import EventLog
 from echo_tui.ui.widgets.filter_input import FilterInput
@@ -45,12 +48,13 @@ if TYPE_CHECKING:
     from echo_tui.engine.server import EchoEngine
     from echo_tui.replay import ReplayChannel
 
-REFRESH_RATES = (1.0, 2.0, 5.0, 10.0, 20.0)  # Hz; at least 1 so a crash shows within 1 s
 KICK = Binding.Group("Kick", compact=True)  # the footer shows "kK Kick"; help tells them apart
 RATE = Binding.Group("Rate", compact=True)
 PLAYBACK = Binding.Group("Playback")
 # What only a running server can do: not offered in replay.
-_SERVER_ACTIONS = frozenset({"kick", "kick_matching", "mute", "unmute", "choose_selector"})
+_SERVER_ACTIONS = frozenset(
+    {"kick", "kick_matching", "mute", "unmute", "choose_selector", "detail", "trace"}
+)
 _PLAYBACK_ACTIONS = frozenset({"play", "hold", "seek", "speed", "seek_to"})
 REPLAY_NOTE = (
     "Replay: the dashboard shows a recording, no server runs. Kicking, muting and switching "
@@ -89,8 +93,21 @@ class EchoTuiApp(App[None]):
         ),
         Binding("m", "mute", "Mute", tooltip="Mute / unmute the highlighted client"),
         Binding("m", "unmute", "Unmute", tooltip="Mute / unmute the highlighted client"),
+        Binding(
+            "enter",
+            "detail",
+            "Detail",
+            tooltip="The highlighted client up close: SelectorKey, interest changes",
+        ),
+        Binding("t", "trace", "Trace", tooltip="The select() trace: every call, step by step"),
         Binding("s", "sort", "Sort", tooltip="Sort by the next column (or click a header)"),
-        Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter by address or state"),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            key_display="/",
+            tooltip="Filter by address, state, events (rw) or fd (fd 12)",
+        ),
         Binding("S", "choose_selector", "Selector", tooltip="Switch the selector class live"),
         Binding("p", "pause", "Pause", tooltip="Pause / resume the view (the server runs on)"),
         Binding("p", "resume", "Resume", tooltip="Pause / resume the view (the server runs on)"),
@@ -246,6 +263,9 @@ class EchoTuiApp(App[None]):
                 if snapshot is not None:
                     self._apply(snapshot)
                 self.table.tick(time.monotonic())
+                stack = self.screen_stack  # empty while the app shuts down
+                if stack and isinstance(stack[-1], (ClientDetail, TraceScreen)):
+                    stack[-1].live_update()
             else:
                 error = None
             self._report_commands()
@@ -457,6 +477,16 @@ class EchoTuiApp(App[None]):
         """Stop (or resume) reading from client `cid`."""
         self._track(self.engine.mute(cid, muted))
 
+    def action_detail(self) -> None:
+        cid = self.table.highlighted_id
+        if cid is None:
+            self.notify("No client is highlighted.", severity="warning")
+            return
+        self.push_screen(ClientDetail(cid))
+
+    def action_trace(self) -> None:
+        self.push_screen(TraceScreen())
+
     def action_unmute(self) -> None:
         self.action_mute()
 
@@ -514,6 +544,9 @@ class EchoTuiApp(App[None]):
     def action_help(self) -> None:
         hidden = _PLAYBACK_ACTIONS if self.playback is None else _SERVER_ACTIONS
         offered = [b for b in self.BINDINGS if _action_name(b) not in hidden]
+        if self.playback is None:  # the inspector's screens' own keys too
+            screens = [*TraceScreen.BINDINGS, *ClientDetail.BINDINGS]
+            offered += [b for b in screens if not _action_name(b).startswith("app.")]
         self.push_screen(HelpScreen(offered, note=None if self.playback is None else REPLAY_NOTE))
 
     # -- replay ------------------------------------------------------------------------------

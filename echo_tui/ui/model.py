@@ -9,11 +9,14 @@ changed, plus the clients whose rate is still moving (so a quiet one falls to 0)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from echo_tui.engine.events import ConnectionStats, Snapshot, Totals
+from echo_tui.ui.loop_text import short_events
 
+_FD = re.compile(r"fd\s*=?\s*(\d+)")
 RATE_WINDOW = 1.0  # seconds a per-client rate is measured over, so bursts don't flicker
 
 
@@ -112,14 +115,23 @@ class ClientModel:
 
 
 def matcher(text: str) -> Callable[[ConnectionStats], bool]:
-    """A predicate: the peer address contains `text`, or the state starts with it.
+    """A predicate: the peer address contains `text`, or the state starts with it, or
+    `text` is the Events cell (`rw`, `w`, `-`, ...); `fd 12` (or `fd=12`) matches that fd.
 
     Plain function of the stats, so the engine thread may run it (kick_where).
     """
     needle = text.strip().lower()
     if not needle:
         return _match_all
-    return lambda stats: needle in stats.peer.lower() or stats.state.startswith(needle)
+    fd = _FD.fullmatch(needle)
+    if fd:
+        wanted = int(fd.group(1))
+        return lambda stats: stats.fd == wanted
+    return lambda stats: (
+        needle in stats.peer.lower()
+        or stats.state.startswith(needle)
+        or needle == short_events(stats.events).lower()
+    )
 
 
 def _match_all(stats: ConnectionStats) -> bool:

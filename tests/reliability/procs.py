@@ -31,6 +31,20 @@ def fd_count(pid: int | None = None) -> int:
     return len(os.listdir(f"/proc/{pid or 'self'}/fd"))
 
 
+def children(pid: int) -> list[int]:
+    """Direct child processes of `pid`, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # gone meanwhile
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 def python_process(*args: str, **kwargs: object) -> subprocess.Popen[str]:
     """`python ARGS` run from the repository root (so `-m tests....` imports)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}

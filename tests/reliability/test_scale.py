@@ -25,7 +25,8 @@ pytestmark = pytest.mark.skipif(
 )
 KEY_LATENCY = 0.2  # seconds from a key press to its effect on screen
 STOP_WITHIN = 2.0  # seconds from SIGTERM to the exit
-RSS_PER_CONNECTION = 20 * 1024  # bound on resident bytes per connection, engine + UI
+RSS_HEADLESS = 1536  # resident bytes per connection, engine only (about 1.0 KiB measured)
+RSS_DASHBOARD = 4096  # ... engine and dashboard (2-3.4 KiB measured)
 FD_SLACK = 3  # descriptors that may stay open after all clients left (none expected)
 
 
@@ -86,7 +87,7 @@ async def test_ten_thousand_clients_on_the_dashboard(make_engine, swarm, capsys)
             f"\n10,000 clients on the dashboard: {per_connection / 1024:.1f} KiB RSS per "
             f"connection (engine + UI); key latencies {[round(t * 1000) for t in latencies]} ms"
         )
-    assert per_connection < RSS_PER_CONNECTION
+    assert per_connection <= RSS_DASHBOARD
     assert max(latencies) < KEY_LATENCY, latencies
 
 
@@ -110,7 +111,7 @@ def test_ten_thousand_clients_headless(headless, swarm, capsys) -> None:
 
     with capsys.disabled():
         print(f"\n10,000 clients headless: {per_connection / 1024:.1f} KiB RSS per connection")
-    assert per_connection < RSS_PER_CONNECTION
+    assert per_connection <= RSS_HEADLESS
 
 
 @pytest.mark.timeout(90)

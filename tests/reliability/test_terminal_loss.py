@@ -25,11 +25,11 @@ import termios
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 from tests.helpers import process_alive, wait_for
 from tests.pty_app import ENTER_ALT_SCREEN, PtyApp
 from tests.reliability.load import Load
+from tests.reliability.procs import children
 
 RUNS = 18
 CONCURRENT = 6  # runs at once, to keep the whole test near half a minute
@@ -52,20 +52,6 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status == 0 and not self.leftovers and self.port_free
-
-
-def children(pid: int) -> list[int]:
-    """Direct child processes of `pid`, from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:  # gone meanwhile
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def port_free(port: int) -> bool:

@@ -9,20 +9,30 @@ from __future__ import annotations
 import math
 import threading
 from concurrent.futures import Future
+from selectors import EVENT_READ as READ
+from selectors import EVENT_WRITE as WRITE
 from types import MappingProxyType
 
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import (
     BACKPRESSURED,
+    CLIENT,
     HISTOGRAM_BUCKETS,
+    LISTENER,
     MUTED,
     READING,
+    TICKER,
+    WAKEUP,
     CommandResult,
     Connected,
     ConnectionStats,
     Disconnected,
     EventChannel,
+    Inspected,
+    InterestChange,
     LoopStats,
+    ReadyKey,
+    SelectCall,
     Snapshot,
     Totals,
 )
@@ -62,6 +72,18 @@ class FakeEngine:
     def switch_selector(self, name: str) -> Future[CommandResult]:
         return self._done("switch_selector", name)
 
+    def inspect(self, conn_id: int | None, preview: bool = False) -> Future[CommandResult]:
+        return self._done("inspect", f"inspecting #{conn_id}")
+
+    def trace(self, on: bool = True) -> Future[CommandResult]:
+        return self._done("trace", f"trace {'on' if on else 'off'}")
+
+    def set_stepping(self, on: bool) -> None:
+        pass
+
+    def step(self) -> None:
+        pass
+
 
 class Traffic:
     """Demo-like traffic: `clients` connections, some busy, one muted, one backpressured."""
@@ -75,6 +97,7 @@ class Traffic:
         rate = (cid * 1500 + 4000 * (1 + math.sin(second / 6))) if busy else 0
         total = int(rate * second)
         state = MUTED if cid == 5 else BACKPRESSURED if cid == 8 else READING
+        events = {MUTED: 0, BACKPRESSURED: WRITE}.get(state, READ | WRITE if cid == 11 else READ)
         return ConnectionStats(
             conn_id=cid,
             peer=f"127.0.0.1:{50000 + cid * 7}",
@@ -88,6 +111,10 @@ class Traffic:
             state=state,
             read_ready=total // 512,
             write_ready=12 if state == BACKPRESSURED else 0,
+            fd=cid + 6,
+            events=events,
+            backpressured_seconds=3.5 if state == BACKPRESSURED else 0.0,
+            backpressured_since=START + second - 2 if state == BACKPRESSURED else None,
         )
 
     def snapshot(self, second: int) -> Snapshot:
@@ -134,6 +161,66 @@ class Traffic:
             closed=frozenset(),
             events_dropped=0,
         )
+
+    def inspected(self, cid: int, second: int) -> Inspected:
+        """What the engine records for client `cid` (backpressured, then draining)."""
+        at = START + second - 3
+        changes = (
+            InterestChange(at - 40, "registered", READ, "so far"),
+            InterestChange(at, "modify", READ | WRITE, "send took 13,312 of 65,536 B"),
+            InterestChange(at + 0.2, "modify", WRITE, "backpressure: 2.0 MiB pending"),
+            InterestChange(at + 1.6, "modify", READ | WRITE, "drained to 512.0 KiB: reading again"),
+            InterestChange(at + 2.1, "modify", WRITE, "backpressure: 2.0 MiB pending"),
+        )
+        fileobj = (
+            f"<socket.socket fd={cid + 6}, family=2, type=1, proto=6, "
+            f"laddr=('127.0.0.1', {PORT}), raddr=('127.0.0.1', {50000 + cid * 7})>"
+        )
+        preview = b"GET /\x1b[2J HTTP/1.1\r\nHost: \xe2\x80\xae evil\r\n\r\n" + bytes(range(8))
+        return Inspected(cid, fileobj, changes, preview)
+
+    def select_calls(self, second: int) -> list[SelectCall]:
+        """A few select() calls: an accept, reads, a write that drains, a kick, a tick."""
+        at = START + second
+        calls = [
+            (0.0312, (ReadyKey(5, READ, LISTENER, accepted=((31, "127.0.0.1:50412"),)),)),
+            (
+                0.0004,
+                (
+                    ReadyKey(9, READ, CLIENT, 3, received=100, sent=100),
+                    ReadyKey(31, READ, CLIENT, 25, received=512, sent=512),
+                ),
+            ),
+            (
+                0.0021,
+                (
+                    ReadyKey(
+                        14,
+                        WRITE,
+                        CLIENT,
+                        8,
+                        sent=4096,
+                        events_before=READ | WRITE,
+                        events_after=READ,
+                    ),
+                    ReadyKey(3, READ, WAKEUP, commands=("kicked #4 127.0.0.1:50028",)),
+                    ReadyKey(10, READ, CLIENT, 4, skipped=True),
+                ),
+            ),
+            (0.0660, (ReadyKey(6, READ, TICKER),)),
+            (
+                0.3120,
+                (
+                    ReadyKey(
+                        11, READ, CLIENT, 5, eof=True, closed="peer-closed", events_before=READ
+                    ),
+                ),
+            ),
+        ]
+        return [
+            SelectCall(1200 + n, at + n * 0.07, None, waited, 27, "EpollSelector", n > 2, ready)
+            for n, (waited, ready) in enumerate(calls)
+        ]
 
     def events(self) -> list:
         """Some connects and disconnects, one with a hostile-looking detail."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from textual.pilot import Pilot
@@ -102,6 +103,34 @@ def test_crash_banner(snap_compare) -> None:
         await pilot.pause()
 
     assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=run_before)
+
+
+class TestLoopInspector:
+    def test_client_detail(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await feed(pilot)
+            app: EchoTuiApp = pilot.app  # type: ignore[assignment]
+            app.table.move_to(8)
+            await pilot.press("enter", "v")
+            traffic = Traffic()
+            snapshot = traffic.snapshot(SECONDS)
+            inspected = traffic.inspected(8, SECONDS)
+            app.engine.channel.put_snapshot(replace(snapshot, inspected=inspected))
+            app.tick()
+            await pilot.pause()
+
+        assert snap_compare(demo_app(), terminal_size=(100, 40), run_before=run_before)
+
+    def test_trace_stepping(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await feed(pilot)
+            app: EchoTuiApp = pilot.app  # type: ignore[assignment]
+            await pilot.press("t", "space")
+            app.engine.channel.put_trace(Traffic().select_calls(SECONDS))
+            app.tick()
+            await pilot.pause()
+
+        assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=run_before)
 
 
 class TestThemes:

@@ -102,6 +102,12 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Clients",
         (
             ("ID", "connection number, never reused (not the file descriptor)"),
+            ("FD", "the server-side socket's file descriptor (reused once it closes)"),
+            (
+                "Events",
+                "what select() watches the socket for now: R read, W write, RW both, "
+                "- nothing (muted, or backpressured with nothing left to send)",
+            ),
             ("Peer", "the client's address and port"),
             ("Kind", "with --demo: what the simulated client does (told by the demo process)"),
             (

@@ -39,6 +39,7 @@ from textual.strip import Strip
 
 from echo_tui.engine.events import BACKPRESSURED, MUTED, ConnectionStats
 from echo_tui.text import escape, safe_text
+from echo_tui.ui.loop_text import short_events
 from echo_tui.ui.model import Change, Client, ClientModel, matcher
 from echo_tui.units import format_bytes, format_count, format_duration
 
@@ -57,6 +58,10 @@ def _bytes(value: float, now: float) -> str:
 
 def _count(value: float, now: float) -> str:
     return format_count(value)
+
+
+def _events(mask: int, now: float) -> str:
+    return short_events(mask)
 
 
 def _ago(minus_time: float, now: float) -> str:
@@ -78,7 +83,7 @@ class Column(NamedTuple):
 
 
 # Most telling first: a narrow terminal shows the leftmost columns (80 columns: up to
-# Pending; 120: up to Out), the rest scroll into view.  Rates and sizes fit 10 cells
+# Pending; 120: up to In), the rest scroll into view.  Rates and sizes fit 10 cells
 # ("1023.9 KiB"); the header's "/s" says which are rates.
 COLUMNS = (
     Column("id", "ID", 6, lambda c: c.stats.conn_id, _plain),
@@ -89,6 +94,8 @@ COLUMNS = (
     Column("pending", "Pending", 10, lambda c: c.stats.pending, _bytes, descending=True),
     Column("read_ready", "Rd", 6, lambda c: c.stats.read_ready, _count, descending=True),
     Column("write_ready", "Wr", 6, lambda c: c.stats.write_ready, _count, descending=True),
+    Column("events", "Events", 6, lambda c: c.stats.events, _events, left=True),
+    Column("fd", "FD", 5, lambda c: c.stats.fd, _plain),
     Column("bytes_in", "In", 10, lambda c: c.stats.bytes_in, _bytes, descending=True),
     Column("bytes_out", "Out", 10, lambda c: c.stats.bytes_out, _bytes, descending=True),
     Column("idle", "Idle", 6, lambda c: -c.stats.last_activity, _ago, descending=True),

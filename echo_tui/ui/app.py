@@ -99,8 +99,18 @@ class EchoTuiApp(App[None]):
             "Detail",
             tooltip="The highlighted client up close: SelectorKey, interest changes",
         ),
-        Binding("t", "trace", "Trace", tooltip="The select() trace: every call, step by step"),
-        Binding("s", "sort", "Sort", tooltip="Sort by the next column (or click a header)"),
+        # Trace and Sort are not in the footer, which has no room for them at 80 columns
+        # (with Unmute and Resume): help and the palette list them; headers sort on click.
+        Binding(
+            "t",
+            "trace",
+            "Trace",
+            tooltip="The select() trace: every call, step by step",
+            show=False,
+        ),
+        Binding(
+            "s", "sort", "Sort", tooltip="Sort by the next column (or click a header)", show=False
+        ),
         Binding(
             "slash",
             "filter",

@@ -4,7 +4,7 @@
 
 Runs the engine twice side by side, each in its own subprocess with a consumer
 thread that does what the dashboard does at 5 Hz (drain the channel, take the
-traced calls): once with the trace closed, once open (as while the trace
+traced calls it shows): once with the trace closed, once open (as while the trace
 screen is shown).  Both are driven in turn by `echo-tui load`; for 100 B
 messages over 1, 10 and 100 connections it prints the median server CPU per
 echoed message and the ratio open / closed (the goal: at most 1.5x).
@@ -29,6 +29,7 @@ def serve(mode: str) -> int:
     """Run an engine on port 0 with the trace `mode` and a dashboard-like consumer."""
     from echo_tui.engine.config import EngineConfig
     from echo_tui.engine.server import EchoEngine
+    from echo_tui.ui.screens.trace import SHOWN_PER_TICK
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -41,7 +42,7 @@ def serve(mode: str) -> int:
     try:
         while not stop.wait(1 / CONSUMER_HZ):
             engine.channel.drain()
-            engine.channel.take_trace()
+            engine.channel.take_trace(SHOWN_PER_TICK)
     finally:
         engine.stop()
     return 0

@@ -70,12 +70,13 @@ async def trace_steps(app: EchoTuiApp, pilot: Pilot) -> None:
 
 
 async def busiest_detail(app: EchoTuiApp, pilot: Pilot) -> None:
-    """The detail of the client with the most pending output, preview on."""
+    """The detail of the client with the most pending output (a slow reader), preview on,
+    long enough for it to catch up once: its interest changes follow."""
     await pilot.press("escape")
     clients = app.model.clients
     app.table.move_to(max(clients, key=lambda cid: clients[cid].stats.pending))
     await pilot.press("enter", "v")
-    await pilot.pause(4.0)
+    await pilot.pause(16.0)
 
 
 async def shoot_replay(size: tuple[int, int]) -> None:

@@ -349,11 +349,14 @@ class EventChannel:
         with self._lock:
             self._trace.extend(calls)
 
-    def take_trace(self) -> list[SelectCall]:
-        """Take the traced select() calls waiting, oldest first."""
+    def take_trace(self, last: int | None = None) -> list[SelectCall]:
+        """Take the traced select() calls waiting, oldest first; with `last`, only the last
+        that many (the others are dropped unbuilt: their numbers show the gap)."""
         with self._lock:
             calls = list(self._trace)
             self._trace.clear()
+        if last is not None:
+            calls = calls[-last:] if last else []
         return [c if type(c) is SelectCall else select_call(c) for c in calls]
 
     @property

@@ -155,6 +155,9 @@ def test_accept_pauses_under_emfile_without_spinning_and_resumes(connect):
         wait_for(lambda: time.monotonic() - wait_started >= 1.0, interval=0.1)
         used = cpu_seconds(proc.pid) - before
         assert used <= 0.05, f"{used:.2f}s CPU in 1s while accepting is paused"
+        for client in clients[:accepted]:  # connected clients are served during the pause
+            roundtrip(client, b"served while accepting is paused")
+        assert not seen("AcceptResumed"), "still paused: nobody has left"
         leaving = len(clients) - accepted + 1  # then everyone left fits in its fds
         assert leaving <= accepted
         for client in clients[:leaving]:  # accepted first (the backlog is FIFO); let them go

@@ -1,9 +1,14 @@
-"""The header flags a server reachable from other machines, with the CLI's own warning."""
+"""The header flags a server reachable from other machines (with the CLI's own warning), a
+paused accept and dropped events."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from echo_tui.cli import exposure_warning
+from echo_tui.engine.events import Snapshot
 from echo_tui.ui.app import EchoTuiApp
+from tests.ui.fakes import START, FakeEngine, Traffic
 from tests.ui.helpers import screen_text, until
 
 
@@ -26,3 +31,25 @@ async def test_loopback_is_not_flagged(engine) -> None:
         text = await until(pilot, lambda: screen_text(app) if app.snapshot else None)
         assert f"127.0.0.1:{engine.address[1]}" in text
         assert "not loopback" not in text and "⚠" not in text
+
+
+async def test_accept_paused_and_dropped_events_show_in_the_header_while_they_hold() -> None:
+    traffic = Traffic(4)
+    app = EchoTuiApp(FakeEngine(), clock=lambda: START + 10)  # type: ignore[arg-type]
+    async with app.run_test(size=(120, 40)) as pilot:
+
+        async def show(snapshot: Snapshot) -> str:
+            """The header's text once `snapshot` is applied."""
+            app.engine.channel.put_snapshot(snapshot)
+            app.tick()
+            await pilot.pause()
+            return str(app.status_header.render())
+
+        first = traffic.snapshot(5)
+        paused = replace(first, totals=replace(first.totals, accept_paused=True), events_dropped=7)
+        header = await show(paused)
+        assert "ACCEPT PAUSED" in header and "7 events dropped" in header
+        assert "ACCEPT PAUSED" in screen_text(app)  # drawn
+        header = await show(replace(traffic.snapshot(6), events_dropped=7))  # accepting again
+        assert "ACCEPT PAUSED" not in header
+        assert "7 events dropped" in header, "the count is since start: it stays"

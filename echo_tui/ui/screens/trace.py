@@ -94,17 +94,16 @@ class TraceScreen(ModalScreen[None]):
 
     def live_update(self) -> None:
         """Write the calls traced since the last update; show the header."""
-        self.show_calls(self.echo_app.engine.channel.take_trace())
+        self.show_calls(self.echo_app.engine.channel.take_trace(SHOWN_PER_TICK))
         self.header.show(self.header_text())
 
     def show_calls(self, calls: list[SelectCall]) -> None:
         if not calls:
             return
         log = self.log_view
-        skipped = calls[:-SHOWN_PER_TICK]
         shown = calls[-SHOWN_PER_TICK:]
         previous = self.last.seq if self.last is not None else None
-        missed = shown[0].seq - previous - 1 if previous is not None else len(skipped)
+        missed = shown[0].seq - previous - 1 if previous is not None else 0
         if missed > 0:
             log.write(Text(f"… {missed:,} select() calls not shown", "yellow"))
         for call in shown:

@@ -23,6 +23,7 @@ def test_echo_servers_benchmark_quick() -> None:
     assert "## 100 B x 10 connections" in out
     assert "| echo-tui " in out and "| buffered (buffered " in out
     assert "echo-tui CPU ratio" in out
+    assert "| 100x10   | echo-tui |" in out and "CPU/msg ÷ buffered" in out  # the ratio table
 
 
 def test_scale_benchmark_quick() -> None:
@@ -51,5 +52,6 @@ def test_recording_benchmark_quick() -> None:
 
 def test_dashboard_benchmark_quick() -> None:
     """The UI in a pty against --headless; an echo mismatch would make it exit 1."""
-    out = run("dashboard.py", "--scenarios", "100x10")
-    assert "| 100x10 " in out and "throughput ratio" in out and "CPU ratio" in out
+    out = run("dashboard.py", "--sizes", "80x24", "--scenarios", "100x10")
+    assert "## UI thread by terminal size" in out and "| 80x24 " in out
+    assert "## Throughput with the dashboard live (200x50)" in out and "| 100x10 " in out

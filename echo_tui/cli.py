@@ -9,12 +9,14 @@ import gc
 import importlib
 import ipaddress
 import json
+import platform
 import signal
 import socket
 import sys
 import textwrap
 import threading
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
@@ -59,6 +61,15 @@ def _metrics_address(text: str) -> tuple[str, int]:
     elif ":" in host:
         raise argparse.ArgumentTypeError(f"write an IPv6 address in brackets: [{host}]:{port}")
     return (host if colon and host else "127.0.0.1"), port_type()(port)
+
+
+def version_line() -> str:
+    """`echo-tui X (Python Y, Textual Z)`: what a bug report needs (Textual is not imported)."""
+    try:
+        textual = metadata.version("textual")
+    except metadata.PackageNotFoundError:
+        textual = "not installed"
+    return f"echo-tui {__version__} (Python {platform.python_version()}, Textual {textual})"
 
 
 def _rates_text() -> str:
@@ -148,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     parser.add_argument("-h", "--help", action=_HelpWithKeys)
-    parser.add_argument("--version", action="version", version=f"echo-tui {__version__}")
+    parser.add_argument("--version", action="version", version=version_line())
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument(
         "--port", type=port_type(), default=1234, help="TCP port; 0 picks a free one"
@@ -355,7 +366,10 @@ def _serve(args: argparse.Namespace, stop: threading.Event, backstop: Backstop) 
         if args.headless:
             status = _run_headless(engine, args, metrics_url, stop)
         else:
-            status = _run_dashboard(engine, args, warning, metrics_url, stop, recorder, backstop)
+            kind_of = None if swarm is None else swarm.kind_of
+            status = _run_dashboard(
+                engine, args, warning, metrics_url, stop, recorder, backstop, kind_of
+            )
         if engine.error is not None:  # shown after the terminal is restored
             print(f"echo-tui: engine failed: {engine.error.message}", file=sys.stderr)
             print(engine.error.traceback, file=sys.stderr, end="")
@@ -439,6 +453,7 @@ def _run_dashboard(
     stop: threading.Event,
     recorder: Recorder | None,
     backstop: Backstop,
+    kind_of: Callable[[str], str | None] | None,
 ) -> int:
     from echo_tui.ui.app import EchoTuiApp
 
@@ -449,6 +464,7 @@ def _run_dashboard(
         metrics_url=metrics_url,
         theme=args.theme,
         notices=None if recorder is None else recorder.take_notices,
+        kind_of=kind_of,
     )
     backstop.guard_terminal(sys.__stdin__.fileno())
 

@@ -109,7 +109,9 @@ def encode(item: LifecycleEvent | Snapshot | EngineError | str) -> tuple[str, di
     if isinstance(item, str):
         return "note", {"text": item}
     if isinstance(item, Snapshot):
-        data = {f.name: getattr(item, f.name) for f in fields(Snapshot)}
+        # Not what the loop inspector records for its screens: a preview of client bytes
+        # lives only while the operator looks at it, never in a file.
+        data = {f.name: getattr(item, f.name) for f in fields(Snapshot) if f.name != "inspected"}
         totals = item.totals
         data["totals"] = {f.name: getattr(totals, f.name) for f in fields(Totals)}
         data["totals"]["closed"] = dict(totals.closed)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 ENTER_ALT_SCREEN = b"\x1b[?1049h"
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
@@ -76,11 +76,17 @@ class PtyApp:
     def read_until_text(self, text: str, timeout: float, start: int = 0) -> bool:
         """`read_until` for `text` as shown: colours and styles (SGR sequences) ignored."""
         marker = text.encode()
+        return self.read_until_shown(lambda shown: marker in shown, timeout, start)
+
+    def read_until_shown(
+        self, check: Callable[[bytes], bool], timeout: float, start: int = 0
+    ) -> bool:
+        """Read until `check(output after start, SGR sequences removed)`; False after `timeout`."""
         deadline = time.monotonic() + timeout
-        while marker not in _SGR.sub(b"", bytes(self.output[start:])):
+        while not check(_SGR.sub(b"", bytes(self.output[start:]))):
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not self._read(remaining):
-                return marker in _SGR.sub(b"", bytes(self.output[start:]))
+                return check(_SGR.sub(b"", bytes(self.output[start:])))
         return True
 
     def resize(self, columns: int, rows: int) -> None:

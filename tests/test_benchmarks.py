@@ -23,6 +23,7 @@ def test_echo_servers_benchmark_quick() -> None:
     assert "## 100 B x 10 connections" in out
     assert "| echo-tui " in out and "| buffered (buffered " in out
     assert "echo-tui CPU ratio" in out
+    assert "| 100x10   | echo-tui |" in out and "CPU/msg ÷ buffered" in out  # the ratio table
 
 
 def test_scale_benchmark_quick() -> None:

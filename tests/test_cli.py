@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import shutil
 import signal
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import metadata
 
 import pytest
 
@@ -76,14 +78,17 @@ def test_help_lists_every_option_with_defaults_and_the_keys() -> None:
 def test_version() -> None:
     result = run("--version")
     assert result.returncode == 0
-    assert result.stdout.strip() == f"echo-tui {__version__}"
+    textual = metadata.version("textual")
+    assert result.stdout.strip() == (
+        f"echo-tui {__version__} (Python {platform.python_version()}, Textual {textual})"
+    )
 
 
 def test_console_script_is_installed() -> None:
     script = shutil.which("echo-tui")
     assert script, "the echo-tui console script is not on PATH"
     result = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=20)
-    assert result.stdout.strip() == f"echo-tui {__version__}"
+    assert result.stdout.startswith(f"echo-tui {__version__} (Python ")
 
 
 def test_headless_prints_the_address_then_stats_lines() -> None:

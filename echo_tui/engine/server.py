@@ -303,10 +303,11 @@ class EchoEngine:
         quiet = self._schedule()
         while True:
             ready = select()
+            count = len(ready)
             try:
-                batches[len(ready)] += 1
+                batches[count] += 1
             except IndexError:
-                self._counters.large_batch(len(ready))
+                self._counters.large_batch(count)
             tick = False
             trace = self._trace  # the loop inspector's one check per select() while it is off
             if trace is not None:
@@ -362,7 +363,7 @@ class EchoEngine:
                     self._echo_rest(conn, data, sent)
             if tick:
                 self._ticker.take()
-                self._counters.uncount_tick(len(ready))
+                self._counters.uncount_tick(count)  # `ready` is () after a trace
                 self._housekeeping()
                 quiet = self._schedule()
             elif quiet:  # the first change since a quiet tick: publish it at the next tick
@@ -811,6 +812,7 @@ class EchoEngine:
     def _on_wakeup(self) -> bool:
         """Run the queued commands; False when stop() asked the loop to end."""
         self._counters.wakeup_events += 1
+        self._now = time.monotonic()  # a command may stamp activity or close clients
         self._run_commands()
         return not self._stopping  # stop() sets it before waking the loop
 

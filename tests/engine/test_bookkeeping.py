@@ -91,3 +91,16 @@ def test_the_histogram_counts_batches_by_power_of_two():
     assert (stats.selects, stats.events, stats.empty_selects) == (len(sizes), sum(sizes), 3)
     assert stats.max_batch == 5000
     assert stats.busy_seconds >= 0.0 and stats.busy_seconds + stats.wait_seconds >= 1.0
+
+
+def test_ticks_count_as_timeouts_while_the_loop_is_traced(engine, connect, consumer):
+    view = consumer(engine)
+    assert engine.trace(True).result(5).ok
+    client = connect(engine.address)
+    roundtrip(client, b"traced")
+    busy = view.until(lambda v: (s := v.snapshot) and s.totals.bytes_out == 6 and s)
+    quiet = view.until(lambda v: v.snapshot.seq > busy.seq + 1 and v.snapshot)
+    loop = quiet.loop
+    assert min(loop.histogram) >= 0 and sum(loop.histogram) == loop.selects
+    assert loop.events == busy.loop.events and loop.empty_selects > busy.loop.empty_selects
+    assert engine.trace(False).result(5).ok

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Callable
 
 from echo_tui.engine.events import LISTENER, WAKEUP, SelectCall, Snapshot
 from echo_tui.engine.server import EchoEngine
+from echo_tui.recording import encode
 from tests.helpers import recv_exactly, wait_for
 
 Connect = Callable[..., socket.socket]
@@ -110,3 +112,14 @@ def test_inspection_records_only_the_inspected_client(engine: EchoEngine, connec
     record = wait_for(lambda: (r := inspected()) and r.preview is None and r)
     assert engine.inspect(None).result(5).ok
     assert not engine.inspect(99).result(5).ok
+
+
+def test_a_recording_keeps_no_inspected_bytes(engine: EchoEngine, connect: Connect) -> None:
+    client = connect(engine.address)
+    assert engine.inspect(1, preview=True).result(5).ok
+    client.sendall(b"secret")
+    assert recv_exactly(client, 6) == b"secret"
+    snapshot = wait_for(lambda: (s := latest(engine)) and s.inspected and s.inspected.preview and s)
+    kind, data = encode(snapshot)
+    assert kind == "Snapshot" and "inspected" not in data
+    assert "secret" not in json.dumps(data)

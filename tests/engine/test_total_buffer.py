@@ -63,6 +63,8 @@ def test_the_global_bound_pauses_only_clients_with_pending_echo_and_loses_nothin
     for sock, payload, done in zip(senders, payloads, sent, strict=True):
         sock.setblocking(True)
         assert recv_exactly(sock, done, timeout=30) == payload[:done]
-    wait_for(lambda: not latest_totals(engine, seen).buffer_full, timeout=5)
-    assert latest_totals(engine, seen).pending == 0
+    # One condition, on one snapshot: the last one drained may predate the engine's last send
+    # (the client has its bytes, the snapshot still counted a few pending: 6,390 once).
+    drained = wait_for(lambda: latest_totals(engine, seen).pending == 0, timeout=5)
+    assert drained and not seen["totals"].buffer_full
     assert sum(seen["totals"].closed.values()) == 0

@@ -133,9 +133,9 @@ async def test_trace_shows_accept_read_and_a_kick_wakeup(
         assert isinstance(app.screen, TraceScreen)
         await until(pilot, lambda: app.screen.last is not None)  # type: ignore[attr-defined]
         client = connect(engine.address)
-        fd = server_side_fd(client)
         client.sendall(b"hello")
         assert recv_exactly(client, 5) == b"hello"
+        fd = server_side_fd(client)  # accepted by now: it echoed
         cid = await conn_id_of(pilot, app, client)
         engine.kick(cid).result(5)
         peer = "{}:{}".format(*client.getsockname())

@@ -10,7 +10,6 @@ classes) and keeps the lines until something they show changes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from fractions import Fraction
 from itertools import groupby
 from typing import ClassVar
 
@@ -95,15 +94,14 @@ class Bars(Widget):
                     cells.append(("█", styles[ratio]))
                 else:
                     cells.append((BARS[level % len(BARS)], styles[ratio]))
-            segments = [Segment("".join(c for c, _ in run), style) for style, run in _runs(cells)]
-            lines.append(Strip(segments, width))
+            lines.append(Strip(_segments(cells), width))
         return lines
 
 
 def _columns(data: tuple[float, ...], width: int) -> list[float]:
     """The value of each of `width` columns: the max of the samples that fall in it."""
-    step = Fraction(len(data), width)
-    buckets = [data[int(step * i) : int(step * (i + 1))] for i in range(width)]
+    count = len(data)  # Textual's int(Fraction(count, width) * i), in integers
+    buckets = [data[count * i // width : count * (i + 1) // width] for i in range(width)]
     summaries = [max(bucket) for bucket in buckets if bucket]
     spread, index, columns = len(summaries) / width, 0.0, []
     for _ in range(width):  # the same float steps as Textual's, to pick the same samples
@@ -112,8 +110,13 @@ def _columns(data: tuple[float, ...], width: int) -> list[float]:
     return columns
 
 
-def _runs(cells: list[tuple[str, Style]]) -> list[tuple[Style, list[tuple[str, Style]]]]:
-    return [(style, list(run)) for style, run in groupby(cells, key=lambda cell: cell[1])]
+def _segments(cells: list[tuple[str, Style]]) -> list[Segment]:
+    """Cells joined in runs of the same style (the same object: there is one per bar height)."""
+    segments = []
+    for _, group in groupby(cells, key=lambda cell: id(cell[1])):
+        run = list(group)
+        segments.append(Segment("".join(char for char, _ in run), run[0][1]))
+    return segments
 
 
 def _blend(low: RichColor, high: RichColor, ratio: float) -> RichColor:

@@ -366,7 +366,10 @@ def _serve(args: argparse.Namespace, stop: threading.Event, backstop: Backstop) 
         if args.headless:
             status = _run_headless(engine, args, metrics_url, stop)
         else:
-            status = _run_dashboard(engine, args, warning, metrics_url, stop, recorder, backstop)
+            kind_of = None if swarm is None else swarm.kind_of
+            status = _run_dashboard(
+                engine, args, warning, metrics_url, stop, recorder, backstop, kind_of
+            )
         if engine.error is not None:  # shown after the terminal is restored
             print(f"echo-tui: engine failed: {engine.error.message}", file=sys.stderr)
             print(engine.error.traceback, file=sys.stderr, end="")
@@ -450,6 +453,7 @@ def _run_dashboard(
     stop: threading.Event,
     recorder: Recorder | None,
     backstop: Backstop,
+    kind_of: Callable[[str], str | None] | None,
 ) -> int:
     from echo_tui.ui.app import EchoTuiApp
 
@@ -460,6 +464,7 @@ def _run_dashboard(
         metrics_url=metrics_url,
         theme=args.theme,
         notices=None if recorder is None else recorder.take_notices,
+        kind_of=kind_of,
     )
     backstop.guard_terminal(sys.__stdin__.fileno())
 

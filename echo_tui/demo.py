@@ -12,6 +12,12 @@ then a pause), slow reader (sends far more than it reads, so the server's
 buffer and backpressure show), large (big messages), idle (connects and
 waits), churner (connects, talks, leaves, comes back).  A client whose
 connection is closed by the server (kicked, say) comes back a few seconds later.
+
+The swarm tells its parent which client is which: a line on its stdout per
+connect (`127.0.0.1:40352 slow reader`) and per close (`127.0.0.1:40352 -`),
+the address being the client's own, as the server names its peer.  The
+dashboard's Kind column reads it through `DemoSwarm.kind_of`, never from what a
+client sends.
 """
 
 from __future__ import annotations
@@ -27,9 +33,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import IO
 
+from echo_tui.engine.connection import format_peer
 from echo_tui.portable import detached_child_options, raise_fd_limit
 
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # where this echo_tui is imported from
 COMEBACK_DELAY = 3.0  # seconds before a client the server dropped reconnects
 PARENT_POLL = 0.5  # seconds between checks that the parent is still there
 
@@ -171,6 +181,23 @@ def behaviour_for(index: int) -> Behaviour:
     return BEHAVIOURS[index % len(BEHAVIOURS)]
 
 
+def kind_name(behaviour: Behaviour) -> str:
+    """How the dashboard names a behaviour: "slow reader" for slow_reader."""
+    return behaviour.__name__.replace("_", " ")
+
+
+KINDS = frozenset(kind_name(b) for b in BEHAVIOURS)
+GONE = "-"  # the kind reported when a client's connection closes
+MAX_PEER = 64  # characters of a reported address; longer lines are ignored
+
+
+def _report(peer: str, kind: str) -> None:
+    """Tell the parent (our stdout) that `peer` is now a `kind` client, or GONE."""
+    with contextlib.suppress(OSError, ValueError):  # the parent stopped listening
+        sys.stdout.write(f"{peer} {kind}\n")
+        sys.stdout.flush()
+
+
 async def _connect(
     host: str, port: int, rcvbuf: int | None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -204,6 +231,8 @@ async def run_client(host: str, port: int, index: int) -> None:
         except OSError:
             await asyncio.sleep(away)
             continue
+        peer = format_peer(writer.get_extra_info("sockname"))
+        _report(peer, kind_name(behaviour))
         try:
             result = await behaviour(reader, writer, rng)
             if isinstance(result, float):
@@ -212,6 +241,7 @@ async def run_client(host: str, port: int, index: int) -> None:
             pass
         finally:
             writer.transport.abort()
+            _report(peer, GONE)
         await asyncio.sleep(away)
 
 
@@ -245,6 +275,29 @@ class DemoSwarm:
 
     def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
+        self._kinds: dict[str, str] = {}  # peer -> kind, of the connected demo clients
+        self._max_kinds = 0
+        self._reader: threading.Thread | None = None
+
+    def kind_of(self, peer: str) -> str | None:
+        """The behaviour of the demo client at `peer` ("host:port"), None if not one of ours."""
+        return self._kinds.get(peer)
+
+    def _read_kinds(self, stream: IO[bytes]) -> None:
+        """Keep `_kinds` up to date from the swarm's reports (see the module docstring)."""
+        kinds = self._kinds
+        with contextlib.suppress(OSError, ValueError):
+            for raw in stream:
+                peer, _, kind = raw.decode("ascii", "replace").strip().partition(" ")
+                if len(peer) > MAX_PEER:
+                    continue
+                if kind == GONE:
+                    kinds.pop(peer, None)
+                elif kind in KINDS:
+                    kinds.pop(peer, None)  # re-inserted last: the oldest go first below
+                    kinds[peer] = kind
+                    while len(kinds) > self._max_kinds:  # a missed close must not pile up
+                        del kinds[next(iter(kinds))]
 
     @property
     def pid(self) -> int | None:
@@ -260,13 +313,19 @@ class DemoSwarm:
         if self._process is not None:
             raise RuntimeError("the demo swarm is already started")
         command = [sys.executable, "-m", "echo_tui.demo", host, str(port), str(clients)]
-        self._process = subprocess.Popen(
+        self._process = process = subprocess.Popen(
             command,
+            cwd=PACKAGE_ROOT,  # `-m` imports from the working directory first: our echo_tui
             stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             **detached_child_options(),  # terminal signals (Ctrl-C) go to the parent only
         )
+        self._max_kinds = 2 * clients
+        self._reader = threading.Thread(
+            target=self._read_kinds, args=(process.stdout,), name="demo-kinds", daemon=True
+        )
+        self._reader.start()
 
     def stop(self, timeout: float = 2.0) -> None:
         """End the swarm process and reap it."""
@@ -280,6 +339,12 @@ class DemoSwarm:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if self._reader is not None:  # the swarm is gone, so its stdout is at end of file
+            self._reader.join(timeout)
+            self._reader = None
+        with contextlib.suppress(OSError):
+            process.stdout.close()  # type: ignore[union-attr]
+        self._kinds = {}  # a reader still at work (say a slow machine) fills the old one
 
     def __enter__(self) -> DemoSwarm:
         return self

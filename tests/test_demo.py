@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
 
-from echo_tui.demo import BEHAVIOURS, COMEBACK_DELAY, DemoSwarm, behaviour_for, slow_reader
+from echo_tui.demo import BEHAVIOURS, COMEBACK_DELAY, KINDS, DemoSwarm, behaviour_for, slow_reader
 from echo_tui.engine.events import BACKPRESSURED, Connected, ConnectionStats
 from echo_tui.engine.server import EchoEngine
 from echo_tui.ui.app import EchoTuiApp
 from tests.helpers import wait_for
-from tests.ui.helpers import client_ids, until
+from tests.ui.helpers import client_ids, peer_of, screen_text, until
 
 
 class View:
@@ -123,3 +124,53 @@ async def test_demo_5_shows_5_clients_on_the_dashboard(engine, swarm) -> None:
     assert pid is not None
     swarm.stop()
     assert gone(pid)
+
+
+async def test_the_kind_column_names_each_demo_client(engine, swarm, connect) -> None:
+    """The swarm reports (address, behaviour) through a pipe; other clients get no kind."""
+    app = EchoTuiApp(engine, refresh_hz=10, kind_of=swarm.kind_of)
+    swarm.start(*engine.address, len(BEHAVIOURS))
+    stranger = connect(engine.address)
+    async with app.run_test(size=(140, 40)) as pilot:
+
+        def kinds() -> dict[str, str]:
+            return {
+                app.model.clients[cid].stats.peer: app.table.cell_text(cid, "kind")
+                for cid in client_ids(app)
+            }
+
+        # The churner is away now and then; the others stay connected.
+        await until(pilot, lambda: set(kinds().values()) >= KINDS - {"churner"}, timeout=15)
+        assert kinds()[peer_of(stranger)] == ""
+        await until(pilot, lambda: "Kind" in (text := screen_text(app)) and "slow reader" in text)
+    swarm.stop()
+    assert swarm.kind_of(next(iter(kinds()))) is None
+
+
+def test_kind_reports_are_checked_and_bounded() -> None:
+    swarm = DemoSwarm()
+    swarm._max_kinds = 2
+    lines = [
+        b"127.0.0.1:1 chatty\n",
+        b"127.0.0.1:2 [bold]evil[/bold]\n",  # not a kind: ignored
+        b"127.0.0.1:3 " + b"x" * 100 + b"\n",
+        b"9" * 100 + b" idle\n",  # an address too long: ignored
+        b"127.0.0.1:4 slow reader\n",
+        b"127.0.0.1:5 large\n",  # a third: the oldest (port 1) goes
+        b"127.0.0.1:4 -\n",  # closed
+    ]
+    swarm._read_kinds(io.BytesIO(b"".join(lines)))
+    assert swarm._kinds == {"127.0.0.1:5": "large"}
+    assert swarm.kind_of("127.0.0.1:2") is None
+
+
+def test_swarm_runs_this_echo_tui_whatever_the_working_directory(
+    engine, swarm, tmp_path, monkeypatch
+) -> None:
+    """`python -m` imports from the working directory first: another echo_tui there is not ours."""
+    impostor = tmp_path / "echo_tui"
+    impostor.mkdir()
+    (impostor / "__init__.py").write_text("raise SystemExit('the wrong echo_tui')\n")
+    monkeypatch.chdir(tmp_path)
+    swarm.start(*engine.address, 1)
+    wait_for(lambda: swarm.kind_of(next(iter(swarm._kinds), "")) == "chatty", timeout=10)

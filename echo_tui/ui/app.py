@@ -33,7 +33,7 @@ from echo_tui.ui.screens.confirm import ConfirmScreen
 from echo_tui.ui.screens.help import HelpScreen
 from echo_tui.ui.screens.selector_chooser import SelectorChooser
 from echo_tui.ui.screens.trace import TraceScreen
-from echo_tui.ui.widgets.clients_table import ClientsTable, quoted
+from echo_tui.ui.widgets.clients_table import COLUMNS, ClientsTable, quoted, with_kinds
 from echo_tui.ui.widgets.event_log import EventLog
 from echo_tui.ui.widgets.filter_input import FilterInput
 from echo_tui.ui.widgets.header import Status, StatusHeader
@@ -99,8 +99,18 @@ class EchoTuiApp(App[None]):
             "Detail",
             tooltip="The highlighted client up close: SelectorKey, interest changes",
         ),
-        Binding("t", "trace", "Trace", tooltip="The select() trace: every call, step by step"),
-        Binding("s", "sort", "Sort", tooltip="Sort by the next column (or click a header)"),
+        # Trace and Sort are not in the footer, which has no room for them at 80 columns
+        # (with Unmute and Resume): help and the palette list them; headers sort on click.
+        Binding(
+            "t",
+            "trace",
+            "Trace",
+            tooltip="The select() trace: every call, step by step",
+            show=False,
+        ),
+        Binding(
+            "s", "sort", "Sort", tooltip="Sort by the next column (or click a header)", show=False
+        ),
         Binding(
             "slash",
             "filter",
@@ -164,14 +174,19 @@ class EchoTuiApp(App[None]):
         clock: Callable[[], float] = time.time,
         playback: ReplayChannel | None = None,
         notices: Callable[[], list[str]] | None = None,
+        kind_of: Callable[[str], str | None] | None = None,
     ) -> None:
-        """`engine`: a started EchoEngine, or with `playback` a replay.ReplaySource."""
+        """`engine`: a started EchoEngine, or with `playback` a replay.ReplaySource.
+
+        `kind_of(peer)` names what a --demo client does (the table then has a Kind column).
+        """
         super().__init__()
         if theme is not None:
             self.theme = theme
         self.engine = engine
         self.playback = playback
         self.notices = notices  # what else has something to say (the recorder)
+        self.kind_of = kind_of
         self.warning = warning
         self.metrics_url = metrics_url
         self.clock = clock
@@ -194,7 +209,12 @@ class EchoTuiApp(App[None]):
         self.banner = Static(id="banner")
         self.traffic_panel = TrafficPanel(id="traffic")
         self.select_panel = SelectPanel(id="select")
-        self.table = ClientsTable(self.model, self.clock, id="clients")
+        self.table = ClientsTable(
+            self.model,
+            self.clock,
+            COLUMNS if self.kind_of is None else with_kinds(self.kind_of),
+            id="clients",
+        )
         self.filter_input = FilterInput(
             placeholder="address or state; Enter keeps the filter, Escape clears it", id="filter"
         )
@@ -515,7 +535,9 @@ class EchoTuiApp(App[None]):
 
     def watch_paused(self) -> None:
         self._show_header()
-        self.refresh_bindings()
+        # The footer's Pause/Resume label after the header is on screen: re-composing the
+        # footer costs about 0.1 s of CPU, which the PAUSED marker should not wait for.
+        self.call_after_refresh(self.refresh_bindings)
 
     def watch_refresh_hz(self) -> None:
         self._start_timer()

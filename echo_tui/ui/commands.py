@@ -19,6 +19,7 @@ from textual.content import Content
 from echo_tui.engine.config import SELECTOR_CLASSES, available_selectors
 from echo_tui.engine.events import MUTED
 from echo_tui.text import escape
+from echo_tui.ui.screens.client_detail import ClientDetail
 from echo_tui.ui.widgets.clients_table import COLUMNS
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
         "Filter…", "Show only clients whose address or state matches", app.action_filter
     )
     if live:
+        yield PaletteCommand(
+            "select() trace", "Every select() call, step by step", app.action_trace
+        )
         yield PaletteCommand(
             "Kick all matching the filter",
             "Kick every client the filter shows, all without one (asks first)",
@@ -82,11 +86,16 @@ def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
 
 
 def client_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
-    """Kick and mute (or unmute) for each connected client, named by id and address (live)."""
+    """Detail, kick and mute (or unmute) for each connected client, by id and address (live)."""
     if app.playback is not None:
         return
     for cid, client in list(app.model.clients.items()):  # the tick may change it meanwhile
         name = f"client #{cid} {escape(client.stats.peer)}"
+        yield PaletteCommand(
+            f"Show {name}",
+            "Its counters, state and recent events",
+            lambda c=cid: app.push_screen(ClientDetail(c)),
+        )
         yield PaletteCommand(
             f"Kick {name}", "Close this connection (asks first)", lambda c=cid: app.confirm_kick(c)
         )

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from echo_tui.engine.config import MIB
 from echo_tui.engine.events import (
     BACKPRESSURED,
     PEER_CLOSED,
@@ -206,3 +207,33 @@ def test_snapshot_counters_equal_what_was_sent(engine, connect, consumer, sender
         assert stats.msgs_in >= 1 and stats.read_ready >= stats.msgs_in
     assert sum(view.conns[i].msgs_in for i in ids) == snap.totals.msgs_in
     assert sum(view.conns[i].msgs_out for i in ids) == snap.totals.msgs_out
+
+
+@pytest.mark.reliability  # 48 MiB through one client: about 15 s here
+def test_reading_resumes_only_once_pending_falls_to_the_low_water_mark(
+    make_engine, connect, consumer, sender
+):
+    """Paused at the high-water mark, a client is read again once its pending echo falls to
+    the low-water mark (a quarter of it), not as soon as it falls at all."""
+    engine = make_engine(max_buffer=64 * MIB)  # high water 32 MiB, low water 8 MiB: both far
+    low = engine.config.low_water  # above what the kernel's socket buffers hold
+    view = consumer(engine)
+    client = connect(engine.address)
+    conn_id = view.conn_id(client)
+    data = payload(48 * MIB)
+    client.settimeout(60)  # shared with the sender, which waits while the engine does not read
+    sender(client, data)
+    view.until(lambda v: v.conns.get(conn_id) and v.conns[conn_id].state == BACKPRESSURED, 20)
+
+    step = MIB  # read this much of the echo, then look at a fresh snapshot
+    echoed = bytearray()
+    last_paused = 0
+    while (stats := view.conns[conn_id]).state == BACKPRESSURED:
+        last_paused = stats.pending
+        echoed += recv_exactly(client, step, timeout=60)
+        seen = view.snapshot
+        view.until(lambda v, seen=seen: v.snapshot is not seen)
+    # Kernel buffers free space in chunks of a few steps; resuming early would show ~30 MiB.
+    assert low < last_paused <= low + 4 * step, (last_paused, low)
+    echoed += recv_exactly(client, len(data) - len(echoed), timeout=60)  # and the rest comes
+    assert bytes(echoed) == data

@@ -19,7 +19,9 @@ from echo_tui.recording import Recorder
 from echo_tui.replay import ReplaySource, Timeline
 from echo_tui.ui.app import EchoTuiApp
 from echo_tui.ui.commands import DashboardCommands, app_commands, client_commands
+from echo_tui.ui.screens.client_detail import ClientDetail
 from echo_tui.ui.screens.confirm import ConfirmScreen
+from echo_tui.ui.screens.trace import TraceScreen
 from tests.helpers import wait_for
 from tests.ui.fakes import FakeEngine, Traffic
 from tests.ui.helpers import at_eof, conn_id_of, peer_of, screen_text, until
@@ -80,6 +82,24 @@ async def test_mute_and_unmute_from_the_palette(engine: EchoEngine, connect: Con
         assert (await palette(pilot, f"unmute #{cid}"))[0].startswith(f"Unmute client #{cid}")
         await pilot.press("enter")
         await until(pilot, lambda: app.model.clients[cid].stats.state != MUTED)
+
+
+async def test_client_detail_and_trace_from_the_palette(
+    engine: EchoEngine, connect: Connect
+) -> None:
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        sock = connect(engine.address)
+        cid = await conn_id_of(pilot, app, sock)
+        assert (await palette(pilot, f"show #{cid}"))[0].startswith(f"Show client #{cid}")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ClientDetail))
+        assert app.screen.conn_id == cid  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ClientDetail))
+        assert (await palette(pilot, "select() trace"))[0] == "select() trace"
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TraceScreen))
 
 
 async def test_switch_selector_sort_pause_and_refresh(engine: EchoEngine) -> None:
@@ -157,4 +177,4 @@ async def test_replay_offers_no_server_commands(tmp_path: Path, connect: Connect
         assert not list(client_commands(replay))
         titles = [command.title for command in app_commands(replay)]
         assert "Filter…" in titles and "Sort by Peer" in titles
-        assert not [t for t in titles if t.startswith(("Kick", "Switch selector"))]
+        assert not [t for t in titles if t.startswith(("Kick", "Switch selector", "select()"))]

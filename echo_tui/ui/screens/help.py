@@ -34,7 +34,13 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("clients", "connected now / --max-clients"),
             ("Hz", "how often the view refreshes (+ and - change it)"),
             ("ACCEPT PAUSED", "accept() ran out of file descriptors or memory; retried soon"),
+            (
+                "BUFFER FULL",
+                "echo waiting for all clients reached --max-total-buffer: clients with echo "
+                "pending are not read until theirs is sent",
+            ),
             ("events dropped", "log lines the UI fell behind on (counters stay exact)"),
+            ("PAUSED", "the view is frozen (p); the server runs on"),
         ),
     ),
     (
@@ -127,7 +133,11 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
                 "a connection ended, with the reason: peer-closed, reset, kicked, idle, "
                 "error, shutdown, and bytes in/out",
             ),
-            ("! rejected", "closed at once: max-clients, or fd-limit (past select()'s limit)"),
+            (
+                "! rejected",
+                "accepted and closed at once: max-clients (--max-clients reached) or fd-limit "
+                "(select() cannot watch a descriptor that high)",
+            ),
             ("> ...", "what you did: kicks with their count, mutes, selector switches"),
         ),
     ),

@@ -437,7 +437,9 @@ class ClientsTable(ScrollView, can_focus=True):
 
     def _fit_height(self) -> None:
         """Ask for no more height than the rows need (header, border), so the log gets the rest."""
-        wanted = min(max(1, len(self._rows)), self.app.size.height) + 3
+        width, height = self.app.size
+        scrollbar = 1 if self._width > width - 2 else 0  # a horizontal one, under the rows
+        wanted = min(max(1, len(self._rows)), height) + 3 + scrollbar
         if wanted != self._max_height:
             self._max_height = self.styles.max_height = wanted
 
@@ -509,6 +511,9 @@ class ClientsTable(ScrollView, can_focus=True):
                 self.sort_by(column.key)
         elif scroll_y + offset.y - 1 < len(self._rows):
             self._move_cursor(scroll_y + offset.y - 1)
+
+    def on_resize(self) -> None:
+        self._fit_height()
 
     def on_focus(self) -> None:
         self._forget_styles()

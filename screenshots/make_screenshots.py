@@ -44,7 +44,7 @@ async def shoot(
     engine.start()
     with DemoSwarm() as swarm:
         swarm.start(*engine.address, CLIENTS)
-        app = EchoTuiApp(engine, theme=theme)
+        app = EchoTuiApp(engine, theme=theme, kind_of=swarm.kind_of)  # as `--demo` does
         async with app.run_test(size=size) as pilot:
             await pilot.pause(WARM_UP)
             for name, keys in shots:

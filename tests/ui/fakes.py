@@ -223,7 +223,7 @@ class Traffic:
         ]
 
     def events(self) -> list:
-        """Some connects and disconnects, one with a hostile-looking detail."""
+        """Some connects and disconnects (TestMarkers adds one with a hostile detail)."""
         events: list = [
             Connected(cid, f"127.0.0.1:{50000 + cid * 7}", START + cid) for cid in (1, 2, 3)
         ]

@@ -182,6 +182,20 @@ async def test_step_mode_serves_nobody_until_n(engine: EchoEngine, connect: Conn
         assert "STEPPING" not in screen_text(app)
 
 
+async def test_closing_the_trace_resumes_the_loop(engine: EchoEngine, connect: Connect) -> None:
+    app = EchoTuiApp(engine, refresh_hz=20)
+    async with app.run_test(size=SIZE) as pilot:
+        client = connect(engine.address)
+        await conn_id_of(pilot, app, client)
+        await pilot.press("t", "space")
+        await until(pilot, lambda: engine.steps.frozen)
+        client.sendall(b"held")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TraceScreen)
+        assert recv_exactly(client, 4) == b"held"  # served again, nothing lost
+        await until(pilot, lambda: not engine.steps.stepping)
+
+
 async def test_quit_while_stepping_exits_at_once(engine: EchoEngine, connect: Connect) -> None:
     app = EchoTuiApp(engine)
     async with app.run_test(size=SIZE) as pilot:

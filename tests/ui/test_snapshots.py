@@ -12,6 +12,7 @@ from dataclasses import replace
 import pytest
 from textual.pilot import Pilot
 
+from echo_tui.engine.events import AcceptPaused, Disconnected
 from echo_tui.ui.app import EchoTuiApp
 from tests.ui.fakes import START, FakeEngine, Traffic
 
@@ -148,3 +149,41 @@ class TestThemes:
         assert snap_compare(
             demo_app("textual-light"), terminal_size=(100, 30), run_before=run_before
         )
+
+
+HOSTILE_DETAIL = "\x1b]0;pwned\x07\x1b[2J[bold red]markup?[/] \u202eevil\u200b \x9b31m"
+
+
+async def feed_with_markers(pilot: Pilot) -> None:
+    """A minute of traffic, then accepting paused, dropped events and a hostile detail."""
+    await feed(pilot)
+    app: EchoTuiApp = pilot.app  # type: ignore[assignment]
+    last = Traffic().snapshot(SECONDS)
+    app.engine.channel.put_event(AcceptPaused("EMFILE", 0.5, START + SECONDS))
+    app.engine.channel.put_event(
+        Disconnected(31, "127.0.0.1:50217", "error", 10, 10, START + SECONDS, HOSTILE_DETAIL)
+    )
+    app.engine.channel.put_snapshot(
+        replace(last, totals=replace(last.totals, accept_paused=True), events_dropped=7)
+    )
+    app.tick()
+    await pilot.pause()
+
+
+class TestMarkers:
+    def test_paused(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await feed(pilot)
+            await pilot.press("p")
+
+        assert snap_compare(demo_app(), terminal_size=(120, 36), run_before=run_before)
+
+    def test_accept_paused_dropped_events_and_an_escaped_detail(self, snap_compare) -> None:
+        assert snap_compare(demo_app(), terminal_size=(120, 36), run_before=feed_with_markers)
+
+    def test_selector_chooser(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await feed(pilot)
+            await pilot.press("S")
+
+        assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=run_before)

@@ -571,8 +571,12 @@ class ClientsTable(ScrollView, can_focus=True):
         return self._fit(strip, scroll_x, width, base)
 
     def _fit(self, strip: Strip, scroll_x: int, width: int, base: Style) -> Strip:
-        """The part of a table line shown from `scroll_x` in `width` cells (whole columns)."""
-        cropped = strip.crop_extend(scroll_x, visible_end(self._ends, scroll_x, width), base)
+        """The part of a table line shown from `scroll_x` in `width` cells (whole columns).
+
+        Columns are cut where the rows end, before the vertical scrollbar (within `width`).
+        """
+        shown = self.scrollable_content_region.width
+        cropped = strip.crop_extend(scroll_x, visible_end(self._ends, scroll_x, shown), base)
         return cropped.extend_cell_length(width, base)
 
     def _row_line(self, cid: int, scroll_x: int, width: int) -> Strip:

@@ -268,7 +268,8 @@ class Recorder:
     def _line(self, item: LifecycleEvent | Snapshot | EngineError | str) -> str:
         at = time.time() if isinstance(item, str) else (getattr(item, "at", 0.0) or time.time())
         kind, data = encode(item)
-        return json.dumps({"t": round(at - self._origin, 6), "kind": kind, "data": data})
+        record = {"t": round(at - self._origin, 6), "kind": kind, "data": data}
+        return json.dumps(record, separators=(",", ":"))
 
     def _write(self, lines: list[str]) -> None:
         if self._full or not lines:

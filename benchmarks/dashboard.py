@@ -52,6 +52,7 @@ from harness import (
     REPO,
     Server,
     cpu_seconds,
+    exit_status,
     machine,
     rotated,
     run_load,
@@ -322,10 +323,7 @@ def main(argv: list[str] | None = None) -> int:
             servers.stop()
     print(report(args, runs))
     failures = sum(run.failures for series in runs.values() for run in series)
-    if failures:
-        print(f"\n{failures} mismatches/errors during the runs", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(failures)
 
 
 def per_round(base: list[Run], this: list[Run], field: str) -> list[float]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from harness import (
     REFERENCE_KINDS,
     SATURATION_HEADERS,
+    exit_status,
     machine,
     measure,
     median_of,
@@ -155,10 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print(ratio_table(runs, args.scenarios, engines))
     print("\n## Saturation: share of a core over each run (median)\n")
     print(table(SATURATION_HEADERS, saturation_rows(medians)))
-    if failures:
-        print(f"\n{failures} mismatches/errors during the runs", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(failures)
 
 
 if __name__ == "__main__":

@@ -225,3 +225,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
     rule = "|" + "-" * (widths[0] + 2) + "|" + "|".join("-" * (w + 1) + ":" for w in widths[1:])
     return "\n".join([line(headers), rule + "|", *(line(row) for row in rows)])
+
+
+def exit_status(failures: int) -> int:
+    """A script's exit status: 0, or 1 after saying how many mismatches and errors there were."""
+    if failures:
+        print(f"\n{failures} mismatches/errors during the runs", file=sys.stderr)
+        return 1
+    return 0

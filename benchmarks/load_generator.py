@@ -43,6 +43,7 @@ from harness import (
     REPO,
     Server,
     cpu_seconds,
+    exit_status,
     load_core,
     machine,
     rotated,
@@ -215,10 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.stop()
     print_results(args, server, runs)
-    if failures:
-        print(f"\n{failures} mismatches/errors during the runs", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(failures)
 
 
 def print_results(args: argparse.Namespace, server: Server, runs: dict) -> None:

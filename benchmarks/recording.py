@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import machine, measure, rotated, run_load, start_server, table
+from harness import exit_status, machine, measure, rotated, run_load, start_server, table
 
 SCENARIOS = ((100, 100), (100, 10))
 GOAL = 1.03
@@ -96,10 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         failures = cpu_ratio(args, Path(scratch))
         sizes(args, Path(scratch))
-    if failures:
-        print(f"\n{failures} mismatches/errors during the runs", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(failures)
 
 
 if __name__ == "__main__":

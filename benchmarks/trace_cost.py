@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 
-from harness import PYTHON, machine, measure, median_of, rotated, start_server, table
+from harness import PYTHON, exit_status, machine, measure, median_of, rotated, start_server, table
 
 SCENARIOS = {"100x1": (100, 1), "100x10": (100, 10), "100x100": (100, 100)}
 MODES = ("closed", "open")
@@ -98,10 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     headers = ["scenario", "closed msgs/s", "closed CPU us/msg", "open msgs/s",
                "open CPU us/msg", "open / closed", f"goal <= {GOAL:.1f}x"]  # fmt: skip
     print(table(headers, rows))
-    if failures:
-        print(f"\n{failures} mismatches/errors during the runs", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(failures)
 
 
 if __name__ == "__main__":

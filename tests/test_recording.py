@@ -238,5 +238,5 @@ async def test_the_dashboard_replays_what_the_live_one_showed(tmp_path: Path, co
         assert source.channel.position == min(10, timeline.duration)
         await pilot.press("left")
         assert source.channel.position == max(0, min(10, timeline.duration) - 10)
-        assert "REPLAY" in str(replay.status_header.render())
+        assert "REPLAY" in replay.status_header.text.plain
         assert not replay.check_action("kick", ()) and not replay.check_action("mute", ())

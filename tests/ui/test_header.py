@@ -43,7 +43,7 @@ async def test_accept_paused_and_dropped_events_show_in_the_header_while_they_ho
             app.engine.channel.put_snapshot(snapshot)
             app.tick()
             await pilot.pause()
-            return str(app.status_header.render())
+            return app.status_header.text.plain
 
         first = traffic.snapshot(5)
         paused = replace(first, totals=replace(first.totals, accept_paused=True), events_dropped=7)

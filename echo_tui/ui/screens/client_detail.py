@@ -66,7 +66,8 @@ class ClientDetail(ModalScreen[None]):
         self.rates_in = LiveText(classes="detail-rate")
         self.rates_out = LiveText(classes="detail-rate")
         self.changes_text = LiveText(id="detail-changes")
-        self.preview_text = LiveText(id="detail-preview")
+        self.preview_text = Static(id="detail-preview")  # a Static: its long line wraps
+        self._preview: Text | None = None
 
     @property
     def echo_app(self) -> EchoTuiApp:
@@ -157,7 +158,10 @@ class ClientDetail(ModalScreen[None]):
         self.spark_in.data = history_in if drawn and any(history_in) else []
         self.spark_out.data = history_out if drawn and any(history_out) else []
         self.changes_text.show(changes_text(inspected))
-        self.preview_text.show(preview_text(self.preview, inspected))
+        preview = preview_text(self.preview, inspected)
+        if preview != self._preview:
+            self._preview = preview
+            self.preview_text.update(preview)
 
 
 def selector_key_table(stats: ConnectionStats, fileobj: str | None) -> Table:

@@ -1,9 +1,11 @@
 """What select() is doing: calls/s, events/s, events per call, the histogram, the split.
 
 Rates and the histogram cover the last second, so the panel follows load as it
-changes; `avg` and `max` cover the current selector's period: since start, or
-since the last live switch (the bottom edge says which).  After a switch, two
-more lines compare the previous selector's period with the current one.
+changes, and it is drawn again once a second (or at a selector switch): more often
+would only repaint a dozen lines a tick to show a window that moved a fraction.
+`avg` and `max` cover the current selector's period: since start, or since the
+last live switch (the bottom edge says which).  After a switch, two more lines
+compare the previous selector's period with the current one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ SELECTS, EVENTS, ACCEPTS, READS, WRITES, WAKEUPS, EMPTY, BUSY, WAIT = range(9)
 HIST = 9  # first histogram bucket in the meter
 BAR_WIDTH = 14
 MIN_BUCKETS = 4  # always show 0, 1, 2-3, 4-7 so the chart does not jump about
+REDRAW_EVERY = 1.0  # seconds between draws: the figures cover the last second
 
 
 def loop_counters(loop: LoopStats) -> tuple[float, ...]:
@@ -189,6 +192,7 @@ class SelectPanel(Horizontal):
         self._period_began: float | None = None  # wall clock then
         self._previous: Period | None = None  # the selector before the last switch
         self._inputs: dict[str | None, object] = {}  # what each text was last built from
+        self._drawn_at = float("-inf")  # snapshot monotonic time of the last draw
 
     def reset(self) -> None:
         """Start over, as at the first snapshot (a replay seeked)."""
@@ -196,6 +200,7 @@ class SelectPanel(Horizontal):
         self._last = self._previous = None
         self._period_base, self._period_began = LoopStats(), None
         self._inputs.clear()
+        self._drawn_at = float("-inf")
         self.border_subtitle = self.BORDER_SUBTITLE
         self.periods.remove_class("shown")
 
@@ -208,9 +213,10 @@ class SelectPanel(Horizontal):
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
         last = self._last
+        switched = last is not None and last.selector != snapshot.selector
         if last is None:
             self._period_began = snapshot.started_at
-        elif last.selector != snapshot.selector:  # switched: a new period starts
+        elif switched:  # a new period starts
             self._previous = self._period(last)
             self._period_base, self._period_began = last.loop, last.at
             self.border_subtitle = "avg, max: since the switch"
@@ -218,6 +224,9 @@ class SelectPanel(Horizontal):
         self._last = snapshot
         meter = self.meter
         meter.add(snapshot.monotonic, loop_counters(snapshot.loop))
+        if not switched and snapshot.monotonic - self._drawn_at < REDRAW_EVERY:
+            return
+        self._drawn_at = snapshot.monotonic
         period = self._period(snapshot)
         self._show(self.stats, render_stats, period, snapshot.selector, meter.rates, meter.deltas)
         if self._previous is not None:

@@ -44,6 +44,7 @@ class Inspection:
     """
 
     __slots__ = ("changes", "conn", "conn_id", "fileobj", "last_send", "received")
+    mask = 0  # never EVENT_READ: the loop's inline path does not take an inspected client
 
     def __init__(self, conn: Connection, preview: bool) -> None:
         self.conn = conn

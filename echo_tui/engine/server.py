@@ -67,10 +67,26 @@ from echo_tui.portable import SELECT_LIMIT_TEXT, raise_fd_limit, select_can_watc
 READ = selectors.EVENT_READ
 WRITE = selectors.EVENT_WRITE
 
-# Tags for the sockets that are not clients.
-_LISTENER = "listener"
-_WAKEUP = "wakeup"
-_TICK = "tick"
+
+class _Tag:
+    """Selector key data of the engine's own sockets (not clients).
+
+    `mask` is never EVENT_READ, so the loop's inline path never takes one (see _loop).
+    """
+
+    __slots__ = ("name",)
+    mask = 0
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+_LISTENER = _Tag("listener")
+_WAKEUP = _Tag("wakeup")
+_TICK = _Tag("tick")
 
 # accept() errors that mean "out of resources": pause accepting instead of spinning.
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -113,6 +129,8 @@ class EchoEngine:
         self._listener: socket.socket | None = None
         self._selector: selectors.BaseSelector | None = None
         self._stopping = False
+        self._attention = False  # the ticker or the wake-up was ready in this select()
+        self._tick_due = False  # the ticker was: housekeeping is due
         self._conns: dict[int, Connection] = {}
         self._next_id = 1
         # Monotonic clock of the loop, read when something needs a time (an accept, a close,
@@ -298,6 +316,7 @@ class EchoEngine:
         batches = self._counters.batches
         read_size = self._read_size
         mark_active = self._active.add
+        reading = READ
         select = self._selector.select  # type: ignore[union-attr]
         self._counters.start(time.monotonic())
         quiet = self._schedule()
@@ -308,39 +327,16 @@ class EchoEngine:
                 batches[count] += 1
             except IndexError:
                 self._counters.large_batch(count)
-            tick = False
-            trace = self._trace  # the loop inspector's one check per select() while it is off
-            if trace is not None:
-                traced = self._traced(trace, ready)
-                if traced is None:
-                    return  # stop() asked
-                tick, ready = traced, ()
-                select = self._selector.select  # type: ignore[union-attr]  # may switch
+            if self._trace is not None:  # the loop inspector's one check per select()
+                self._attention |= self._traced(self._trace, ready)
+                ready = ()
             for key, mask in ready:
                 conn = key.data
-                if type(conn) is not Connection:
-                    if conn is _TICK:
-                        tick = True
-                    elif conn is _LISTENER:
-                        self._counters.accept_events += 1
-                        self._on_acceptable()
-                    elif type(conn) is Inspection:  # an inspected client, see _inspect
-                        self._serve(conn.conn, mask)
-                    else:
-                        if not self._on_wakeup():
-                            return  # stop() asked
-                        select = self._selector.select  # type: ignore[union-attr]  # may switch
+                if conn.mask != reading:  # not a client only reading: see _dispatch
+                    self._dispatch(conn, mask)
                     continue
-                mask &= conn.mask  # 0 once closed earlier in this batch
-                if mask & WRITE:
-                    self._on_writable(conn)
-                    mask &= conn.mask  # the write may close it or end its reading
-                if not mask & READ:
-                    continue
-                if conn.out:  # earlier echo still waits
-                    self._on_readable_pending(conn)
-                    continue
-                # The hot path, inline: read, count, echo at once.
+                # The hot path, inline: a client registered for EVENT_READ alone (so
+                # with no echo pending) is readable: read, count, echo at once.
                 sock = conn.sock
                 try:
                     data = sock.recv(read_size)
@@ -361,19 +357,41 @@ class EchoEngine:
                     continue
                 if sent != size:
                     self._echo_rest(conn, data, sent)
-            if tick:
-                self._ticker.take()
-                self._counters.uncount_tick(count)  # `ready` is () after a trace
-                self._housekeeping()
-                quiet = self._schedule()
-            elif quiet:  # the first change since a quiet tick: publish it at the next tick
+            if self._attention:  # the ticker or the wake-up was ready
+                if self._stopping:
+                    return
+                self._attention = False
+                select = self._selector.select  # type: ignore[union-attr]  # may have switched
+                if self._tick_due:
+                    self._tick_due = False
+                    self._ticker.take()
+                    self._counters.uncount_tick(count)
+                    self._housekeeping()
+                    quiet = self._schedule()
+                    continue
+            if quiet:  # the first change since a quiet tick: publish it at the next tick
                 quiet = False
                 self._ticker.arm(self._plan()[0])
 
+    def _dispatch(self, data: object, mask: int) -> None:
+        """A ready key the inline path does not take: a client with echo pending, closed
+        earlier in this batch, muted or inspected; the listener, the ticker, the wake-up."""
+        if type(data) is Connection:
+            self._serve(data, mask)
+        elif type(data) is Inspection:  # an inspected client, see _inspect
+            self._serve(data.conn, mask)
+        elif data is _LISTENER:
+            self._counters.accept_events += 1
+            self._on_acceptable()
+        elif data is _TICK:
+            self._tick_due = self._attention = True
+        else:
+            self._on_wakeup()
+            self._attention = True
+
     def _serve(self, conn: Connection, mask: int) -> None:
-        """One client's ready events, as the loop's inline hot path handles them, for the
-        paths that watch what happens (the trace, an inspected client): never per message
-        otherwise.  Keep it in step with _loop."""
+        """One client's ready events on every path but the inline one (see _loop): echo
+        pending, a write, an inspected client, one closed earlier in the batch."""
         mask &= conn.mask  # 0 once closed earlier in this batch
         if mask & WRITE:
             self._on_writable(conn)
@@ -406,22 +424,22 @@ class EchoEngine:
         if sent != size:
             self._echo_rest(conn, data, sent)
 
-    def _traced(self, trace: deque[tuple], ready: list) -> bool | None:
+    def _traced(self, trace: deque[tuple], ready: list) -> bool:
         """Handle one select() call's ready list as the loop does, recording what each
         handler did; in step mode, then wait for the next step.  Returns whether the
-        ticker was ready (housekeeping is due), None when stop() asked."""
+        loop needs attention (as _dispatch sets it: the ticker or the wake-up was ready)."""
         now = time.monotonic()
         waited = now - self._select_started
         keys = len(self._selector.get_map())  # type: ignore[union-attr]
         entries = []
-        tick = False
+        attention = False
         for key, mask in ready:
             data = key.data
             if type(data) is Connection or type(data) is Inspection:
                 conn = data if type(data) is Connection else data.conn
                 entries.append(self._traced_client(key.fd, mask, conn))
             elif data is _TICK:
-                tick = True
+                self._tick_due = attention = True
                 entries.append(ReadyKey(key.fd, mask, TICKER))
             elif data is _LISTENER:
                 first, rejected = self._next_id, sum(self._closed.values())
@@ -434,8 +452,8 @@ class EchoEngine:
                     ReadyKey(key.fd, mask, LISTENER, accepted=accepted, rejected=rejected)
                 )
             else:
-                if not self._on_wakeup():
-                    return None
+                self._on_wakeup()
+                attention = True
                 entries.append(ReadyKey(key.fd, mask, WAKEUP, commands=tuple(self._ran)))
         self._traced_calls += 1
         stepping = self.steps.stepping
@@ -445,10 +463,8 @@ class EchoEngine:
         )  # a SelectCall as select_call() reads it  # fmt: skip
         if stepping:
             self._freeze()
-            if self._stopping:
-                return None
         self._select_started = time.monotonic()
-        return tick
+        return attention or self._stopping
 
     def _traced_client(self, fd: int, mask: int, conn: Connection) -> ReadyKey | tuple:
         """A client's handlers, run as the loop runs them, and what they did."""
@@ -809,12 +825,11 @@ class EchoEngine:
 
     # ----------------------------------------------------------------- commands
 
-    def _on_wakeup(self) -> bool:
-        """Run the queued commands; False when stop() asked the loop to end."""
+    def _on_wakeup(self) -> None:
+        """Run the queued commands (stop() sets _stopping before it wakes the loop)."""
         self._counters.wakeup_events += 1
         self._now = time.monotonic()  # a command may stamp activity or close clients
         self._run_commands()
-        return not self._stopping  # stop() sets it before waking the loop
 
     def _run_commands(self) -> None:
         self._ran = ran = []

@@ -100,6 +100,32 @@ def _theme(text: str) -> str:
     return text
 
 
+def add_theme_option(parser: argparse.ArgumentParser, listed: str) -> None:
+    """--theme NAME, for the live dashboard and the replay: `listed` says where the names are."""
+    parser.add_argument(
+        "--theme",
+        type=_theme,
+        metavar="NAME",
+        help=f"dashboard colours, one of the themes listed {listed} "
+        "(textual-light suits projectors)",
+    )
+
+
+def check_mode(args: argparse.Namespace) -> None:
+    """Usage errors in choosing the dashboard or --headless (live or replay).
+
+    Checked before any work: the dashboard needs a terminal for stdin and stdout.
+    """
+    if args.headless:
+        if args.theme:
+            raise UsageError("--theme applies only to the dashboard, not with --headless")
+    elif not all(stream is not None and stream.isatty() for stream in (sys.stdin, sys.stdout)):
+        raise UsageError(
+            "the dashboard needs a terminal, and stdin or stdout is not one: "
+            "use --headless (with --json for JSON lines) to run without it"
+        )
+
+
 class _HelpWithKeys(argparse.Action):
     """--help: the options, then the dashboard's key bindings (read from the app itself)."""
 
@@ -241,12 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="also start N simulated clients of mixed behaviour",
     )
-    parser.add_argument(
-        "--theme",
-        type=_theme,
-        metavar="NAME",
-        help="dashboard colours, one of the themes listed below (textual-light suits projectors)",
-    )
+    add_theme_option(parser, listed="below")
     parser.add_argument(
         "--metrics",
         type=_metrics_address,
@@ -325,15 +346,9 @@ def _serve(args: argparse.Namespace, stop: threading.Event, backstop: Backstop) 
     args.json = args.json or args.json_clients
     if args.json and not args.headless:
         raise UsageError("--json and --json-clients apply only with --headless")
-    if args.theme and args.headless:
-        raise UsageError("--theme applies only to the dashboard, not with --headless")
+    check_mode(args)
     if args.headless:
         config = headless_config(config, args.interval)
-    elif not all(stream is not None and stream.isatty() for stream in (sys.stdin, sys.stdout)):
-        raise UsageError(
-            "the dashboard needs a terminal, and stdin or stdout is not one: "
-            "use --headless (with --json for JSON lines) to run without it"
-        )
     engine = EchoEngine(config)
     recorder = _open_recorder(engine, args) if args.record else None
     try:
@@ -383,20 +398,35 @@ def _serve(args: argparse.Namespace, stop: threading.Event, backstop: Backstop) 
         engine.stop()
         if recorder is not None:
             recorder.stop()
-            for notice in recorder.take_notices():
-                print(f"echo-tui: {notice}", file=sys.stderr)
+            for notice in recorder.take_notices():  # the dashboard's, not shown yet
+                _print_notice(notice)
 
 
 def _open_recorder(engine: EchoEngine, args: argparse.Namespace) -> Recorder:
-    """The recorder for --record; a usage error when the file exists or cannot be written."""
+    """The recorder for --record; a usage error when the file exists or cannot be written.
+
+    Headless, its notices are printed as they happen; the dashboard shows them in its log.
+    """
     try:
-        return Recorder(engine, args.record, args.record_max, overwrite=args.record_overwrite)
+        return Recorder(
+            engine,
+            args.record,
+            args.record_max,
+            overwrite=args.record_overwrite,
+            notify=_print_notice if args.headless else None,
+        )
     except FileExistsError:
         raise UsageError(
             f"{args.record} exists: choose another file or add --record-overwrite"
         ) from None
     except OSError as exc:
         raise UsageError(f"cannot write {args.record}: {exc.strerror or exc}") from None
+
+
+def _print_notice(notice: str) -> None:
+    """One line on stderr, at once, from any thread (stdout may be JSON lines)."""
+    sys.stderr.write(f"echo-tui: {notice}\n")
+    sys.stderr.flush()
 
 
 def _start_metrics(engine: EchoEngine, host: str, port: int) -> MetricsServer:

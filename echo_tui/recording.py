@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from operator import attrgetter
 from pathlib import Path
@@ -181,8 +181,14 @@ class Recorder:
         overwrite: bool = False,
         stream: IO[bytes] | None = None,
         capacity: int = CHANNEL_CAPACITY,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
-        """Open the file (FileExistsError unless `overwrite`; OSError as open() raises)."""
+        """Open the file (FileExistsError unless `overwrite`; OSError as open() raises).
+
+        Notices for the user (the size bound reached, a disk error) go to `notify`
+        as they happen, from whichever thread has them; without it they wait for
+        take_notices().
+        """
         self.path = Path(path)
         self.max_bytes = max_bytes
         self._engine = engine
@@ -196,7 +202,9 @@ class Recorder:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="echo-recorder", daemon=True)
         self._notices: deque[str] = deque()
-        self._full = False
+        self._notify = notify or self._notices.append
+        self._full = False  # the bound was reached or writing failed: nothing more is written
+        self._failed = False  # writing failed (once said, not said again when closing)
         self._written = 0  # bytes handed to the (compressing) stream
         self._origin = 0.0  # wall clock the record times count from
 
@@ -212,8 +220,14 @@ class Recorder:
             selector=engine.selector_name,
             limits=asdict(engine.config),
         )
-        self._write([json.dumps(header.to_json())])
-        self._out.flush()
+        line = (json.dumps(header.to_json()) + "\n").encode()
+        try:  # never refused for --record-max: without its header a file is no recording
+            self._out.write(line)
+            self._out.flush()
+        except OSError as exc:
+            self._stopped_by(exc)
+            return
+        self._written += len(line)
         self._thread.start()
 
     def stop(self) -> None:
@@ -250,9 +264,13 @@ class Recorder:
                     flushed = time.monotonic()
             self._write_pending()
             self._out.flush()
-        except (OSError, ValueError) as exc:  # disk full, file gone: the server goes on
-            self._notices.append(f"recording to {self.path} stopped: {exc}")
-            self._full = True
+        except (OSError, ValueError) as exc:
+            self._stopped_by(exc)
+
+    def _stopped_by(self, exc: Exception) -> None:
+        """Disk full, file gone: recording stops and the server goes on."""
+        self._notify(f"recording to {self.path} stopped: {exc}")
+        self._full = self._failed = True
 
     def _write_pending(self) -> None:
         events, snapshot, error = self.channel.drain()
@@ -279,7 +297,7 @@ class Recorder:
             note = f"recording stopped: --record-max {self.max_bytes:,} bytes reached"
             chunk = (self._line(note) + "\n").encode()
             self._full = True
-            self._notices.append(f"{note}; the server goes on")
+            self._notify(f"{note}; the server goes on")
         self._out.write(chunk)
         self._written += len(chunk)
 
@@ -289,7 +307,8 @@ class Recorder:
                 self._out.close()
             self._raw.close()
         except OSError as exc:
-            self._notices.append(f"closing {self.path} failed: {exc}")
+            if not self._failed:
+                self._notify(f"closing {self.path} failed: {exc}")
 
 
 # ---------------------------------------------------------------------- reading

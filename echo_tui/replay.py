@@ -7,7 +7,6 @@ seeking back rebuilds it by folding again from the start of the file.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import threading
@@ -17,7 +16,14 @@ from dataclasses import fields, replace
 from types import MappingProxyType
 from typing import TextIO
 
-from echo_tui.arguments import USAGE_ERROR, OneLineParser, UsageError, number_type
+from echo_tui.arguments import (
+    USAGE_ERROR,
+    DefaultsHelpFormatter,
+    OneLineParser,
+    UsageError,
+    number_type,
+)
+from echo_tui.cli import add_theme_option, check_mode
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import EngineError, LifecycleEvent, Snapshot
 from echo_tui.headless import Report, final_line, print_line, report_line
@@ -227,7 +233,7 @@ def build_parser() -> OneLineParser:
     parser = OneLineParser(
         prog="echo-tui replay",
         description="Play back a recording made with --record, in the dashboard or headless.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("file", metavar="FILE", help="a recording (.jsonl or .jsonl.gz)")
     parser.add_argument("--headless", action="store_true", help="print stats lines, no UI")
@@ -244,15 +250,17 @@ def build_parser() -> OneLineParser:
         default=1.0,
         help="playback speed; headless 0 plays as fast as possible",
     )
+    add_theme_option(parser, listed="by echo-tui --help")
     return parser
 
 
 def replay_main(argv: list[str]) -> int:
-    """`echo-tui replay FILE [--headless] [--json] [--speed X] [--interval S]`."""
+    """`echo-tui replay FILE [--headless] [--json] [--speed X] [--interval S] [--theme NAME]`."""
     try:
         args = build_parser().parse_args(argv)
         if args.json and not args.headless:
             raise UsageError("--json applies only with --headless")
+        check_mode(args)  # before reading the whole file
         try:
             timeline = Timeline(args.file)
         except RecordingError as exc:
@@ -274,6 +282,11 @@ def replay_main(argv: list[str]) -> int:
     speed = min(SPEEDS, key=lambda s: abs(s - (args.speed or 1.0)))
     source = ReplaySource(timeline)
     source.channel.set_speed(speed)
-    app = EchoTuiApp(source, clock=source.wall_clock, playback=source.channel)  # type: ignore[arg-type]
+    app = EchoTuiApp(
+        source,  # type: ignore[arg-type]
+        clock=source.wall_clock,
+        playback=source.channel,
+        theme=args.theme,
+    )
     app.run()
     return app.return_code or 0

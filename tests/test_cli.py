@@ -181,12 +181,14 @@ def test_each_selector_is_reported_in_the_first_line(selector: str) -> None:
         process.communicate(timeout=5)
 
 
-def assert_usage_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+def assert_usage_error(
+    result: subprocess.CompletedProcess[str], *fragments: str, prog: str = "echo-tui"
+) -> None:
     assert result.returncode == 2, result
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
-    assert lines[0].startswith("echo-tui: error: ")
+    assert lines[0].startswith(f"{prog}: error: ")
     for fragment in fragments:
         assert fragment in lines[0]
 
@@ -354,19 +356,28 @@ def test_refresh_accepts_only_the_rates_the_dashboard_has() -> None:
 
 
 @pytest.mark.parametrize("redirect", ["stdin", "stdout"])
-def test_the_dashboard_refuses_to_start_without_a_terminal(redirect: str) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--port", "0"],
+        # Refused before the file is read: a missing one would be another error.
+        ["replay", "no-such-recording.jsonl"],
+    ],
+    ids=["live", "replay"],
+)
+def test_the_dashboard_refuses_to_start_without_a_terminal(redirect: str, args: list[str]) -> None:
     master, slave = os.openpty() if hasattr(os, "openpty") else (None, None)
     if slave is None:
         pytest.skip("no pseudo-terminals on this platform")
     streams = {"stdin": slave, "stdout": slave, redirect: subprocess.DEVNULL}
     try:
         done = subprocess.run(
-            [*COMMAND, "--port", "0"], **streams, stderr=subprocess.PIPE, text=True, timeout=20
+            [*COMMAND, *args], **streams, stderr=subprocess.PIPE, text=True, timeout=20
         )
     finally:
         os.close(slave)
         os.close(master)
     assert done.returncode == 2
     [line] = done.stderr.splitlines()
-    assert line.startswith("echo-tui: error: the dashboard needs a terminal")
+    assert re.match(r"echo-tui( replay)?: error: the dashboard needs a terminal", line), line
     assert "--headless" in line

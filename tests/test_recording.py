@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -146,6 +148,52 @@ def test_record_max_stops_the_recording_and_not_the_server(tmp_path: Path) -> No
     timeline = Timeline(path)
     assert timeline.warning is None
     assert "recording stopped" in timeline.records[-1].item
+
+
+def first_line_within(stream, timeout: float) -> str:  # type: ignore[no-untyped-def]
+    """The next line of a subprocess's pipe, or "" if none comes within `timeout` s."""
+    ready, _, _ = select.select([stream], [], [], timeout)
+    return stream.readline() if ready else ""
+
+
+@pytest.mark.parametrize(
+    ("target", "says"),
+    [
+        # A bound below the header's size: the file keeps its header and the note.
+        ("small.jsonl", "recording stopped: --record-max 1 bytes reached; the server goes on"),
+        ("/dev/full", "recording to /dev/full stopped: [Errno 28]"),  # the disk is full at once
+    ],
+    ids=["record-max", "disk-full"],
+)
+def test_headless_says_when_recording_stops_as_it_happens(
+    tmp_path: Path, target: str, says: str
+) -> None:
+    if target.startswith("/dev/") and not os.path.exists(target):
+        pytest.skip(f"no {target} on this platform")
+    path = tmp_path / target if not target.startswith("/") else Path(target)
+    server = subprocess.Popen(
+        [*COMMAND, "--headless", "--json", "--port", "0", "--interval", "0.2",
+         "--record", str(path), "--record-max", "1", "--record-overwrite"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        port = json.loads(server.stdout.readline())["port"]  # type: ignore[union-attr]
+        notice = first_line_within(server.stderr, timeout=15)
+        assert notice.startswith(f"echo-tui: {says}"), notice
+        assert server.poll() is None  # said while the server runs, and it goes on serving
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall(b"still here")
+            assert recv_exactly(client, 10) == b"still here"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, errors = server.communicate(timeout=10)
+    assert server.returncode == 0, errors
+    assert errors == ""  # said once, not again at exit, and no traceback
+    assert all(json.loads(line) for line in out.splitlines())  # stdout stays JSON lines
+    if path.is_file():
+        timeline = Timeline(path)
+        assert timeline.warning is None and timeline.header.version == 1
+        assert timeline.records[-1].item.startswith("recording stopped")  # type: ignore[union-attr]
 
 
 class StuckDisk:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.command import CommandPalette
 from textual.theme import BUILTIN_THEMES
 from textual.widgets import Input
 
+from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.server import EchoEngine
+from echo_tui.recording import Recorder
 from echo_tui.ui.app import EchoTuiApp
-from tests.test_cli import assert_usage_error, run
+from tests.test_cli import COMMAND, assert_usage_error, run
 from tests.ui.helpers import until
 from tests.ui.test_palette import prompts
 
@@ -28,6 +32,36 @@ def test_an_unknown_theme_is_a_one_line_usage_error_listing_the_valid_ones() -> 
 
 def test_theme_is_for_the_dashboard_only() -> None:
     assert_usage_error(run("--headless", "--theme", "nord"), "--theme", "--headless")
+
+
+def test_replay_takes_the_same_theme_option(tmp_path: Path) -> None:
+    replay = "echo-tui replay"
+    path = str(tmp_path / "any.jsonl")  # never read: the options are refused first
+    assert_usage_error(run("replay", path, "--theme", "chartreuse"), "unknown theme", prog=replay)
+    assert_usage_error(
+        run("replay", path, "--headless", "--theme", "nord"), "--theme", "--headless", prog=replay
+    )
+
+
+def test_a_replay_in_a_terminal_shows_the_theme_chosen(tmp_path: Path, pty_app) -> None:
+    path = tmp_path / "short.jsonl"
+    engine = EchoEngine(EngineConfig(port=0))
+    recorder = Recorder(engine, path)
+    engine.start()
+    recorder.start()
+    engine.stop()
+    recorder.stop()
+    app = pty_app(
+        command=[*COMMAND, "replay", str(path), "--theme", "textual-light"],
+        env={"COLORTERM": "truecolor"},
+    )
+    light = BUILTIN_THEMES["textual-light"].background
+    assert light is not None and light != BUILTIN_THEMES["textual-dark"].background
+    red, green, blue = (int(light[i : i + 2], 16) for i in (1, 3, 5))  # "#E0E0E0"
+    assert app.read_until_text("REPLAY", timeout=15), bytes(app.output[-2000:])
+    assert app.read_until(f"48;2;{red};{green};{blue}m".encode(), timeout=5)
+    app.write(b"q")
+    assert app.wait_exit(timeout=10) == 0
 
 
 async def test_the_theme_applies_and_the_palette_switches_it(engine: EchoEngine) -> None:

@@ -14,7 +14,8 @@ class LiveText(Widget):
     show() repaints only when the text changes, and draws again only the lines that
     did: Static re-renders all of its content through Textual's Content on every
     update, which at 5-20 ticks a second for a dozen texts was most of the
-    dashboard's cost.  The screen is laid out again only when the height changes.
+    dashboard's cost.  The screen is laid out again only when the number of lines
+    changes and the height is `auto`.
     """
 
     DEFAULT_CSS = "LiveText { height: auto; }"
@@ -33,9 +34,10 @@ class LiveText(Widget):
         for y, (old, new) in enumerate(zip(shown, lines, strict=False)):
             if old != new:
                 self._strips.pop(y, None)
-        if len(lines) != len(shown):
+        height = self.styles.height
+        if len(lines) != len(shown) and (height is None or height.is_auto):
             self._strips.clear()
-            self.refresh(layout=True)
+            self.refresh(layout=True)  # a whole-screen layout: tens of ms at a large size
         else:
             self.refresh()
 

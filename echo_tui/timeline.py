@@ -175,7 +175,7 @@ class Timeline:
 
     def records(self, start: int = 0, end: int | None = None) -> Iterator[Record]:
         """The records from index `start` up to `end` (the last), decoding a block at a time."""
-        end = self.count if end is None else end
+        end = self.count if end is None else min(end, self.count)
         number = bisect_right(self.blocks, start, key=attrgetter("start")) - 1
         while start < end:
             block = self.blocks[number]
@@ -196,13 +196,14 @@ class Timeline:
             if len(self._decoded) >= CACHED_BLOCKS:
                 del self._decoded[next(iter(self._decoded))]  # the oldest
             block = self.blocks[number]
-            records = [
-                Record(t, record.item)
+            records = [  # at the time it plays (see in_time_order)
+                record if record.t == t else Record(t, record.item)
                 for t, record in zip(block.times, self._parse(block.data), strict=True)
             ]
             self._decoded[number] = records
         return records
 
     def _parse(self, data: bytes) -> list[Record]:
+        text = zlib.decompress(data).decode()
         fields = self.header.connection_fields
-        return [parse_line(line, fields) for line in zlib.decompress(data).decode().split("\n")]
+        return [parse_line(line, fields) for line in text.split("\n")] if text else []

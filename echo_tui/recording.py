@@ -157,6 +157,18 @@ def decode(
     return _build(cls, data)
 
 
+def record_line(t: float, item: LifecycleEvent | Snapshot | EngineError | str) -> str:
+    """The line (without its newline) that records `item` at `t` seconds."""
+    kind, data = encode(item)
+    return json.dumps({"t": round(t, 6), "kind": kind, "data": data}, separators=(",", ":"))
+
+
+def parse_line(line: str, connection_fields: tuple[str, ...] = CONNECTION_FIELDS) -> Record:
+    """The record on a line (ValueError, KeyError or TypeError when it is damaged)."""
+    record = json.loads(line)
+    return Record(float(record["t"]), decode(record["kind"], record["data"], connection_fields))
+
+
 def _build(cls: type, data: Mapping[str, Any]) -> Any:
     known = {f.name for f in fields(cls)}
     return cls(**{name: value for name, value in data.items() if name in known})
@@ -285,9 +297,7 @@ class Recorder:
 
     def _line(self, item: LifecycleEvent | Snapshot | EngineError | str) -> str:
         at = time.time() if isinstance(item, str) else (getattr(item, "at", 0.0) or time.time())
-        kind, data = encode(item)
-        record = {"t": round(at - self._origin, 6), "kind": kind, "data": data}
-        return json.dumps(record, separators=(",", ":"))
+        return record_line(at - self._origin, item)
 
     def _write(self, lines: list[str]) -> None:
         if self._full or not lines:
@@ -319,7 +329,7 @@ class Reading:
     """A recording opened for reading: its header and, once read through, any warning."""
 
     header: Header
-    records: Iterator[Record]
+    records: Iterator[tuple[Record, str]]  # in file order, each with its line (no newline)
     warning: str | None = None  # set when the file turns out to be cut short
 
 
@@ -392,12 +402,12 @@ def _records(lines: io.TextIOWrapper, raw: IO[bytes], reading: Reading, path: st
             if not line.endswith("\n"):
                 reading.warning = f"{path} is cut short in line {number}: replayed up to the cut"
                 return
+            line = line[:-1]
             try:
-                record = json.loads(line)
-                item = decode(record["kind"], record["data"], reading.header.connection_fields)
-                yield Record(float(record["t"]), item)
+                record = parse_line(line, reading.header.connection_fields)
             except (ValueError, KeyError, TypeError):
                 reading.warning = f"{path}: line {number} is damaged: replayed up to it"
                 return
+            yield record, line
     finally:
         raw.close()

@@ -2,18 +2,17 @@
 
 Playback folds the recording's snapshots in order (Snapshot.merged_after), which
 is what the live consumer's channel does: the state at any moment is exact, and
-seeking back rebuilds it by folding again from the start of the file.
+a seek rebuilds it by folding from the timeline's keyframe before the position.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import fields, replace
-from types import MappingProxyType
+from dataclasses import fields
+from itertools import chain
 from typing import TextIO
 
 from echo_tui.arguments import (
@@ -27,10 +26,10 @@ from echo_tui.cli import add_theme_option, check_mode
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import EngineError, LifecycleEvent, Snapshot
 from echo_tui.headless import Report, final_line, print_line, report_line
-from echo_tui.recording import Header, Record, RecordingError, open_recording
+from echo_tui.recording import Header, Record, RecordingError
+from echo_tui.timeline import LOG_AFTER_SEEK, Timeline, fold
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
-LOG_AFTER_SEEK = 200  # events a seek shows again in the log: those just before the position
 
 
 def recorded_config(header: Header) -> EngineConfig:
@@ -39,50 +38,11 @@ def recorded_config(header: Header) -> EngineConfig:
     return EngineConfig(**{k: v for k, v in header.limits.items() if k in known})
 
 
-def fold(state: Snapshot | None, snapshot: Snapshot) -> Snapshot:
-    """The state after `snapshot`, given the state before it (None: nothing yet).
-
-    The result's `changed` holds every open connection and `closed` is empty: a
-    fresh consumer applying it sees exactly what the live one saw at that moment.
-    """
-    if state is None:
-        changed = dict(snapshot.changed)
-    else:
-        changed = {k: v for k, v in state.changed.items() if k not in snapshot.closed}
-        changed.update(snapshot.changed)
-    return replace(snapshot, changed=MappingProxyType(changed), closed=frozenset())
-
-
-class Timeline:
-    """A recording read through once: its header, duration and records, for playback."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        """Read `path` (RecordingError when it is not a recording this version reads)."""
-        self.path = path
-        reading = open_recording(path)
-        self.header = reading.header
-        # In time order: a drain writes its events before its snapshot, which may be older.
-        self.records: list[Record] = sorted(reading.records, key=lambda record: record.t)
-        self.warning = reading.warning
-        self.duration = self.records[-1].t if self.records else 0.0
-
-    def index_at(self, position: float) -> int:
-        """How many records lie at or before `position` seconds."""
-        low, high = 0, len(self.records)
-        while low < high:
-            middle = (low + high) // 2
-            if self.records[middle].t <= position:
-                low = middle + 1
-            else:
-                high = middle
-        return low
-
-
 class ReplayChannel:
     """What the dashboard drains in replay: the records up to the playback position.
 
     It has the live channel's drain(); after a seek, the first drain returns the
-    state folded from the start (`rebuilt` says so, so the UI starts afresh).
+    whole state at the position (`rebuilt` says so, so the UI starts afresh).
     """
 
     def __init__(self, timeline: Timeline, clock: Callable[[], float] = time.monotonic) -> None:
@@ -129,33 +89,32 @@ class ReplayChannel:
 
     def drain(self) -> tuple[list[LifecycleEvent], Snapshot | None, EngineError | None]:
         """The events and the (merged) snapshot recorded since the last drain."""
-        records = self.timeline.records
-        end = self.timeline.index_at(self.position)
+        timeline = self.timeline
+        end = timeline.index_at(self.position)
         self.rebuilt = self._seek_to is not None
-        if self.rebuilt:  # fold from the start: exact, whatever happened before
+        kept: list[Record] = []  # a keyframe's records: what those before it give
+        if self.rebuilt:  # fold from the keyframe before: exact, whatever happened before
             self._seek_to = None
-            self._next, self._state = 0, None
+            self._state = None
+            self._next, kept = timeline.keyframe(end)
         events: list[LifecycleEvent] = []
         error: EngineError | None = None
         delta: Snapshot | None = None
-        for record in records[self._next : end]:
-            item = record.item
-            if isinstance(item, Snapshot):
-                self._state = fold(self._state, item)
-                delta = item if delta is None else item.merged_after(delta)
-            elif isinstance(item, EngineError):
-                error = item
-            elif not isinstance(item, str):
-                events.append(item)
+        for record in chain(kept, timeline.records(self._next, end)):
+            match record.item:
+                case Snapshot() as snapshot:
+                    self._state = fold(self._state, snapshot)
+                    delta = snapshot if delta is None else snapshot.merged_after(delta)
+                case EngineError() as failure:
+                    error = failure
+                case str():  # a note of the recorder's
+                    pass
+                case event:
+                    events.append(event)
         self._next = end
         if self.rebuilt:  # the log's worth of events before the position, and the whole state
             return events[-LOG_AFTER_SEEK:], self._state, error
         return events, delta, error
-
-    def notes_until_now(self) -> list[str]:
-        """The recorder's notes up to the position (say, that it hit --record-max)."""
-        end = self.timeline.index_at(self.position)
-        return [r.item for r in self.timeline.records[:end] if isinstance(r.item, str)]
 
 
 class ReplaySource:
@@ -205,7 +164,7 @@ def replay_headless(
     started_at = timeline.header.started_at
     moment = interval
     failed = False
-    for record in timeline.records:
+    for record in timeline.records():
         while record.t > moment:  # the lines due before this record
             if report.latest is not None:
                 if speed and stop.wait(interval / speed):

@@ -147,7 +147,7 @@ def test_record_max_stops_the_recording_and_not_the_server(tmp_path: Path) -> No
     assert path.stat().st_size < 4000 + 300  # the bound plus the note saying so
     timeline = Timeline(path)
     assert timeline.warning is None
-    assert "recording stopped" in timeline.records[-1].item
+    assert "recording stopped" in list(timeline.records())[-1].item
 
 
 def first_line_within(stream, timeout: float) -> str:  # type: ignore[no-untyped-def]
@@ -193,7 +193,7 @@ def test_headless_says_when_recording_stops_as_it_happens(
     if path.is_file():
         timeline = Timeline(path)
         assert timeline.warning is None and timeline.header.version == 1
-        assert timeline.records[-1].item.startswith("recording stopped")  # type: ignore[union-attr]
+        assert list(timeline.records())[-1].item.startswith("recording stopped")  # type: ignore[union-attr]
 
 
 class StuckDisk:
@@ -236,7 +236,7 @@ def test_a_stuck_disk_neither_blocks_the_engine_nor_grows_memory(tmp_path: Path,
         disk.released.set()
         engine.stop()
         recorder.stop()
-    snapshots = [r.item for r in Timeline(path).records if isinstance(r.item, Snapshot)]
+    snapshots = [r.item for r in Timeline(path).records() if isinstance(r.item, Snapshot)]
     last = snapshots[-1]
     assert last.totals.accepted == 150  # merged snapshots keep the totals exact
     assert last.totals.bytes_in == sum(len(b"%d" % n) for n in range(150))
@@ -266,7 +266,7 @@ async def test_the_dashboard_replays_what_the_live_one_showed(tmp_path: Path, co
 
     timeline = Timeline(path)
     moment = next(
-        r.t for r in timeline.records if isinstance(r.item, Snapshot) and r.item.seq == seen_at
+        r.t for r in timeline.records() if isinstance(r.item, Snapshot) and r.item.seq == seen_at
     )
     source = ReplaySource(timeline)
     replay = EchoTuiApp(source, clock=source.wall_clock, playback=source.channel)  # type: ignore[arg-type]

@@ -154,7 +154,7 @@ async def test_replay_offers_no_server_commands(tmp_path: Path, connect: Connect
     def moments_with_a_client() -> list[float]:
         """When the recording (flushed so far) shows a client connected."""
         try:
-            records = Timeline(path).records
+            records = list(Timeline(path).records())
         except Exception:  # not even the header flushed yet
             return []
         return [r.t for r in records if type(r.item) is Snapshot and r.item.open_count]

@@ -12,7 +12,6 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widget import Widget
 
 from echo_tui.engine.events import Totals
 from echo_tui.ui.model import BYTES_IN, BYTES_OUT, RECVS, SENDS
@@ -55,7 +54,7 @@ class TrafficPanel(Vertical):
 
     def show(self, totals: Totals, rates: tuple[float, ...], window_closed: bool) -> None:
         """Show `totals`; when a rate window just closed, its `rates` (see model.py)."""
-        self.totals.show(totals)
+        self.totals.show_totals(totals)
         if not window_closed:
             return
         self.rate_in.show(_rate_line("in ", rates[BYTES_IN], rates[RECVS], "recv", "green"))
@@ -72,7 +71,7 @@ class TrafficPanel(Vertical):
         self.peak.show(peak)
 
 
-class TotalsLine(Widget):
+class TotalsLine(LiveText):
     """Totals since start and bytes buffered now, shortened to fit the width it is given."""
 
     DEFAULT_CSS = "TotalsLine { height: 1; }"
@@ -81,13 +80,13 @@ class TotalsLine(Widget):
         super().__init__(**kwargs)
         self.totals = Totals()
 
-    def show(self, totals: Totals) -> None:
+    def show_totals(self, totals: Totals) -> None:
         if totals != self.totals:
             self.totals = totals
-            self.refresh()
+            self.show(_totals_line(totals, self.size.width))
 
-    def render(self) -> Text:
-        return _totals_line(self.totals, self.size.width)
+    def on_resize(self) -> None:
+        self.show(_totals_line(self.totals, self.size.width))
 
 
 def _totals_line(totals: Totals, width: int) -> Text:

@@ -23,7 +23,8 @@ class LiveText(Widget):
     def __init__(self, text: Text | str = "", **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._lines = _lines_of(text)
-        self._strips: dict[int, Strip] = {}  # drawn lines, at the current width and style
+        self._strips: dict[int, Strip] = {}  # drawn lines, at `_width` and the current style
+        self._width = 0
 
     def show(self, text: Text | str) -> None:
         lines = _lines_of(text)
@@ -56,10 +57,10 @@ class LiveText(Widget):
         super().notify_style_update()
         self._strips.clear()  # the theme or the colours changed
 
-    def on_resize(self) -> None:
-        self._strips.clear()
-
     def render_line(self, y: int) -> Strip:
+        if self.size.width != self._width:
+            self._strips.clear()
+            self._width = self.size.width
         strip = self._strips.get(y)
         if strip is None:
             strip = self._strips[y] = self._draw(y)

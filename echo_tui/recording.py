@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields, replace
+from functools import cache
 from operator import attrgetter
 from pathlib import Path
 from types import MappingProxyType
@@ -136,10 +137,7 @@ def decode(
         totals = replace(totals, closed=MappingProxyType(dict(totals.closed)))
         loop = _build(LoopStats, data["loop"])
         loop = replace(loop, histogram=tuple(loop.histogram))
-        changed = [
-            _build(ConnectionStats, dict(zip(connection_fields, values, strict=False)))
-            for values in data["changed"]
-        ]
+        changed = [_connection(values, connection_fields) for values in data["changed"]]
         return _build(
             Snapshot,
             {
@@ -169,8 +167,19 @@ def parse_line(line: str, connection_fields: tuple[str, ...] = CONNECTION_FIELDS
     return Record(float(record["t"]), decode(record["kind"], record["data"], connection_fields))
 
 
+def _connection(values: list[Any], connection_fields: tuple[str, ...]) -> ConnectionStats:
+    if connection_fields == CONNECTION_FIELDS and len(values) == len(CONNECTION_FIELDS):
+        return ConnectionStats(*values)  # most of a replay's decoding: make it quick
+    return _build(ConnectionStats, dict(zip(connection_fields, values, strict=False)))
+
+
+@cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
+
+
 def _build(cls: type, data: Mapping[str, Any]) -> Any:
-    known = {f.name for f in fields(cls)}
+    known = _field_names(cls)
     return cls(**{name: value for name, value in data.items() if name in known})
 
 

@@ -104,7 +104,8 @@ class ReplayChannel:
             match record.item:
                 case Snapshot() as snapshot:
                     self._state = fold(self._state, snapshot)
-                    delta = snapshot if delta is None else snapshot.merged_after(delta)
+                    if not self.rebuilt:  # a rebuild hands out the whole state instead
+                        delta = snapshot if delta is None else snapshot.merged_after(delta)
                 case EngineError() as failure:
                     error = failure
                 case str():  # a note of the recorder's

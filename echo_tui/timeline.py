@@ -42,6 +42,8 @@ def fold(state: Snapshot | None, snapshot: Snapshot) -> Snapshot:
     """
     if state is None:
         changed = dict(snapshot.changed)
+    elif not snapshot.changed and not snapshot.closed:  # idle: the same clients, not copied
+        return replace(snapshot, changed=state.changed, closed=frozenset())
     else:
         changed = {k: v for k, v in state.changed.items() if k not in snapshot.closed}
         changed.update(snapshot.changed)

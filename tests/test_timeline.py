@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import random
 import socket
 import threading
@@ -168,3 +169,20 @@ def test_a_record_written_later_than_the_window_plays_where_it_was_read() -> Non
         "line 0.99", "line 1.0", "line 2.0", "line 5.0", "line 1.5", "line 9.0",
     ]  # fmt: skip
     assert [record.t for record, _ in ordered] == [0.99, 1.0, 2.0, 5.0, 5.0, 9.0]
+
+
+def test_connections_are_read_by_the_header_s_field_names(recording: Path, tmp_path: Path) -> None:
+    """Another writer's order, and a field this version does not know: the same records."""
+    header, *lines = recording.read_text().splitlines()
+    data = json.loads(header)
+    data["connection_fields"] = ["future", *reversed(data["connection_fields"])]
+    rewritten = [json.dumps(data)]
+    for line in lines:
+        record = json.loads(line)
+        if record["kind"] == "Snapshot":
+            changed = record["data"]["changed"]
+            record["data"]["changed"] = [[0, *reversed(values)] for values in changed]
+        rewritten.append(json.dumps(record))
+    other = tmp_path / "other.jsonl"
+    other.write_text("\n".join(rewritten) + "\n")
+    assert list(Timeline(other, **SMALL).records()) == reference(recording)

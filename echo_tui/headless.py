@@ -88,9 +88,12 @@ class Interval:
 class Report:
     """What the headless lines say: the latest snapshot and interval, the clients, the pauses."""
 
-    def __init__(self) -> None:
+    def __init__(self, with_clients: bool = False) -> None:
         self.latest: Snapshot | None = None
         self.window: Interval | None = None
+        # Every client's stats, only for --json-clients: with 10,000 idle clients they
+        # would be a fifth of the server's memory.
+        self.with_clients = with_clients
         self.clients: dict[int, ConnectionStats] = {}
         # Bytes in and out per second over `window` of the clients that changed in it.
         self.client_rates: dict[int, tuple[float, float]] = {}
@@ -102,6 +105,11 @@ class Report:
         if snapshot is None:
             return
         window = Interval.between(self.latest, snapshot)
+        if self.with_clients:
+            self._take_clients(snapshot, window)
+        self.latest, self.window = snapshot, window
+
+    def _take_clients(self, snapshot: Snapshot, window: Interval) -> None:
         clients = self.clients
         self.client_rates = {}
         for conn_id, stats in snapshot.changed.items():
@@ -113,7 +121,6 @@ class Report:
         for conn_id in snapshot.closed:
             clients.pop(conn_id, None)
         clients.update(snapshot.changed)
-        self.latest, self.window = snapshot, window
 
 
 def since_start(snapshot: Snapshot, now: float) -> dict:
@@ -159,7 +166,7 @@ def stats_line(report: Report, now: float, interval: float) -> str:
     )
 
 
-def stats_record(report: Report, now: float, with_clients: bool) -> dict:
+def stats_record(report: Report, now: float) -> dict:
     """The JSON stats line: cumulative totals, then the last interval's rates and loop split."""
     snapshot, window = report.latest, report.window
     assert snapshot is not None and window is not None
@@ -190,7 +197,7 @@ def stats_record(report: Report, now: float, with_clients: bool) -> dict:
         "wakeup_events": loop.wakeup_events,
         "histogram": {histogram_label(i): count for i, count in enumerate(loop.histogram)},
     }
-    if with_clients:
+    if report.with_clients:
         record["clients"] = [client_record(report, stats) for stats in report.clients.values()]
     return record
 
@@ -262,7 +269,7 @@ def run_headless(
     rates.  Then the engine is stopped and a summary printed.  Returns 0 on a
     requested stop, 1 when the engine failed (engine.error says why).
     """
-    report = Report()
+    report = Report(with_clients)
     status = 0
     started = time.monotonic()
     ticks = 0
@@ -279,7 +286,7 @@ def run_headless(
             status = 1
             break
         if report.latest is not None:
-            print_line(out, report_line(report, time.time(), interval, as_json, with_clients))
+            print_line(out, report_line(report, time.time(), interval, as_json))
     engine.stop()
     events, snapshot, _ = engine.channel.drain()
     report.take(events, snapshot)
@@ -294,11 +301,11 @@ def final_line(report: Report, as_json: bool) -> str:
 
 
 def report_line(
-    report: Report, now: float, interval: float, as_json: bool, with_clients: bool = False
+    report: Report, now: float, interval: float, as_json: bool
 ) -> str:
     """One stats line as of `now` (wall clock), as text or JSON."""
     if as_json:
-        return json.dumps(stats_record(report, now, with_clients))
+        return json.dumps(stats_record(report, now))
     return stats_line(report, now, interval)
 
 

@@ -300,9 +300,7 @@ def final_line(report: Report, as_json: bool) -> str:
     return json.dumps(summary_record(report)) if as_json else summary_line(report)
 
 
-def report_line(
-    report: Report, now: float, interval: float, as_json: bool
-) -> str:
+def report_line(report: Report, now: float, interval: float, as_json: bool) -> str:
     """One stats line as of `now` (wall clock), as text or JSON."""
     if as_json:
         return json.dumps(stats_record(report, now))

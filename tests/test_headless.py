@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import histogram_label
-from echo_tui.headless import clock_text, headless_config, run_headless
+from echo_tui.headless import Report, clock_text, headless_config, run_headless
 from tests.helpers import recv_exactly, wait_for
 
 
@@ -116,6 +116,27 @@ def test_the_summary_has_totals_close_reasons_and_uptime(make_engine, connect) -
     assert summary["closed"] == {"peer-closed": 1, "shutdown": 1}
     assert (summary["bytes_in"], summary["bytes_out"], summary["msgs_in"]) == (8, 8, 2)
     assert summary["uptime"] > 0 and summary["selects"] > 0
+
+
+def test_only_json_clients_keeps_every_clients_stats(make_engine, connect) -> None:
+    engine = make_engine()
+    client = connect(engine.address)
+    client.sendall(b"ping")
+    assert recv_exactly(client, 4) == b"ping"
+    plain, with_clients = Report(), Report(with_clients=True)
+    seen: list[int] = []
+
+    def took_the_client() -> bool:
+        events, snapshot, _ = engine.channel.drain()
+        for report in (plain, with_clients):
+            report.take(events, snapshot)
+        seen.extend(snapshot.changed if snapshot is not None else ())
+        return bool(seen)
+
+    wait_for(took_the_client)
+    assert list(with_clients.clients) == seen and with_clients.client_rates
+    assert plain.clients == {} and plain.client_rates == {}  # idle clients cost no memory here
+    assert plain.latest is with_clients.latest
 
 
 def test_the_text_summary_names_each_close_reason(make_engine, connect) -> None:

@@ -41,6 +41,8 @@ from echo_tui.ui import REFRESH_RATES
 from echo_tui.units import format_size
 
 if TYPE_CHECKING:
+    from textual.app import App
+
     from echo_tui.metrics import MetricsServer
 
 
@@ -318,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return getattr(importlib.import_module(module), function)(args_list[1:])
     stop = threading.Event()  # a stop signal arrived (before the UI could handle it itself)
     backstop = Backstop()  # armed by the first stop signal: stopping may take 3 s at most
-    _flag_stop_signals(stop, backstop)
+    flag_stop_signals(stop, backstop)
     try:
         return _serve(build_parser().parse_args(args_list), stop, backstop)
     except UsageError as exc:
@@ -496,6 +498,16 @@ def _run_dashboard(
         notices=None if recorder is None else recorder.take_notices,
         kind_of=kind_of,
     )
+    return run_app(app, stop, backstop)
+
+
+def run_app(app: App[object], stop: threading.Event, backstop: Backstop) -> int:
+    """Run a dashboard (live or replay) until it quits or a stop signal asks it to.
+
+    A stop signal exits the app as `q` does, arming the backstop (which restores the
+    terminal if the exit does not come in time); a signal before the app runs ends
+    it at once.
+    """
     backstop.guard_terminal(sys.__stdin__.fileno())
 
     def request_exit(signum: int, frame: FrameType | None) -> None:
@@ -511,13 +523,13 @@ def _run_dashboard(
     if stop.is_set():  # signalled while starting up (the engine was already listening)
         return 0
     app.run()
-    _flag_stop_signals(stop, backstop)  # a second signal must not cut the cleanup short
+    flag_stop_signals(stop, backstop)  # a second signal must not cut the cleanup short
     # Python's last collections at exit need not walk the app's objects (~0.6 s under load).
     gc.freeze()
     return app.return_code or 0
 
 
-def _flag_stop_signals(stop: threading.Event, backstop: Backstop) -> None:
+def flag_stop_signals(stop: threading.Event, backstop: Backstop) -> None:
     """From now on a stop signal only sets `stop` (and arms the backstop)."""
 
     def flag(signum: int, frame: FrameType | None) -> None:

@@ -7,6 +7,7 @@ a seek rebuilds it by folding from the timeline's keyframe before the position.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import threading
 import time
@@ -22,7 +23,8 @@ from echo_tui.arguments import (
     UsageError,
     number_type,
 )
-from echo_tui.cli import add_theme_option, check_mode
+from echo_tui.backstop import Backstop
+from echo_tui.cli import add_theme_option, check_mode, flag_stop_signals, run_app
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import EngineError, LifecycleEvent, Snapshot
 from echo_tui.headless import Report, final_line, print_line, report_line
@@ -230,7 +232,19 @@ def replay_main(argv: list[str]) -> int:
         return USAGE_ERROR
     if timeline.warning:
         print(f"echo-tui replay: warning: {timeline.warning}", file=sys.stderr)
-    stop = threading.Event()
+    stop = threading.Event()  # a stop signal arrived: the headless replay ends its lines
+    backstop = Backstop()
+    flag_stop_signals(stop, backstop)
+    try:
+        return _replay(timeline, args, stop, backstop)
+    finally:
+        backstop.close()
+
+
+def _replay(
+    timeline: Timeline, args: argparse.Namespace, stop: threading.Event, backstop: Backstop
+) -> int:
+    """Play `timeline` headless or in the dashboard; a stop signal ends it cleanly."""
     if args.headless:
         try:
             return replay_headless(timeline, args.interval, args.json, args.speed, stop, sys.stdout)
@@ -248,5 +262,4 @@ def replay_main(argv: list[str]) -> int:
         playback=source.channel,
         theme=args.theme,
     )
-    app.run()
-    return app.return_code or 0
+    return run_app(app, stop, backstop)

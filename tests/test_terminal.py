@@ -8,7 +8,13 @@ import time
 
 import pytest
 
+from echo_tui.engine.config import EngineConfig
+from echo_tui.engine.server import EchoEngine
+from echo_tui.recording import Recorder
 from tests.pty_app import ENTER_ALT_SCREEN, LEAVE_ALT_SCREEN
+from tests.test_cli import COMMAND
+
+STOP_WITHIN = 2.0  # seconds from a stop signal to the exit
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
@@ -42,3 +48,23 @@ def test_sigcont_without_a_suspend_does_not_restart_the_terminal(pty_app) -> Non
     app.write(b"q")
     assert app.wait_exit(timeout=5) == 0
     assert ENTER_ALT_SCREEN not in app.output[signalled_at:], "application mode was restarted"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_replay_stops_on_a_signal_and_restores_the_terminal(pty_app, tmp_path, signum) -> None:
+    path = tmp_path / "session.jsonl"
+    engine = EchoEngine(EngineConfig(port=0))
+    recorder = Recorder(engine, path)
+    engine.start()
+    recorder.start()
+    engine.stop()
+    recorder.stop()
+    app = pty_app(command=[*COMMAND, "replay", str(path)])
+    assert app.read_until_text("REPLAY", timeout=15), bytes(app.output[-2000:])
+    signalled_at = len(app.output)
+    app.process.send_signal(signum)
+    assert app.wait_exit(timeout=STOP_WITHIN) == 0
+    assert LEAVE_ALT_SCREEN in app.output[signalled_at:], "alternate screen not left"
+    modes = termios.tcgetattr(app.slave)
+    assert modes[3] & termios.ECHO and modes[3] & termios.ICANON, "terminal modes not restored"
+    assert b"Traceback" not in app.output

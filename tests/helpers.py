@@ -5,8 +5,13 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+
+from echo_tui.engine.config import EngineConfig
+from echo_tui.engine.server import EchoEngine
+from echo_tui.recording import Recorder
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 5.0, interval: float = 0.005):
@@ -41,3 +46,14 @@ def process_alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def quiet_recording(path: Path) -> Path:
+    """A real recording, at `path`, of an engine that started and stopped with no client."""
+    engine = EchoEngine(EngineConfig(port=0))
+    recorder = Recorder(engine, path)
+    engine.start()
+    recorder.start()
+    engine.stop()
+    recorder.stop()
+    return path

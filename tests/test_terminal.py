@@ -8,9 +8,7 @@ import time
 
 import pytest
 
-from echo_tui.engine.config import EngineConfig
-from echo_tui.engine.server import EchoEngine
-from echo_tui.recording import Recorder
+from tests.helpers import quiet_recording
 from tests.pty_app import ENTER_ALT_SCREEN, LEAVE_ALT_SCREEN
 from tests.test_cli import COMMAND
 
@@ -52,13 +50,7 @@ def test_sigcont_without_a_suspend_does_not_restart_the_terminal(pty_app) -> Non
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_a_replay_stops_on_a_signal_and_restores_the_terminal(pty_app, tmp_path, signum) -> None:
-    path = tmp_path / "session.jsonl"
-    engine = EchoEngine(EngineConfig(port=0))
-    recorder = Recorder(engine, path)
-    engine.start()
-    recorder.start()
-    engine.stop()
-    recorder.stop()
+    path = quiet_recording(tmp_path / "session.jsonl")
     app = pty_app(command=[*COMMAND, "replay", str(path)])
     assert app.read_until_text("REPLAY", timeout=15), bytes(app.output[-2000:])
     signalled_at = len(app.output)

@@ -8,10 +8,9 @@ from textual.command import CommandPalette
 from textual.theme import BUILTIN_THEMES
 from textual.widgets import Input
 
-from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.server import EchoEngine
-from echo_tui.recording import Recorder
 from echo_tui.ui.app import EchoTuiApp
+from tests.helpers import quiet_recording
 from tests.test_cli import COMMAND, assert_usage_error, run
 from tests.ui.helpers import until
 from tests.ui.test_palette import prompts
@@ -44,13 +43,7 @@ def test_replay_takes_the_same_theme_option(tmp_path: Path) -> None:
 
 
 def test_a_replay_in_a_terminal_shows_the_theme_chosen(tmp_path: Path, pty_app) -> None:
-    path = tmp_path / "short.jsonl"
-    engine = EchoEngine(EngineConfig(port=0))
-    recorder = Recorder(engine, path)
-    engine.start()
-    recorder.start()
-    engine.stop()
-    recorder.stop()
+    path = quiet_recording(tmp_path / "short.jsonl")
     app = pty_app(
         command=[*COMMAND, "replay", str(path), "--theme", "textual-light"],
         env={"COLORTERM": "truecolor"},

@@ -401,23 +401,15 @@ class EchoEngine:
         if conn.out:
             self._on_readable_pending(conn)
             return
-        sock = conn.sock
-        try:
-            data = sock.recv(self._read_size)
-        except OSError as exc:
-            self._read_failed(conn, exc)
+        data = self._receive(conn, self._read_size)
+        if data is None:
             return
-        if not data:
-            self._read_eof(conn)
-            return
-        if conn.inspection is not None:
-            conn.inspection.receive(data)
         size = len(data)
         conn.bytes_in += size
         conn.msgs_in += 1
         self._active.add(conn)
         try:
-            sent = sock.send(data)
+            sent = conn.sock.send(data)
         except OSError as exc:
             self._echo_refused(conn, data, exc)
             return
@@ -600,16 +592,9 @@ class EchoEngine:
     def _on_readable_pending(self, conn: Connection) -> None:
         """A read while earlier echo still waits: take only what fits, queue it behind."""
         room = self.config.max_buffer - len(conn.out)  # pending stays <= max_buffer
-        try:
-            data = conn.sock.recv(min(self._read_size, room))
-        except OSError as exc:
-            self._read_failed(conn, exc)
+        data = self._receive(conn, min(self._read_size, room))
+        if data is None:
             return
-        if not data:
-            self._read_eof(conn)
-            return
-        if conn.inspection is not None:
-            conn.inspection.receive(data)
         conn.bytes_in += len(data)
         conn.msgs_in += 1
         conn.msgs_out_offset -= 1  # not echoed by its own send()
@@ -617,6 +602,21 @@ class EchoEngine:
         conn.out += data
         self._buffered(len(data))
         self._set_interest(conn)
+
+    def _receive(self, conn: Connection, size: int) -> bytes | None:
+        """recv() up to `size` bytes off the inline path; None when none came (a miss, an
+        error or end of file, each handled here).  An inspected client keeps a preview."""
+        try:
+            data = conn.sock.recv(size)
+        except OSError as exc:
+            self._read_failed(conn, exc)
+            return None
+        if not data:
+            self._read_eof(conn)
+            return None
+        if conn.inspection is not None:
+            conn.inspection.receive(data)
+        return data
 
     def _read_failed(self, conn: Connection, exc: OSError) -> None:
         """recv() raised: nothing to read after all, or the connection is gone."""

@@ -79,6 +79,10 @@ class Envelope:
     command: Command
     future: Future[CommandResult] = field(default_factory=Future)
 
+    def refuse(self, message: str) -> None:
+        """Answer the command with a failure, without running it."""
+        self.future.set_result(CommandResult(command_name(self.command), False, message))
+
 
 class CommandInbox:
     """A thread-safe queue plus a wake-up socketpair the engine's selector watches."""
@@ -124,8 +128,7 @@ class CommandInbox:
     def refuse_all(self, message: str) -> None:
         """Complete every queued command's future with a failure (once the engine is gone)."""
         for envelope in self.take_all():
-            command = envelope.command
-            envelope.future.set_result(CommandResult(command_name(command), False, message))
+            envelope.refuse(message)
 
     def close(self) -> None:
         self.wake_reader.close()

@@ -834,6 +834,9 @@ class EchoEngine:
     def _run_commands(self) -> None:
         self._ran = ran = []
         for envelope in self._inbox.take_all():
+            if self._stopping:  # stop() asked: a backlog of commands must not delay it
+                envelope.refuse("engine stopped")
+                continue
             try:
                 result = self._execute(envelope.command)
             except Exception as exc:  # a bad predicate must not kill the loop

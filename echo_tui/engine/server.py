@@ -328,7 +328,7 @@ class EchoEngine:
             except IndexError:
                 self._counters.large_batch(count)
             if self._trace is not None:  # the loop inspector's one check per select()
-                self._attention |= self._traced(self._trace, ready)
+                self._traced(self._trace, ready)
                 ready = ()
             for key, mask in ready:
                 conn = key.data
@@ -416,22 +416,20 @@ class EchoEngine:
         if sent != size:
             self._echo_rest(conn, data, sent)
 
-    def _traced(self, trace: deque[tuple], ready: list) -> bool:
+    def _traced(self, trace: deque[tuple], ready: list) -> None:
         """Handle one select() call's ready list as the loop does, recording what each
-        handler did; in step mode, then wait for the next step.  Returns whether the
-        loop needs attention (as _dispatch sets it: the ticker or the wake-up was ready)."""
+        handler did; in step mode, then wait for the next step."""
         now = time.monotonic()
         waited = now - self._select_started
         keys = len(self._selector.get_map())  # type: ignore[union-attr]
         entries = []
-        attention = False
         for key, mask in ready:
             data = key.data
             if type(data) is Connection or type(data) is Inspection:
                 conn = data if type(data) is Connection else data.conn
                 entries.append(self._traced_client(key.fd, mask, conn))
             elif data is _TICK:
-                self._tick_due = attention = True
+                self._dispatch(data, mask)
                 entries.append(ReadyKey(key.fd, mask, TICKER))
             elif data is _LISTENER:
                 first, rejected = self._next_id, sum(self._closed.values())
@@ -444,8 +442,7 @@ class EchoEngine:
                     ReadyKey(key.fd, mask, LISTENER, accepted=accepted, rejected=rejected)
                 )
             else:
-                self._on_wakeup()
-                attention = True
+                self._dispatch(data, mask)  # the wake-up: runs the commands
                 entries.append(ReadyKey(key.fd, mask, WAKEUP, commands=tuple(self._ran)))
         self._traced_calls += 1
         stepping = self.steps.stepping
@@ -455,8 +452,8 @@ class EchoEngine:
         )  # a SelectCall as select_call() reads it  # fmt: skip
         if stepping:
             self._freeze()
+            self._attention |= self._stopping  # stop() asked while the loop was frozen
         self._select_started = time.monotonic()
-        return attention or self._stopping
 
     def _traced_client(self, fd: int, mask: int, conn: Connection) -> ReadyKey | tuple:
         """A client's handlers, run as the loop runs them, and what they did."""

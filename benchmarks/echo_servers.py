@@ -11,7 +11,9 @@ over the rounds of messages/s, server CPU microseconds per echoed message (the
 server process's own CPU time, all threads, from /proc), p50 and p99 latency.
 The closing table divides echo-tui's CPU per message and p99 by the `buffered`
 server's within each round (the two ran minutes apart at most) and reports the
-median of those ratios with their spread.  `--baseline DIR` adds the engine of
+median of those ratios with their spread; then by `threaded`'s (the same server
+in a worker thread, as the engine runs) and `threaded`'s by `buffered`'s, which
+is what the second thread alone costs.  `--baseline DIR` adds the engine of
 another checkout (e.g. `git worktree add /tmp/before main`) as server
 `baseline`, for a before/after comparison in the same run.
 """
@@ -40,6 +42,7 @@ SCENARIOS = {"100x1": (100, 1), "100x10": (100, 10), "100x100": (100, 100),
              "1Kx10": (1024, 10), "10Kx10": (10240, 10)}  # fmt: skip
 SERVERS = ("echo-tui", *REFERENCE_KINDS)
 AGAINST = "buffered"  # the uninstrumented server the engine's goals are set against
+THREADED = "threaded"  # the same server in a worker thread, as the engine runs
 CPU_GOAL = 1.05  # engine CPU per message / buffered's
 P99_GOAL = 1.20  # engine p99 latency / buffered's
 
@@ -81,24 +84,36 @@ def verdict(values: list[float], goal: float) -> str:
 
 
 def ratio_table(
-    runs: dict[tuple[str, str], list[dict]], scenarios: list[str], engines: list[str]
+    runs: dict[tuple[str, str], list[dict]], scenarios: list[str], pairs: list[tuple[str, str]]
 ) -> str:
-    """Per scenario and engine: CPU/msg and p99 divided by AGAINST's from the same round."""
+    """Per scenario and (server, reference) pair: CPU/msg and p99 divided by the
+    reference's from the same round."""
     rows = []
     for scenario in scenarios:
-        reference = runs[(scenario, AGAINST)]
-        for name in engines:
-            pairs = list(zip(runs[(scenario, name)], reference, strict=True))
-            cpu = [e["cpu_us_per_msg"] / r["cpu_us_per_msg"] for e, r in pairs]
-            p99 = [e["p99_ms"] / r["p99_ms"] for e, r in pairs if r["p99_ms"] > 0]
+        for name, against in pairs:
+            rounds = list(zip(runs[(scenario, name)], runs[(scenario, against)], strict=True))
+            cpu = [e["cpu_us_per_msg"] / r["cpu_us_per_msg"] for e, r in rounds]
+            p99 = [e["p99_ms"] / r["p99_ms"] for e, r in rounds if r["p99_ms"] > 0]
             rows.append([
-                scenario, name,
+                scenario, f"{name} ÷ {against}",
                 spread(cpu), verdict(cpu, CPU_GOAL),
                 spread(p99) if p99 else "-", verdict(p99, P99_GOAL) if p99 else "-",
             ])  # fmt: skip
-    headers = ["scenario", "server", f"CPU/msg ÷ {AGAINST}", f"goal <= {CPU_GOAL:.2f}x",
-               f"p99 ÷ {AGAINST}", f"goal <= {P99_GOAL:.2f}x"]  # fmt: skip
+    headers = ["scenario", "ratio", "CPU/msg", f"goal <= {CPU_GOAL:.2f}x",
+               "p99", f"goal <= {P99_GOAL:.2f}x"]  # fmt: skip
     return table(headers, rows)
+
+
+def ratio_pairs(servers: list[str]) -> list[tuple[str, str]]:
+    """The ratios worth printing among `servers`: the engine (and a baseline) against
+    `buffered` (the goals), and against `threaded`, which shows how much of the
+    difference a second thread alone makes (buffered in a thread ÷ buffered)."""
+    engines = [name for name in ("echo-tui", "baseline") if name in servers]
+    pairs = [(name, AGAINST) for name in engines if AGAINST in servers]
+    if THREADED in servers:
+        pairs += [(name, THREADED) for name in engines]
+        pairs += [(THREADED, AGAINST)] if AGAINST in servers else []
+    return pairs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,10 +165,10 @@ def main(argv: list[str] | None = None) -> int:
             ])  # fmt: skip
         headers = ["server", "msgs/s", "CPU us/msg", "echo-tui CPU ratio", "p50 ms", "p99 ms"]
         print(table(headers, rows) + "\n")
-    if AGAINST in args.servers:
-        engines = [name for name in ("echo-tui", "baseline") if name in args.servers]
-        print(f"## Engine ÷ {AGAINST}, per round: median (min-max) of {args.repeats} rounds\n")
-        print(ratio_table(runs, args.scenarios, engines))
+    pairs = ratio_pairs(args.servers)
+    if pairs:
+        print(f"## Ratios per round: median (min-max) of {args.repeats} rounds\n")
+        print(ratio_table(runs, args.scenarios, pairs))
     print("\n## Saturation: share of a core over each run (median)\n")
     print(table(SATURATION_HEADERS, saturation_rows(medians)))
     return exit_status(failures)

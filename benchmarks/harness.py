@@ -21,7 +21,7 @@ PYTHON = sys.executable
 LISTENING = re.compile(r"^listening on \[?(.+?)\]?:(\d+) \((.+)\)$")
 
 ENGINE_COMMAND = [PYTHON, "-m", "echo_tui", "--headless", "--port", "0"]
-REFERENCE_KINDS = ("buffered", "protocol", "streams", "classic")
+REFERENCE_KINDS = ("buffered", "threaded", "protocol", "streams", "classic")
 # One load process: it keeps up with a uvloop client (load_generator.py), and on
 # two cores it leaves the other one to the server.
 LOAD_PROCESSES = 1

@@ -7,6 +7,8 @@ KIND is one of:
 - `buffered`: a correct, uninstrumented `selectors` echo with a per-client
   output buffer and write interest only while data is pending (the engine
   without counters, limits, snapshots or a command inbox);
+- `threaded`: `buffered` run in a worker thread while the main thread waits,
+  as echo-tui runs its engine: what a second thread alone costs a process;
 - `protocol`: an `asyncio.Protocol` echo (`transport.write(data)`);
 - `streams`: an asyncio streams echo (`reader.read` / `writer.write` / `drain`);
 - `classic`: the selectors example from the Python documentation as published:
@@ -24,6 +26,7 @@ import contextlib
 import selectors
 import socket
 import sys
+import threading
 
 READ_SIZE = 64 * 1024
 
@@ -44,11 +47,11 @@ def listener(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_buffered(host: str, port: int) -> None:
+def serve_buffered(host: str, port: int, label: str = "buffered") -> None:
     """Correct selectors echo: buffer what send() did not take, write interest only then."""
     sel = selectors.DefaultSelector()
     server = listener(host, port)
-    announce(server, f"buffered {type(sel).__name__}")
+    announce(server, f"{label} {type(sel).__name__}")
     sel.register(server, selectors.EVENT_READ, None)
     pending: dict[socket.socket, bytearray] = {}
     high_water = 2 * 1024 * 1024
@@ -118,6 +121,16 @@ def serve_buffered(host: str, port: int) -> None:
                 sel.modify(sock, events, True)
 
 
+def serve_buffered_in_thread(host: str, port: int) -> None:
+    """`buffered` in a worker thread; the main thread only waits for it, as echo-tui's does."""
+    worker = threading.Thread(
+        target=serve_buffered, args=(host, port, "buffered in a thread"), daemon=True
+    )
+    worker.start()
+    while worker.is_alive():
+        worker.join(1.0)
+
+
 class EchoProtocol(asyncio.Protocol):
     """asyncio Protocol echo: write back whatever arrives."""
 
@@ -184,6 +197,7 @@ def serve_classic(host: str, port: int) -> None:
 
 SERVERS = {
     "buffered": serve_buffered,
+    "threaded": serve_buffered_in_thread,
     "protocol": lambda host, port: asyncio.run(_serve_protocol(host, port)),
     "streams": lambda host, port: asyncio.run(_serve_streams(host, port)),
     "classic": serve_classic,

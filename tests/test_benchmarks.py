@@ -19,11 +19,13 @@ def run(script: str, *args: str) -> str:
 
 
 def test_echo_servers_benchmark_quick() -> None:
-    out = run("echo_servers.py", "--servers", "echo-tui,buffered", "--scenarios", "100x10")
+    out = run("echo_servers.py", "--servers", "echo-tui,buffered,threaded", "--scenarios", "100x10")
     assert "## 100 B x 10 connections" in out
     assert "| echo-tui " in out and "| buffered (buffered " in out
+    assert "| threaded (buffered in a thread " in out
     assert "echo-tui CPU ratio" in out
-    assert "| 100x10   | echo-tui |" in out and "CPU/msg ÷ buffered" in out  # the ratio table
+    for ratio in ("echo-tui ÷ buffered", "echo-tui ÷ threaded", "threaded ÷ buffered"):
+        assert f"| 100x10   | {ratio} |" in out  # the ratio table
 
 
 def test_scale_benchmark_quick() -> None:

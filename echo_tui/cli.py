@@ -539,6 +539,12 @@ def flag_stop_signals(stop: threading.Event, backstop: Backstop) -> None:
     _on_stop_signals(flag)
 
 
+def interrupt_on_stop_signals() -> None:
+    """From now on every stop signal raises KeyboardInterrupt, as Ctrl-C does, so `with`
+    blocks undo what they drew (a progress bar hides the cursor) before the exit."""
+    _on_stop_signals(signal.default_int_handler)
+
+
 def _on_stop_signals(handler: Callable[[int, FrameType | None], None]) -> None:
     for signum in STOP_SIGNALS:
         signal.signal(signum, handler)

@@ -340,6 +340,15 @@ class Reading:
     header: Header
     records: Iterator[tuple[Record, str]]  # in file order, each with its line (no newline)
     warning: str | None = None  # set when the file turns out to be cut short
+    file: IO[bytes] | None = None  # the file on disk (compressed or not), while it is read
+    size: int = 0  # its size in bytes
+
+    def fraction_read(self) -> float:
+        """How much of the file on disk has been read so far, from 0 to 1."""
+        try:
+            return min(1.0, self.file.tell() / self.size) if self.file and self.size else 1.0
+        except ValueError:  # closed: read through
+            return 1.0
 
 
 def open_recording(path: str | os.PathLike[str]) -> Reading:
@@ -364,7 +373,7 @@ def open_recording(path: str | os.PathLike[str]) -> Reading:
         if isinstance(exc, RecordingError):
             raise
         raise RecordingError(f"{path} is not an echo-tui recording") from None
-    reading = Reading(header, iter(()))
+    reading = Reading(header, iter(()), file=raw, size=os.fstat(raw.fileno()).st_size)
     reading.records = _records(lines, raw, reading, str(path))
     return reading
 

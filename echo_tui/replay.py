@@ -24,11 +24,18 @@ from echo_tui.arguments import (
     number_type,
 )
 from echo_tui.backstop import Backstop
-from echo_tui.cli import add_theme_option, check_mode, flag_stop_signals, run_app
+from echo_tui.cli import (
+    add_theme_option,
+    check_mode,
+    flag_stop_signals,
+    interrupt_on_stop_signals,
+    run_app,
+)
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import EngineError, LifecycleEvent, Snapshot
 from echo_tui.headless import Report, final_line, print_line, report_line
 from echo_tui.recording import Header, Record, RecordingError
+from echo_tui.text import escape
 from echo_tui.timeline import LOG_AFTER_SEEK, Timeline, fold
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
@@ -166,11 +173,12 @@ def replay_headless(
     report = Report()
     started_at = timeline.header.started_at
     moment = interval
+    pause = interval / speed if speed else 0.0
     failed = False
     for record in timeline.records():
         while record.t > moment:  # the lines due before this record
             if report.latest is not None:
-                if speed and stop.wait(interval / speed):
+                if stop.wait(pause):  # a stop signal, also at --speed 0
                     return 0
                 print_line(out, report_line(report, started_at + moment, interval, as_json))
             moment += interval
@@ -223,13 +231,17 @@ def replay_main(argv: list[str]) -> int:
         if args.json and not args.headless:
             raise UsageError("--json applies only with --headless")
         check_mode(args)  # before reading the whole file
+        interrupt_on_stop_signals()  # reading may take a while
         try:
-            timeline = Timeline(args.file)
+            timeline = read_timeline(args.file, show_progress=sys.stderr.isatty())
         except RecordingError as exc:
             raise UsageError(str(exc)) from None
     except UsageError as exc:
         print(f"echo-tui replay: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    except KeyboardInterrupt:  # a stop signal while a long recording is read
+        print("echo-tui replay: interrupted", file=sys.stderr)
+        return 130
     if timeline.warning:
         print(f"echo-tui replay: warning: {timeline.warning}", file=sys.stderr)
     stop = threading.Event()  # a stop signal arrived: the headless replay ends its lines
@@ -239,6 +251,22 @@ def replay_main(argv: list[str]) -> int:
         return _replay(timeline, args, stop, backstop)
     finally:
         backstop.close()
+
+
+def read_timeline(path: str, show_progress: bool) -> Timeline:
+    """The Timeline of `path`, with a transient progress bar on stderr if `show_progress`
+    (an hour of busy clients takes 15-20 s to read)."""
+    if not show_progress:
+        return Timeline(path)
+    from rich.console import Console
+    from rich.markup import escape as escape_markup
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    columns = (TextColumn("[bold]replay[/] reading {task.description}"), BarColumn(),
+               TaskProgressColumn())  # fmt: skip
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(escape_markup(escape(path)), total=1.0)
+        return Timeline(path, progress=lambda done: bar.update(task, completed=done, refresh=True))
 
 
 def _replay(

@@ -18,7 +18,7 @@ import zlib
 from array import array
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from operator import attrgetter
 from types import MappingProxyType
@@ -114,22 +114,32 @@ class Timeline:
         path: str | os.PathLike[str],
         block_bytes: int = BLOCK_BYTES,
         keyframe_every: float = KEYFRAME_EVERY,
+        progress: Callable[[float], None] | None = None,
     ) -> None:
-        """Read `path` (RecordingError when it is not a recording this version reads)."""
+        """Read `path` (RecordingError when it is not a recording this version reads).
+
+        `progress`, if given, is called with the share of the file read (0 to 1)
+        each time a block is complete: reading an hour of busy clients takes seconds.
+        """
         self.path = path
         reading = open_recording(path)
         self.header = reading.header
         self.blocks: list[Block] = []
         self.keyframes: list[Keyframe] = []
         self._decoded: dict[int, list[Record]] = {}  # block number: its records
-        self._read(in_time_order(reading.records), block_bytes, keyframe_every)
+        block_done = (lambda: progress(reading.fraction_read())) if progress else lambda: None
+        self._read(in_time_order(reading.records), block_bytes, keyframe_every, block_done)
         self.warning = reading.warning
         last = self.blocks[-1] if self.blocks else None
         self.count = last.start + len(last.times) if last else 0
         self.duration = last.times[-1] if last else 0.0
 
     def _read(
-        self, records: Iterable[tuple[Record, str]], block_bytes: int, keyframe_every: float
+        self,
+        records: Iterable[tuple[Record, str]],
+        block_bytes: int,
+        keyframe_every: float,
+        block_done: Callable[[], None],
     ) -> None:
         """Compress the records into blocks, folding them for keyframes on the way."""
         lines: list[str] = []
@@ -164,6 +174,7 @@ class Timeline:
             if size >= block_bytes:
                 self.blocks.append(Block(start, times, compress(lines)))
                 lines, times, size, start = [], array("d"), 0, index + 1
+                block_done()
         if lines:
             self.blocks.append(Block(start, times, compress(lines)))
 

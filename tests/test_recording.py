@@ -22,9 +22,12 @@ from echo_tui.recording import Recorder, open_recording
 from echo_tui.replay import ReplaySource, Timeline
 from echo_tui.ui.app import EchoTuiApp
 from tests.helpers import recv_exactly, wait_for
+from tests.pty_app import ENTER_ALT_SCREEN
 from tests.ui.helpers import until
 
 COMMAND = [sys.executable, "-m", "echo_tui"]
+STOP_WITHIN = 2.0  # seconds from a stop signal to the exit
+HIDE_CURSOR, SHOW_CURSOR = b"\x1b[?25l", b"\x1b[?25h"
 
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -126,6 +129,69 @@ def test_cut_short_bogus_and_future_files(tmp_path: Path) -> None:
         assert replayed.returncode == 2, replayed
         assert says in replayed.stderr and len(replayed.stderr.splitlines()) == 1
         assert "Traceback" not in replayed.stderr
+
+
+def repeated(recording: Path, path: Path, times: int, gap: float = 0.0) -> Path:
+    """`recording` played `times` times back to back (a longer session), at `path`.
+
+    `gap`: recorded seconds of silence between the repetitions.
+    """
+    header, *lines = recording.read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    span = max(record["t"] for record in records) + 0.1 + gap
+    with path.open("w") as out:
+        out.write(header + "\n")
+        for repetition in range(times):
+            for record in records:
+                shifted = {**record, "t": round(record["t"] + repetition * span, 6)}
+                out.write(json.dumps(shifted, separators=(",", ":")) + "\n")
+    return path
+
+
+def test_reading_a_long_recording_shows_its_progress_and_can_be_interrupted(
+    pty_app, tmp_path: Path
+) -> None:
+    """On a terminal, a transient bar shows how much of the file has been read (an hour
+    of busy clients takes seconds); Ctrl-C or SIGTERM then stops it with one line and
+    the cursor shown again, exit 130."""
+    session = tmp_path / "session.jsonl"
+    record_headless(session)
+    long = repeated(session, tmp_path / "long.jsonl", times=max(1, 2**20 // session.stat().st_size))
+    app = pty_app(command=[*COMMAND, "replay", str(long)])
+    assert app.read_until_text("replay reading", timeout=15), bytes(app.output[-2000:])
+    assert app.read_until_text("REPLAY", timeout=30), "the dashboard never opened"
+    app.write(b"q")
+    assert app.wait_exit(timeout=10) == 0
+
+    huge = repeated(session, tmp_path / "huge.jsonl", times=40 * 2**20 // session.stat().st_size)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        app = pty_app(command=[*COMMAND, "replay", str(huge)])
+        assert app.read_until_text("replay reading", timeout=15), bytes(app.output[-2000:])
+        app.process.send_signal(signum)  # reading 40 MiB takes seconds
+        assert app.wait_exit(timeout=STOP_WITHIN) == 130
+        assert app.read_until_text("echo-tui replay: interrupted", timeout=5)
+        assert app.output.rfind(SHOW_CURSOR) > app.output.rfind(HIDE_CURSOR) >= 0
+        assert b"Traceback" not in app.output and ENTER_ALT_SCREEN not in app.output
+
+
+def test_a_headless_replay_at_full_speed_stops_on_a_signal(tmp_path: Path) -> None:
+    """--speed 0 never waits between lines; a stop signal must still end it at once."""
+    session = tmp_path / "session.jsonl"
+    record_headless(session)
+    days = repeated(session, tmp_path / "days.jsonl", times=2, gap=7 * 86400)  # a week idle
+    replay = subprocess.Popen(
+        [*COMMAND, "replay", str(days), "--headless", "--json", "--speed", "0",
+         "--interval", "0.05"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert json.loads(replay.stdout.readline())["event"] == "stats"  # type: ignore[union-attr]
+        replay.send_signal(signal.SIGTERM)
+        _, errors = replay.communicate(timeout=STOP_WITHIN)  # a week of lines would take minutes
+    finally:
+        replay.kill()
+    assert replay.returncode == 0, errors
+    assert errors == ""
 
 
 def test_an_existing_file_is_kept_unless_overwrite_is_given(tmp_path: Path) -> None:

@@ -322,9 +322,11 @@ class Recorder:
 
     def _close(self) -> None:
         try:
-            if self._out is not self._raw:
-                self._out.close()
-            self._raw.close()
+            try:
+                if self._out is not self._raw:
+                    self._out.close()  # the gzip layer: writes its end of stream
+            finally:
+                self._raw.close()
         except OSError as exc:
             if not self._failed:
                 self._notify(f"closing {self.path} failed: {exc}")

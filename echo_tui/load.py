@@ -614,15 +614,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--processes",
         type=number_type(int, 1),
         default=None,
-        help="worker processes (default: 1 below 32 connections, else min(2, cores))",
+        help="worker processes (default: 1 below 32 connections, else min(2, cores - 1))",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
-def default_processes(connections: int) -> int:
-    """One process for a few connections, else one per core (at most two)."""
-    return 1 if connections < 32 else max(1, min(2, os.cpu_count() or 1))
+def default_processes(connections: int, cores: int | None = None) -> int:
+    """One process for a few connections, else two, leaving a core to the server
+    (usually on the same machine): one process already keeps up with a uvloop client."""
+    cores = cores if cores is not None else os.cpu_count() or 1
+    return 1 if connections < 32 else max(1, min(2, cores - 1))
 
 
 def load_main(argv: list[str]) -> int:

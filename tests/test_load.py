@@ -19,6 +19,7 @@ from echo_tui.load import (
     LoadSpec,
     Payloads,
     SelectorPoller,
+    default_processes,
     load_main,
     percentile,
 )
@@ -220,3 +221,13 @@ def test_percentile_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 0.5) == 50 and percentile(values, 0.99) == 99
     assert percentile(values, 1.0) == 100 and percentile([], 0.5) == 0
+
+
+@pytest.mark.parametrize(
+    ("connections", "cores", "processes"),
+    [(10, 8, 1), (31, 8, 1), (32, 1, 1), (32, 2, 1), (100, 3, 2), (100, 64, 2)],
+)
+def test_default_processes_leave_a_core_to_the_server(
+    connections: int, cores: int, processes: int
+) -> None:
+    assert default_processes(connections, cores) == processes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -23,7 +24,7 @@ from echo_tui.replay import ReplaySource, Timeline
 from echo_tui.ui.app import EchoTuiApp
 from tests.helpers import recv_exactly, wait_for
 from tests.pty_app import ENTER_ALT_SCREEN
-from tests.ui.helpers import until
+from tests.ui.helpers import screen_text, until
 
 COMMAND = [sys.executable, "-m", "echo_tui"]
 STOP_WITHIN = 2.0  # seconds from a stop signal to the exit
@@ -354,3 +355,23 @@ async def test_the_dashboard_replays_what_the_live_one_showed(tmp_path: Path, co
         assert source.channel.position == max(0, min(10, timeline.duration) - 10)
         assert "REPLAY" in replay.status_header.text.plain
         assert not replay.check_action("kick", ()) and not replay.check_action("mute", ())
+
+
+async def test_a_seek_clears_the_traffic_history_on_screen_at_once(tmp_path: Path) -> None:
+    """Rates, sparklines and peaks belong to the moment they were measured: after a seek
+    they must not show until the next window, nor the peak of a moment not reached yet."""
+    path = tmp_path / "busy.jsonl"
+    record_headless(path)
+    source = ReplaySource(Timeline(path))
+    replay = EchoTuiApp(source, clock=source.wall_clock, playback=source.channel)  # type: ignore[arg-type]
+    async with replay.run_test(size=(120, 40)) as pilot:
+        panel = replay.traffic_panel
+        await pilot.press(*["greater_than_sign"] * 4)  # 16x: the recording plays in 0.2 s
+        await until(pilot, lambda: source.channel.at_end, timeout=10)
+        assert any(panel.spark_in.data) and "peak in" in screen_text(replay)
+        await pilot.press("home")
+        await pilot.pause()
+        assert panel.spark_in.data == panel.spark_out.data == ()
+        shown = screen_text(replay)
+        assert "peak in" not in shown
+        assert re.search(r"in +0 B/s +0 recv/s", shown), shown

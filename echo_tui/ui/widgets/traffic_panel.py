@@ -31,18 +31,24 @@ class TrafficPanel(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.history = (deque[float](maxlen=HISTORY), deque[float](maxlen=HISTORY))
         self.peaks = [0.0, 0.0]
-        self.rate_in = LiveText(_rate_line("in ", 0, 0, "recv", "green"), id="traffic-in")
+        self.rate_in = LiveText(id="traffic-in")
         self.spark_in = Bars(id="spark-in", classes="spark")
-        self.rate_out = LiveText(_rate_line("out", 0, 0, "send", "cyan"), id="traffic-out")
+        self.rate_out = LiveText(id="traffic-out")
         self.spark_out = Bars(id="spark-out", classes="spark")
         self.peak = LiveText(id="traffic-peak")
         self.totals = TotalsLine(id="traffic-totals")
+        self._show_rates((0.0, 0.0, 0.0, 0.0))
 
     def reset(self) -> None:
-        """Forget the history and peaks (a replay seeked); rates show at the next window."""
+        """Forget the rates, history and peaks, on screen too (a replay seeked: they
+        belonged to another moment); the next window shows the rates again."""
         for history in self.history:
             history.clear()
         self.peaks = [0.0, 0.0]
+        self._show_rates((0.0, 0.0, 0.0, 0.0))
+        self.spark_in.show(())
+        self.spark_out.show(())
+        self.peak.show(Text())
 
     def compose(self) -> ComposeResult:
         yield self.rate_in
@@ -57,8 +63,7 @@ class TrafficPanel(Vertical):
         self.totals.show_totals(totals)
         if not window_closed:
             return
-        self.rate_in.show(_rate_line("in ", rates[BYTES_IN], rates[RECVS], "recv", "green"))
-        self.rate_out.show(_rate_line("out", rates[BYTES_OUT], rates[SENDS], "send", "cyan"))
+        self._show_rates(rates)
         peaks = self.peaks
         for series, history, spark in zip(
             (BYTES_IN, BYTES_OUT), self.history, (self.spark_in, self.spark_out), strict=True
@@ -69,6 +74,10 @@ class TrafficPanel(Vertical):
         peak = Text("peak ", "dim", no_wrap=True, overflow="ellipsis", end="")
         peak.append(f"in {format_rate(peaks[BYTES_IN])} out {format_rate(peaks[BYTES_OUT])}")
         self.peak.show(peak)
+
+    def _show_rates(self, rates: tuple[float, ...]) -> None:
+        self.rate_in.show(_rate_line("in ", rates[BYTES_IN], rates[RECVS], "recv", "green"))
+        self.rate_out.show(_rate_line("out", rates[BYTES_OUT], rates[SENDS], "send", "cyan"))
 
 
 class TotalsLine(LiveText):

@@ -54,10 +54,10 @@ def test_lines_faster_than_snapshots_repeat_the_last_rates_instead_of_zero(
         # Lines come about five times as often as snapshots while the traffic flows.
         wait_for(lambda: out.getvalue().count("\n") >= 30, timeout=20)
     finally:
-        stop.set()
-        done.set()
-        headless.join(5)
+        done.set()  # the talker first: stopping the engine closes its connection
         talker.join(5)
+        stop.set()
+        headless.join(5)
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert records[-1]["event"] == "summary"
     rates = [record["bytes_in_per_s"] for record in records[:-1]]

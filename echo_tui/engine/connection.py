@@ -35,6 +35,7 @@ class Connection:
     """
 
     __slots__ = (
+        "active",
         "backpressured",
         "backpressured_since",
         "backpressured_total",
@@ -78,6 +79,7 @@ class Connection:
         self.backpressured_since = 0.0  # engine monotonic clock, while backpressured
         self.backpressured_total = 0.0  # seconds, over the periods that ended
         self.inspection: Inspection | None = None  # while a detail screen inspects it
+        self.active = False  # traffic since the engine last stamped last_activity
         self.closing = False  # the peer half-closed: flush, then close
         self.closed = False
 

@@ -349,7 +349,9 @@ class EchoEngine:
                 size = len(data)
                 conn.bytes_in += size
                 conn.msgs_in += 1
-                mark_active(conn)
+                if not conn.active:
+                    conn.active = True
+                    mark_active(conn)
                 try:
                     sent = sock.send(data)
                 except OSError as exc:
@@ -407,7 +409,7 @@ class EchoEngine:
         size = len(data)
         conn.bytes_in += size
         conn.msgs_in += 1
-        self._active.add(conn)
+        self._mark_active(conn)
         try:
             sent = conn.sock.send(data)
         except OSError as exc:
@@ -532,11 +534,18 @@ class EchoEngine:
         if now - self._last_snapshot >= period:
             self._publish()
 
+    def _mark_active(self, conn: Connection) -> None:
+        """Note traffic on `conn`: its last_activity is stamped at the next tick."""
+        if not conn.active:
+            conn.active = True
+            self._active.add(conn)
+
     def _stamp_activity(self) -> None:
         """Date the traffic since the last stamp: last_activity is exact to within a tick."""
         now = self._now
         for conn in self._active:
             conn.last_activity = now
+            conn.active = False
         self._dirty |= self._active
         self._active.clear()
 
@@ -595,7 +604,7 @@ class EchoEngine:
         conn.bytes_in += len(data)
         conn.msgs_in += 1
         conn.msgs_out_offset -= 1  # not echoed by its own send()
-        self._active.add(conn)
+        self._mark_active(conn)
         conn.out += data
         self._buffered(len(data))
         self._set_interest(conn)
@@ -667,7 +676,7 @@ class EchoEngine:
             return
         if sent:
             conn.msgs_out_offset += 1
-            self._active.add(conn)
+            self._mark_active(conn)
             del conn.out[:sent]  # type: ignore[union-attr]  # a bytearray while pending
             if not conn.out:
                 conn.out = NO_OUTPUT  # let a large buffer go

@@ -35,6 +35,20 @@ def test_one_byte_shows_in_the_next_snapshot_and_stays_in_the_totals_after_close
     assert after.loop.read_events == 2
 
 
+def test_traffic_after_a_snapshot_is_dated_again(engine, connect, consumer):
+    """A client's activity is noted once per snapshot; the next traffic is noted anew."""
+    view = consumer(engine)
+    client = connect(engine.address)
+    conn_id = view.conn_id(client)
+    roundtrip(client, b"a")
+    first = view.until(lambda v: (s := v.conns.get(conn_id)) and s.bytes_out == 1 and s)
+    sent_at = time.time()
+    roundtrip(client, b"b")
+    second = view.until(lambda v: (s := v.conns.get(conn_id)) and s.bytes_out == 2 and s)
+    assert (second.msgs_in, second.msgs_out) == (2, 2)
+    assert first.last_activity < sent_at <= second.last_activity <= view.snapshot.at
+
+
 def test_a_quiet_snapshot_changes_nothing(engine, connect, consumer):
     view = consumer(engine)
     client = connect(engine.address)

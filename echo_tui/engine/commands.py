@@ -55,7 +55,12 @@ class Inspect:
     preview: bool = False
 
 
-Command = Kick | KickWhere | Mute | SwitchSelector | Trace | Inspect
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Publish a snapshot now, for a consumer that wants one at its own pace."""
+
+
+Command = Kick | KickWhere | Mute | SwitchSelector | Trace | Inspect | Publish
 QUIET_COMMANDS = (Trace, Inspect)  # the UI's own bookkeeping: not logged as events
 
 _NAMES = {
@@ -64,6 +69,7 @@ _NAMES = {
     SwitchSelector: "switch_selector",
     Trace: "trace",
     Inspect: "inspect",
+    Publish: "publish",
 }
 
 

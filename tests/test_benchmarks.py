@@ -57,3 +57,9 @@ def test_dashboard_benchmark_quick() -> None:
     out = run("dashboard.py", "--sizes", "80x24", "--scenarios", "100x10")
     assert "## UI thread by terminal size" in out and "| 80x24 " in out
     assert "## Throughput with the dashboard live (200x50)" in out and "| 100x10 " in out
+
+
+def test_one_client_benchmark_quick() -> None:
+    out = run("one_client.py", "--servers", "echo-tui,buffered,threaded")
+    assert "| echo-tui " in out and "| buffered (buffered " in out and "| threaded (" in out
+    assert "÷ buffered (median)" in out and "95 % interval" in out

@@ -51,6 +51,8 @@ from harness import (
     PYTHON,
     REPO,
     Server,
+    add_baseline_option,
+    check_baseline,
     cpu_seconds,
     exit_status,
     machine,
@@ -76,12 +78,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per load run")
     parser.add_argument("--sizes", default=",".join(SIZES), help="terminal sizes for the UI cost")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="throughput scenarios")
-    parser.add_argument(
-        "--baseline", type=Path, help="also run this checkout's dashboards, for a before/after"
-    )
+    add_baseline_option(parser, "dashboards")
     args = parser.parse_args(argv)
-    if args.baseline is not None and not (args.baseline / "echo_tui" / "__main__.py").is_file():
-        parser.error(f"--baseline {args.baseline}: no echo_tui package there")
+    check_baseline(parser, args.baseline)
     if args.quick:
         args.repeats, args.duration = 1, 0.6
     args.sizes = [s for s in args.sizes.split(",") if s]

@@ -23,11 +23,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-from pathlib import Path
 
 from harness import (
     REFERENCE_KINDS,
     SATURATION_HEADERS,
+    add_baseline_option,
+    check_baseline,
     exit_status,
     machine,
     measure,
@@ -54,9 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per load run")
     parser.add_argument("--servers", default=",".join(SERVERS))
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
-    parser.add_argument(
-        "--baseline", type=Path, help="also run the engine of this checkout, as `baseline`"
-    )
+    add_baseline_option(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.duration = 1, 0.3
@@ -66,9 +65,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown += [s for s in args.scenarios if s not in SCENARIOS]
     if unknown or "echo-tui" not in args.servers:
         parser.error(f"unknown server or scenario {unknown} (echo-tui must be included)")
+    check_baseline(parser, args.baseline)
     if args.baseline is not None:
-        if not (args.baseline / "echo_tui" / "__main__.py").is_file():
-            parser.error(f"--baseline {args.baseline}: no echo_tui package there")
         args.servers.insert(1, "baseline")
     return args
 

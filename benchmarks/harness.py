@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -26,6 +27,19 @@ REFERENCE_KINDS = ("buffered", "threaded", "protocol", "streams", "classic")
 # two cores it leaves the other one to the server.
 LOAD_PROCESSES = 1
 SATURATED = 0.9  # share of a core from which a process is taken as saturated
+
+
+def add_baseline_option(parser: argparse.ArgumentParser, what: str = "engine") -> None:
+    """--baseline DIR: another checkout, run beside this one for a before/after."""
+    parser.add_argument(
+        "--baseline", type=Path, help=f"also run the {what} of this checkout, as `baseline`"
+    )
+
+
+def check_baseline(parser: argparse.ArgumentParser, baseline: Path | None) -> None:
+    """Refuse a --baseline that holds no echo_tui package."""
+    if baseline is not None and not (baseline / "echo_tui" / "__main__.py").is_file():
+        parser.error(f"--baseline {baseline}: no echo_tui package there")
 
 
 def server_command(name: str, *extra: str) -> list[str]:

@@ -22,9 +22,17 @@ import socket
 import statistics
 import sys
 import time
-from pathlib import Path
 
-from harness import REFERENCE_KINDS, Server, cpu_seconds, machine, start_server, table
+from harness import (
+    REFERENCE_KINDS,
+    Server,
+    add_baseline_option,
+    check_baseline,
+    cpu_seconds,
+    machine,
+    start_server,
+    table,
+)
 
 SERVERS = ("echo-tui", *REFERENCE_KINDS)
 AGAINST = "buffered"
@@ -38,9 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--burst", type=float, default=0.5, help="seconds per burst")
     parser.add_argument("--size", type=int, default=100, help="bytes per message")
     parser.add_argument("--servers", default="echo-tui,buffered,threaded")
-    parser.add_argument(
-        "--baseline", type=Path, help="also run the engine of this checkout, as `baseline`"
-    )
+    add_baseline_option(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.bursts, args.burst = 3, 0.1
@@ -48,9 +54,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [s for s in args.servers if s not in SERVERS]
     if unknown or AGAINST not in args.servers:
         parser.error(f"unknown server {unknown} (`{AGAINST}` must be included)")
+    check_baseline(parser, args.baseline)
     if args.baseline is not None:
-        if not (args.baseline / "echo_tui" / "__main__.py").is_file():
-            parser.error(f"--baseline {args.baseline}: no echo_tui package there")
         args.servers.insert(1, "baseline")
     return args
 

@@ -15,6 +15,8 @@ import signal
 import threading
 import time
 
+from echo_tui.signal_safe import SignalSafeEvent
+
 BOUND = 3.0  # seconds from the stop request to the forced exit
 FORCED_EXIT = 1  # the orderly shutdown failed
 _WRITE_BOUND = 0.5  # seconds the last writes may block (a terminal that does not read)
@@ -33,7 +35,7 @@ class Backstop:
     def __init__(self, bound: float = BOUND) -> None:
         self.bound = bound
         self._armed = False
-        self._wake = threading.Event()  # armed, or closed unarmed
+        self._wake = SignalSafeEvent()  # armed (maybe by a signal handler), or closed unarmed
         self._terminal: tuple[int, list] | None = None  # fd and its modes to restore
         self._children: list[int] = []
         # Started now, not when armed: a signal handler must not start threads (the main

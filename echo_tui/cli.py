@@ -37,6 +37,7 @@ from echo_tui.engine.server import EchoEngine
 from echo_tui.headless import headless_config, run_headless
 from echo_tui.portable import CAN_RAISE_FD_LIMIT, STOP_SIGNALS
 from echo_tui.recording import DEFAULT_MAX_BYTES, Recorder
+from echo_tui.signal_safe import SignalSafeEvent
 from echo_tui.ui import REFRESH_RATES
 from echo_tui.units import format_size
 
@@ -318,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list[:1] and args_list[0] in SUBCOMMANDS:
         module, function, _ = SUBCOMMANDS[args_list[0]]
         return getattr(importlib.import_module(module), function)(args_list[1:])
-    stop = threading.Event()  # a stop signal arrived (before the UI could handle it itself)
+    stop = SignalSafeEvent()  # a stop signal arrived (before the UI could handle it itself)
     backstop = Backstop()  # armed by the first stop signal: stopping may take 3 s at most
     flag_stop_signals(stop, backstop)
     try:

@@ -35,6 +35,7 @@ from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import EngineError, LifecycleEvent, Snapshot
 from echo_tui.headless import Report, final_line, print_line, report_line
 from echo_tui.recording import Header, Record, RecordingError
+from echo_tui.signal_safe import SignalSafeEvent
 from echo_tui.text import escape
 from echo_tui.timeline import LOG_AFTER_SEEK, Timeline, fold
 
@@ -244,7 +245,7 @@ def replay_main(argv: list[str]) -> int:
         return 130
     if timeline.warning:
         print(f"echo-tui replay: warning: {timeline.warning}", file=sys.stderr)
-    stop = threading.Event()  # a stop signal arrived: the headless replay ends its lines
+    stop = SignalSafeEvent()  # a stop signal arrived: the headless replay ends its lines
     backstop = Backstop()
     flag_stop_signals(stop, backstop)
     try:

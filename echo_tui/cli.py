@@ -351,10 +351,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event, backstop: Backstop) 
         raise UsageError("--json and --json-clients apply only with --headless")
     check_mode(args)
     if args.headless:
-        # The recorder and the metrics take snapshots as they come; per-client activity
-        # (--json-clients) is dated when a snapshot is taken.
-        periodic = bool(args.record or args.metrics or args.json_clients)
-        config = headless_config(config, args.interval, periodic)
+        config = headless_config(config, args.interval)
     engine = EchoEngine(config)
     recorder = _open_recorder(engine, args) if args.record else None
     try:

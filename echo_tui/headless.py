@@ -7,7 +7,6 @@ import math
 import sys
 import threading
 import time
-from concurrent import futures
 from dataclasses import dataclass, fields, replace
 from typing import TextIO
 
@@ -25,12 +24,8 @@ from echo_tui.engine.server import EchoEngine
 from echo_tui.units import format_bytes, format_count, format_duration, format_rate
 
 
-def headless_config(config: EngineConfig, interval: float, periodic: bool) -> EngineConfig:
-    """`config` for --headless: each line asks for its own snapshot (see run_headless), so
-    the engine publishes on its own only when `periodic` (another consumer wants them
-    as often as a dashboard would), then at least twice per interval."""
-    if not periodic:
-        return replace(config, tick=math.inf, heartbeat=math.inf)
+def headless_config(config: EngineConfig, interval: float) -> EngineConfig:
+    """`config` with snapshots at least twice per interval, so every line has fresh numbers."""
     return replace(
         config, tick=min(config.tick, interval / 2), heartbeat=min(config.heartbeat, interval / 2)
     )
@@ -269,10 +264,9 @@ def run_headless(
 ) -> int:
     """Print stats to `out` (default stdout) every `interval` s until `stop` or an engine failure.
 
-    Lines come one interval apart from the call.  Each asks the engine for a snapshot
-    and waits for it up to half an interval; a line the engine did not answer in time
-    repeats the latest rates (a first one waits for the first snapshot).  Then the
-    engine is stopped and a summary printed.  Returns 0 on a
+    Lines come one interval apart from the call (a first one waits for the engine's
+    first snapshot); a line that comes before the next snapshot repeats the latest
+    rates.  Then the engine is stopped and a summary printed.  Returns 0 on a
     requested stop, 1 when the engine failed (engine.error says why).
     """
     report = Report(with_clients)
@@ -283,7 +277,6 @@ def run_headless(
         ticks = max(ticks + 1, int((time.monotonic() - started) / interval))
         if stop.wait(max(0.0, started + ticks * interval - time.monotonic())):
             break
-        futures.wait([engine.publish()], timeout=interval / 2)
         events, snapshot, error = engine.channel.drain()
         report.take(events, snapshot)
         while report.latest is None and error is None and not stop.wait(0.01):

@@ -55,12 +55,7 @@ class Inspect:
     preview: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Publish:
-    """Publish a snapshot now, for a consumer that wants one at its own pace."""
-
-
-Command = Kick | KickWhere | Mute | SwitchSelector | Trace | Inspect | Publish
+Command = Kick | KickWhere | Mute | SwitchSelector | Trace | Inspect
 QUIET_COMMANDS = (Trace, Inspect)  # the UI's own bookkeeping: not logged as events
 
 _NAMES = {
@@ -69,7 +64,6 @@ _NAMES = {
     SwitchSelector: "switch_selector",
     Trace: "trace",
     Inspect: "inspect",
-    Publish: "publish",
 }
 
 

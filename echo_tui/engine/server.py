@@ -22,7 +22,6 @@ from echo_tui.engine.commands import (
     Kick,
     KickWhere,
     Mute,
-    Publish,
     StepControl,
     SwitchSelector,
     Trace,
@@ -256,10 +255,6 @@ class EchoEngine:
         """Record client `conn_id`'s interest changes (and with `preview` its last bytes) in
         each snapshot's `inspected`; None stops.  One client at a time."""
         return self._submit(Inspect(conn_id, preview))
-
-    def publish(self) -> Future[CommandResult]:
-        """Publish a snapshot now; the future completes once it is on the channel."""
-        return self._submit(Publish())
 
     def set_stepping(self, on: bool) -> None:
         """Step mode (only while the trace is on): the loop stops before its next select()
@@ -844,13 +839,9 @@ class EchoEngine:
 
     def _run_commands(self) -> None:
         self._ran = ran = []
-        snapshot_wanted: list[Future[CommandResult]] = []
         for envelope in self._inbox.take_all():
             if self._stopping:  # stop() asked: a backlog of commands must not delay it
                 envelope.refuse("engine stopped")
-                continue
-            if isinstance(envelope.command, Publish):  # one snapshot for all, after the rest
-                snapshot_wanted.append(envelope.future)
                 continue
             try:
                 result = self._execute(envelope.command)
@@ -863,12 +854,6 @@ class EchoEngine:
             if not isinstance(envelope.command, QUIET_COMMANDS):
                 self._emit(result)
             envelope.future.set_result(result)
-        if snapshot_wanted:
-            self._publish()  # the engine's own work, as at a tick: a failure ends the loop
-            result = CommandResult("publish", True, f"snapshot {self._seq}", at=time.time())
-            ran.append(result.message)
-            for future in snapshot_wanted:
-                future.set_result(result)
 
     def _execute(self, command: Command) -> CommandResult:
         if isinstance(command, Kick):

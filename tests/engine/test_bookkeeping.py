@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 
 from echo_tui.engine.counters import EXACT_BATCHES, Counters
@@ -48,22 +47,6 @@ def test_traffic_after_a_snapshot_is_dated_again(engine, connect, consumer):
     second = view.until(lambda v: (s := v.conns.get(conn_id)) and s.bytes_out == 2 and s)
     assert (second.msgs_in, second.msgs_out) == (2, 2)
     assert first.last_activity < sent_at <= second.last_activity <= view.snapshot.at
-
-
-def test_without_ticks_a_snapshot_comes_when_asked_for(make_engine, connect, consumer):
-    """As under --headless alone: no snapshot on a timer; publish() brings one at once."""
-    engine = make_engine(tick=math.inf, heartbeat=math.inf)
-    view = consumer(engine)
-    client = connect(engine.address)
-    roundtrip(client, b"hello")
-    assert view.poll().snapshot is None  # none since the start, traffic or not
-    answers = [engine.publish() for _ in range(3)]
-    results = {answer.result(timeout=5) for answer in answers}
-    snapshot = view.poll().snapshot  # on the channel before the answers came
-    assert snapshot is not None and snapshot.totals.bytes_out == 5
-    assert {(r.command, r.ok) for r in results} == {("publish", True)}
-    assert {r.message for r in results} <= {f"snapshot {n}" for n in range(1, snapshot.seq + 1)}
-    assert snapshot.loop.empty_selects == 0  # the ticker never woke select()
 
 
 def test_a_quiet_snapshot_changes_nothing(engine, connect, consumer):

@@ -13,7 +13,7 @@ import pytest
 # can (as `replay --headless --speed 0` does between lines) and another thread sends
 # the signal whose handler sets it.  A threading.Event hangs in about half the rounds.
 ROUNDS = """
-    import os, signal, sys, threading
+    import os, signal, threading
     from {module} import {event} as Event
 
     for _ in range(200):

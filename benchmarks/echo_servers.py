@@ -34,8 +34,9 @@ from harness import (
     measure,
     median_of,
     rotated,
+    row_label,
     saturation_rows,
-    start_server,
+    start_compared,
     table,
 )
 
@@ -124,10 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     servers = {}
     try:
         for name in args.servers:
-            if name == "baseline":
-                servers[name] = start_server("echo-tui", cwd=args.baseline.resolve())
-            else:
-                servers[name] = start_server(name)
+            servers[name] = start_compared(name, args.baseline)
         runs: dict[tuple[str, str], list[dict]] = {}
         failures = 0
         for round_ in range(args.repeats):
@@ -152,9 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for name in args.servers:
             m = medians[(scenario, name)]
-            label = f"{name} ({servers[name].label})" if name in REFERENCE_KINDS else name
             rows.append([
-                label,
+                row_label(servers[name]),
                 f"{m['messages_per_s']:,.0f}",
                 f"{m['cpu_us_per_msg']:.2f}",
                 f"{engine['cpu_us_per_msg'] / m['cpu_us_per_msg']:.2f}x",

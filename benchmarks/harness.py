@@ -42,6 +42,20 @@ def check_baseline(parser: argparse.ArgumentParser, baseline: Path | None) -> No
         parser.error(f"--baseline {baseline}: no echo_tui package there")
 
 
+def start_compared(name: str, baseline: Path | None) -> Server:
+    """Start server `name`: a reference kind, "echo-tui", or "baseline" (the engine of
+    the --baseline checkout)."""
+    if name == "baseline":
+        checkout = baseline.resolve()  # type: ignore[union-attr]
+        return start_server(name, cwd=checkout, command=server_command("echo-tui"))
+    return start_server(name)
+
+
+def row_label(server: Server) -> str:
+    """A server's name in result tables: reference servers say what they run."""
+    return f"{server.name} ({server.label})" if server.name in REFERENCE_KINDS else server.name
+
+
 def server_command(name: str, *extra: str) -> list[str]:
     """The command that starts server `name` ("echo-tui" or a reference kind) on port 0."""
     if name == "echo-tui":

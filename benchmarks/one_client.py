@@ -30,7 +30,8 @@ from harness import (
     check_baseline,
     cpu_seconds,
     machine,
-    start_server,
+    row_label,
+    start_compared,
     table,
 )
 
@@ -93,11 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     clients: dict[str, socket.socket] = {}
     try:
         for name in args.servers:
-            if name == "baseline":
-                servers[name] = start_server("echo-tui", cwd=args.baseline)
-            else:
-                servers[name] = start_server(name)
-            server = servers[name]
+            server = servers[name] = start_compared(name, args.baseline)
             clients[name] = socket.create_connection((server.host, server.port), timeout=10)
             clients[name].setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             echo_burst(clients[name], message, 0.2)  # warm up
@@ -121,10 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.servers:
         ratios = [a / b for a, b in zip(per_message[name], per_message[AGAINST], strict=True)]
         low, high = median_interval(ratios, rng)
-        label = f"{name} ({servers[name].label})" if name in REFERENCE_KINDS else name
         rows.append(
             [
-                label,
+                row_label(servers[name]),
                 f"{statistics.median(per_message[name]) * 1e6:.2f}",
                 f"{statistics.median(ratios):.3f}x",
                 f"{low:.3f}-{high:.3f}x",

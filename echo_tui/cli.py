@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from echo_tui import __version__
 from echo_tui.arguments import (
@@ -330,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     except BrokenPipeError:  # stdout closed early, e.g. `echo-tui --help | head`
-        sys.stdout = None  # type: ignore[assignment]
+        sys.stdout = None
         return 0
     finally:
         backstop.close()
@@ -459,7 +459,7 @@ def _run_headless(
         print(listening_line(engine, args.json, metrics_url), flush=True)
         return run_headless(engine, stop, args.interval, args.json, with_clients=args.json_clients)
     except BrokenPipeError:  # stdout was closed (e.g. piped into head): a normal way to stop
-        sys.stdout = None  # type: ignore[assignment]
+        sys.stdout = None
         return 0
 
 
@@ -502,14 +502,15 @@ def _run_dashboard(
     return run_app(app, stop, backstop)
 
 
-def run_app(app: App[object], stop: threading.Event, backstop: Backstop) -> int:
+def run_app(app: App[Any], stop: threading.Event, backstop: Backstop) -> int:
     """Run a dashboard (live or replay) until it quits or a stop signal asks it to.
 
     A stop signal exits the app as `q` does, arming the backstop (which restores the
     terminal if the exit does not come in time); a signal before the app runs ends
     it at once.
     """
-    backstop.guard_terminal(sys.__stdin__.fileno())
+    if sys.__stdin__ is not None:  # no stdin at all: no terminal to restore
+        backstop.guard_terminal(sys.__stdin__.fileno())
 
     def request_exit(signum: int, frame: FrameType | None) -> None:
         stop.set()

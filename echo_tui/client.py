@@ -54,7 +54,7 @@ def client_main(argv: list[str]) -> int:
         except KeyboardInterrupt:
             return 130
         except BrokenPipeError:  # stdout was closed (e.g. piped into head): a normal way to stop
-            sys.stdout = None  # type: ignore[assignment]
+            sys.stdout = None
             return 0
 
 

@@ -26,7 +26,7 @@ from functools import cache
 from operator import attrgetter
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 from echo_tui import __version__
 from echo_tui.engine import events
@@ -214,7 +214,7 @@ class Recorder:
         self.max_bytes = max_bytes
         self._engine = engine
         self._raw = stream or open(self.path, "wb" if overwrite else "xb")  # noqa: SIM115
-        self._out: IO[bytes] = (
+        self._out: IO[bytes] | gzip.GzipFile = (
             gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=GZIP_LEVEL)
             if self.path.suffix == ".gz"
             else self._raw
@@ -365,7 +365,7 @@ def open_recording(path: str | os.PathLike[str]) -> Reading:
         raise RecordingError(f"cannot read {path}: {exc.strerror or exc}") from None
     compressed = raw.read(2) == b"\x1f\x8b"
     raw.seek(0)
-    stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if compressed else raw
+    stream = gzip.GzipFile(fileobj=raw) if compressed else raw
     lines = io.TextIOWrapper(stream, encoding="utf-8", errors="strict")
     try:
         first = lines.readline()
@@ -407,7 +407,9 @@ def _parse_header(line: str) -> Header:
         raise RecordingError("the recording's header is damaged") from None
 
 
-def _records(lines: io.TextIOWrapper, raw: IO[bytes], reading: Reading, path: str):  # type: ignore[no-untyped-def]
+def _records(
+    lines: TextIO, raw: IO[bytes], reading: Reading, path: str
+) -> Iterator[tuple[Record, str]]:
     number = 1
     try:
         while True:

@@ -23,7 +23,7 @@ from textual.widgets import Footer, Input, Static
 
 from echo_tui.engine.config import available_selectors
 from echo_tui.engine.events import MUTED, CommandResult, EngineError, Snapshot
-from echo_tui.replay import SPEEDS
+from echo_tui.playback import SPEEDS
 from echo_tui.text import escape, safe_text
 from echo_tui.ui import REFRESH_RATES
 from echo_tui.ui.commands import DashboardCommands
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from textual.driver import Driver
 
     from echo_tui.engine.server import EchoEngine
-    from echo_tui.replay import ReplayChannel
+    from echo_tui.playback import ReplayChannel
 
 KICK = Binding.Group("Kick", compact=True)  # the footer shows "kK Kick"; help tells them apart
 RATE = Binding.Group("Rate", compact=True)
@@ -176,7 +176,7 @@ class EchoTuiApp(App[None]):
         notices: Callable[[], list[str]] | None = None,
         kind_of: Callable[[str], str | None] | None = None,
     ) -> None:
-        """`engine`: a started EchoEngine, or with `playback` a replay.ReplaySource.
+        """`engine`: a started EchoEngine, or with `playback` a playback.ReplaySource.
 
         `kind_of(peer)` names what a --demo client does (the table then has a Kind column).
         """

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from echo_tui import __version__
 from echo_tui.arguments import (
@@ -502,7 +502,7 @@ def _run_dashboard(
     return run_app(app, stop, backstop)
 
 
-def run_app(app: App[object], stop: threading.Event, backstop: Backstop) -> int:
+def run_app(app: App[Any], stop: threading.Event, backstop: Backstop) -> int:
     """Run a dashboard (live or replay) until it quits or a stop signal asks it to.
 
     A stop signal exits the app as `q` does, arming the backstop (which restores the

@@ -156,7 +156,7 @@ def _replay(
         try:
             return replay_headless(timeline, args.interval, args.json, args.speed, stop, sys.stdout)
         except (BrokenPipeError, KeyboardInterrupt):
-            sys.stdout = None  # type: ignore[assignment]
+            sys.stdout = None
             return 0
     from echo_tui.ui.app import EchoTuiApp
 

@@ -21,8 +21,9 @@ from textual.pilot import Pilot
 from echo_tui.demo import DemoSwarm
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.server import EchoEngine
+from echo_tui.playback import ReplaySource
 from echo_tui.recording import Recorder
-from echo_tui.replay import ReplaySource, Timeline
+from echo_tui.timeline import Timeline
 from echo_tui.ui.app import EchoTuiApp
 
 HERE = Path(__file__).resolve().parent

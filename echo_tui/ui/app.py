@@ -23,7 +23,7 @@ from textual.widgets import Footer, Input, Static
 
 from echo_tui.engine.config import available_selectors
 from echo_tui.engine.events import MUTED, CommandResult, EngineError, Snapshot
-from echo_tui.replay import SPEEDS
+from echo_tui.playback import SPEEDS
 from echo_tui.text import escape, safe_text
 from echo_tui.ui import REFRESH_RATES
 from echo_tui.ui.commands import DashboardCommands
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from textual.driver import Driver
 
     from echo_tui.engine.server import EchoEngine
-    from echo_tui.replay import ReplayChannel
+    from echo_tui.playback import ReplayChannel
 
 KICK = Binding.Group("Kick", compact=True)  # the footer shows "kK Kick"; help tells them apart
 RATE = Binding.Group("Rate", compact=True)
@@ -64,22 +64,21 @@ REPLAY_NOTE = (
 _SAID_ELSEWHERE = frozenset({"kick", "switch_selector"})
 
 
+# The screen's classes by size (the TCSS styles them).
+WIDTH_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-narrow"), (120, "-wide")]
+HEIGHT_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-short"), (34, "-tall")]
+
+
 class EchoTuiApp(App[None]):
     """The echo-tui dashboard over a started EchoEngine."""
 
     CSS_PATH = "echo_tui.tcss"
     COMMANDS = App.COMMANDS | {DashboardCommands}
     TITLE = "echo-tui"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
-        (0, "-too-narrow"),
-        (MIN_WIDTH, "-narrow"),
-        (120, "-wide"),
-    ]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
-        (0, "-too-short"),
-        (MIN_HEIGHT, "-short"),
-        (34, "-tall"),
-    ]
+    # Module constants: Textual annotates these `ClassVar[...] | None`, which type checkers
+    # read as instance variables, so a ClassVar here would not match.
+    HORIZONTAL_BREAKPOINTS = WIDTH_BREAKPOINTS
+    VERTICAL_BREAKPOINTS = HEIGHT_BREAKPOINTS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "k", "kick", "Kick", tooltip="Kick the highlighted client (asks first)", group=KICK
@@ -176,7 +175,7 @@ class EchoTuiApp(App[None]):
         notices: Callable[[], list[str]] | None = None,
         kind_of: Callable[[str], str | None] | None = None,
     ) -> None:
-        """`engine`: a started EchoEngine, or with `playback` a replay.ReplaySource.
+        """`engine`: a started EchoEngine, or with `playback` a playback.ReplaySource.
 
         `kind_of(peer)` names what a --demo client does (the table then has a Kind column).
         """
@@ -492,6 +491,10 @@ class EchoTuiApp(App[None]):
         if cid is None:
             self.notify("No client is highlighted.", severity="warning")
             return
+        self.show_detail(cid)
+
+    def show_detail(self, cid: int) -> None:
+        """Open the detail screen of client `cid` (Enter and the palette)."""
         self.push_screen(ClientDetail(cid))
 
     def action_trace(self) -> None:
@@ -564,25 +567,29 @@ class EchoTuiApp(App[None]):
     # -- replay ------------------------------------------------------------------------------
 
     def action_play(self) -> None:
-        self._playback_changed(self.playback.toggle_pause)  # type: ignore[union-attr]
+        if self.playback is not None:  # check_action offers playback keys only in replay
+            self._playback_changed(self.playback.toggle_pause)
 
     def action_hold(self) -> None:
         self.action_play()
 
     def action_seek(self, seconds: float) -> None:
         playback = self.playback
-        self._playback_changed(lambda: playback.seek(playback.position + seconds))  # type: ignore[union-attr]
+        if playback is not None:
+            self._playback_changed(lambda: playback.seek(playback.position + seconds))
 
     def action_seek_to(self, position: float) -> None:
         playback = self.playback
-        end = playback.timeline.duration  # type: ignore[union-attr]
-        self._playback_changed(lambda: playback.seek(end if position < 0 else position))  # type: ignore[union-attr]
+        if playback is not None:
+            end = playback.timeline.duration
+            self._playback_changed(lambda: playback.seek(end if position < 0 else position))
 
     def action_speed(self, step: int) -> None:
         playback = self.playback
-        index = SPEEDS.index(playback.speed) + step  # type: ignore[union-attr]
-        speed = SPEEDS[max(0, min(len(SPEEDS) - 1, index))]
-        self._playback_changed(lambda: playback.set_speed(speed))  # type: ignore[union-attr]
+        if playback is not None:
+            index = SPEEDS.index(playback.speed) + step
+            speed = SPEEDS[max(0, min(len(SPEEDS) - 1, index))]
+            self._playback_changed(lambda: playback.set_speed(speed))
 
     def _playback_changed(self, change: Callable[[], None]) -> None:
         change()

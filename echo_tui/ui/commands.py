@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
@@ -19,7 +20,6 @@ from textual.content import Content
 from echo_tui.engine.config import SELECTOR_CLASSES, available_selectors
 from echo_tui.engine.events import MUTED
 from echo_tui.text import escape
-from echo_tui.ui.screens.client_detail import ClientDetail
 from echo_tui.ui.widgets.clients_table import COLUMNS
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
         yield PaletteCommand(
             f"Sort by {column.label}",
             "Again: reverse the order",
-            lambda k=column.key: app.table.sort_by(k),
+            partial(app.table.sort_by, column.key),
         )
     current = app.engine.selector_name
     for name in available_selectors() if live else ():
@@ -71,7 +71,7 @@ def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
             yield PaletteCommand(
                 f"Switch selector to {cls}",
                 "Move every socket to a new selector, live",
-                lambda n=name: app.switch_selector(n),
+                partial(app.switch_selector, name),
             )
     from echo_tui.ui.app import REFRESH_RATES  # app.py imports this module
 
@@ -80,7 +80,7 @@ def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
             yield PaletteCommand(
                 f"Refresh {hz:g} Hz",
                 "How often the view updates",
-                lambda hz=hz: setattr(app, "refresh_hz", hz),
+                partial(setattr, app, "refresh_hz", hz),
             )
     yield PaletteCommand("Help", "Every key binding", app.action_help)
 
@@ -94,16 +94,16 @@ def client_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
         yield PaletteCommand(
             f"Show {name}",
             "Its counters, state and recent events",
-            lambda c=cid: app.push_screen(ClientDetail(c)),
+            partial(app.show_detail, cid),
         )
         yield PaletteCommand(
-            f"Kick {name}", "Close this connection (asks first)", lambda c=cid: app.confirm_kick(c)
+            f"Kick {name}", "Close this connection (asks first)", partial(app.confirm_kick, cid)
         )
         muted = client.stats.state == MUTED
         yield PaletteCommand(
             f"{'Unmute' if muted else 'Mute'} {name}",
             "Read from this client again" if muted else "Stop reading from this client",
-            lambda c=cid, m=not muted: app.set_muted(c, m),
+            partial(app.set_muted, cid, not muted),
         )
 
 

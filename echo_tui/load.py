@@ -42,9 +42,8 @@ from echo_tui.arguments import (
     size_type,
 )
 from echo_tui.portable import raise_fd_limit
-from echo_tui.units import format_size
+from echo_tui.units import MIB, format_size
 
-MIB = 1024 * 1024
 HEADER = struct.Struct(">II")  # connection number, sequence number
 READ = 0x001  # select.EPOLLIN
 WRITE = 0x004  # select.EPOLLOUT

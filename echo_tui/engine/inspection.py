@@ -1,8 +1,8 @@
-"""What the engine records for the one client a detail screen inspects, and for the trace.
+"""What the engine records for the one client a detail screen inspects (the trace is
+tracer.py's).
 
-Both cost nothing unless asked for: a client's interest changes and received
-bytes are recorded only while it is inspected, and the trace reads the state
-handlers leave behind (counters, masks) rather than adding work to them.
+It costs nothing unless asked for: a client's interest changes and received
+bytes are recorded only while it is inspected.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+MIB = 1 << 20
 _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 
@@ -52,7 +53,7 @@ def format_duration(seconds: float) -> str:
 _SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+) *([a-z]*)", re.IGNORECASE)
 _SIZE_FACTORS = {
     "": 1, "b": 1,
-    "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20,
+    "k": 1 << 10, "kib": 1 << 10, "m": MIB, "mib": MIB,
     "g": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tib": 1 << 40,
     "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
 }  # fmt: skip
@@ -75,7 +76,7 @@ def format_size(size: int) -> str:
     """262144 -> '256KiB': the largest binary unit that divides `size` exactly, else bytes.
 
     The inverse of parse_size, for defaults shown in --help."""
-    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+    for unit, factor in (("GiB", 1 << 30), ("MiB", MIB), ("KiB", 1 << 10)):
         if size and size % factor == 0:
             return f"{size // factor}{unit}"
     return str(size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import selectors
 from dataclasses import dataclass
 
-MIB = 1024 * 1024
+from echo_tui.units import MIB
 
 SELECTOR_CLASSES: dict[str, str] = {
     "select": "SelectSelector",

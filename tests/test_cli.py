@@ -98,10 +98,12 @@ def test_headless_prints_the_address_then_stats_lines() -> None:
         with socket.create_connection((host, port), timeout=5) as client:
             client.sendall(b"x" * 1000)
             recv_exactly(client, 1000)
-            line = wait_for(lambda: _line_with(process, "connections 1"), timeout=5)
+            line = wait_for(lambda: _line_with(process, "clients 1"), timeout=5)
     assert re.search(
-        r"in 1000 B .* out 1000 B .* msgs/s [\d.]+ +selects/s [\d.]+ +events/select", line
-    )
+        r"clients 1  in [\d.]+ K?i?B/s  out [\d.]+ K?i?B/s  pending 0 B"
+        r"  selects/s [\d.]+k?  per select [\d.]+  busy \d+%",
+        line,
+    ), line
 
 
 def _line_with(process: subprocess.Popen[str], text: str) -> str | None:

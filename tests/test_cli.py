@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 
@@ -362,12 +363,17 @@ def test_refresh_accepts_only_the_rates_the_dashboard_has() -> None:
     "args",
     [
         ["--port", "0"],
-        # Refused before the file is read: a missing one would be another error.
-        ["replay", "no-such-recording.jsonl"],
+        # Refused before the file is read (it is no recording): reading may take a while.
+        ["replay", "{garbage}"],
     ],
     ids=["live", "replay"],
 )
-def test_the_dashboard_refuses_to_start_without_a_terminal(redirect: str, args: list[str]) -> None:
+def test_the_dashboard_refuses_to_start_without_a_terminal(
+    redirect: str, args: list[str], tmp_path: Path
+) -> None:
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_bytes(b"no recording\n")
+    args = [arg.format(garbage=garbage) for arg in args]
     master, slave = os.openpty() if hasattr(os, "openpty") else (None, None)
     if slave is None:
         pytest.skip("no pseudo-terminals on this platform")
@@ -383,3 +389,18 @@ def test_the_dashboard_refuses_to_start_without_a_terminal(redirect: str, args: 
     [line] = done.stderr.splitlines()
     assert re.match(r"echo-tui( replay)?: error: the dashboard needs a terminal", line), line
     assert "--headless" in line
+
+
+def test_replaying_a_missing_file_without_a_terminal_names_the_file() -> None:
+    """The likelier mistake first: a wrong name, not the missing terminal."""
+    done = subprocess.run(
+        [*COMMAND, "replay", "missing.jsonl.gz"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "echo-tui replay: error: cannot read missing.jsonl.gz: No such file or directory\n"
+    )

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from echo_tui import __version__
+from echo_tui.cli import print_summary
 from echo_tui.engine.config import available_selectors
 from echo_tui.ui.app import REFRESH_RATES
 from tests.helpers import recv_exactly, wait_for
@@ -404,3 +405,15 @@ def test_replaying_a_missing_file_without_a_terminal_names_the_file() -> None:
     assert done.stderr == (
         "echo-tui replay: error: cannot read missing.jsonl.gz: No such file or directory\n"
     )
+
+
+def test_quitting_the_dashboard_prints_the_headless_summary(make_engine, connect, capsys) -> None:
+    engine = make_engine()
+    client = connect(engine.address)
+    client.sendall(b"x")
+    assert recv_exactly(client, 1) == b"x"
+    engine.stop()  # as the app does when it quits; the last snapshot waits in the channel
+    print_summary(engine, None)
+    out = capsys.readouterr().out
+    assert out.startswith("summary: up ") and out.count("\n") == 1
+    assert "accepted 1  closed 1 (shutdown 1)  in 1 B  out 1 B" in out

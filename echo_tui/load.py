@@ -41,6 +41,7 @@ from echo_tui.arguments import (
     port_type,
     size_type,
 )
+from echo_tui.client import connect_failure
 from echo_tui.portable import raise_fd_limit
 from echo_tui.units import MIB, format_size
 
@@ -244,8 +245,8 @@ class LoadClient:
             try:
                 sock = socket.create_connection((spec.host, spec.port), spec.connect_timeout)
             except OSError as exc:
-                reason = exc.strerror or str(exc) or type(exc).__name__
-                self.result.connect_error = f"cannot connect to {spec.host}:{spec.port}: {reason}"
+                failure = connect_failure(spec.host, spec.port, exc, spec.connect_timeout)
+                self.result.connect_error = failure
                 self.close()
                 return False
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

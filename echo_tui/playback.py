@@ -16,7 +16,7 @@ from itertools import chain
 
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import EngineError, LifecycleEvent, Snapshot
-from echo_tui.recording import Header, Record
+from echo_tui.recording import ClientKind, Header, Record
 from echo_tui.timeline import LOG_AFTER_SEEK, Timeline, fold
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
@@ -98,7 +98,7 @@ class ReplayChannel:
                         delta = snapshot if delta is None else snapshot.merged_after(delta)
                 case EngineError() as failure:
                     error = failure
-                case str():  # a note of the recorder's
+                case str() | ClientKind():  # a note of the recorder's; a --demo kind
                     pass
                 case event:
                     events.append(event)
@@ -126,6 +126,10 @@ class ReplaySource:
         self.started_at = header.started_at
         self.error: EngineError | None = None
         self.stopped = threading.Event()
+
+    def kind_of(self, peer: str) -> str | None:
+        """What the --demo client at `peer` did, as recorded (None: not a demo client)."""
+        return self.timeline.kinds.get(peer)
 
     def stop(self, timeout: float = 0.0) -> None:
         """Nothing runs: playback ends with the app."""

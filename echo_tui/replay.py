@@ -28,7 +28,7 @@ from echo_tui.cli import (
 from echo_tui.engine.events import EngineError, Snapshot
 from echo_tui.headless import Report, final_line, print_line, report_line
 from echo_tui.playback import SPEEDS, ReplaySource
-from echo_tui.recording import RecordingError
+from echo_tui.recording import ClientKind, RecordingError, open_for_reading
 from echo_tui.signal_safe import SignalSafeEvent
 from echo_tui.text import escape
 from echo_tui.timeline import Timeline
@@ -66,7 +66,7 @@ def replay_headless(
                 report.take([], snapshot)
             case EngineError():
                 failed = True
-            case str():  # a note of the recorder's
+            case str() | ClientKind():  # a note of the recorder's; a --demo kind
                 pass
             case event:
                 report.take([event], None)
@@ -109,6 +109,10 @@ def replay_main(argv: list[str]) -> int:
         args = build_parser().parse_args(argv)
         if args.json and not args.headless:
             raise UsageError("--json applies only with --headless")
+        try:
+            open_for_reading(args.file).close()  # a missing file first: the likelier mistake
+        except RecordingError as exc:
+            raise UsageError(str(exc)) from None
         check_mode(args)  # before reading the whole file
         interrupt_on_stop_signals()  # reading may take a while
         try:
@@ -168,5 +172,6 @@ def _replay(
         clock=source.wall_clock,
         playback=source.channel,
         theme=args.theme,
+        kind_of=source.kind_of if timeline.kinds else None,
     )
     return run_app(app, stop, backstop)

@@ -20,6 +20,19 @@ def format_bytes(size: float) -> str:
     raise AssertionError("unreachable")
 
 
+def format_bytes_short(size: float) -> str:
+    """At most 8 cells, three significant digits: '1.23 KiB', '12.3 KiB', '1013 KiB'."""
+    value = float(size)
+    for unit in _BYTE_UNITS:
+        if abs(value) < 1024 or unit == _BYTE_UNITS[-1]:
+            break
+        value /= 1024
+    if unit == "B":
+        return f"{int(value)} B"
+    decimals = 2 if abs(round(value, 2)) < 10 else 1 if abs(round(value, 1)) < 100 else 0
+    return f"{value:.{decimals}f} {unit}"
+
+
 def format_rate(per_second: float) -> str:
     """Bytes per second: '12.0 KiB/s'."""
     return f"{format_bytes(per_second)}/s"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-MIB = 1 << 20
+from echo_tui.engine.config import MIB
+
 _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 

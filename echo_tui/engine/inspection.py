@@ -11,13 +11,13 @@ import selectors
 from collections import deque
 from typing import TYPE_CHECKING
 
+from echo_tui.engine.config import MIB
 from echo_tui.engine.events import (
     INTEREST_CHANGES,
     PREVIEW_BYTES,
     Inspected,
     InterestChange,
 )
-from echo_tui.units import MIB
 
 if TYPE_CHECKING:
     from echo_tui.engine.connection import Connection

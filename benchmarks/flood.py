@@ -12,32 +12,43 @@ echo buffers fill (up to --max-buffer each, until --max-total-buffer stops the
 reading: "filled at", the flood's last accepted bytes); after that it serves
 the bystander alone, and what its echo waits is the machine's doing.  Printed
 per run: the bystander's worst round trip, its worst while the buffers fill
-and after, p99 and median, the flood the server took and its CPU; then per
-engine the median and range over the runs.  `--baseline DIR` alternates runs with the engine of
-another checkout.  This process's garbage collector is off while it times.
+and after, its p99; the server's longest select() round in thread CPU and in
+wall-clock time (it runs under select_probe.py), the flood it took and its
+CPU; then per engine the median and range over the runs.  `--baseline DIR`
+alternates runs with the engine of another checkout.  This process's garbage
+collector is off while it times.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import socket
 import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from harness import (
+    ENGINE_COMMAND,
+    HERE,
+    PYTHON,
+    REPO,
+    Server,
     add_baseline_option,
     check_baseline,
     cpu_seconds,
     machine,
-    start_compared,
+    start_server,
     table,
 )
 
 CHUNK = b"\x5a" * 65536
 MESSAGE_SIZE = 1024
 MIB = 1024 * 1024
+SUMMARY = ("worst", "while_filling", "longest_cpu", "p99")  # per engine, over the runs
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -91,9 +102,23 @@ def echo(bystander: socket.socket, message: bytes) -> float:
     return time.perf_counter() - started
 
 
+def start_probed(name: str, baseline: Path | None, probe: Path) -> Server:
+    """echo-tui's engine, or the --baseline checkout's, with its select() rounds timed."""
+    checkout = REPO if name == "echo-tui" else baseline.resolve()  # type: ignore[union-attr]
+    command = [PYTHON, str(HERE / "select_probe.py"), str(probe), *ENGINE_COMMAND[3:]]
+    return start_server(name, cwd=checkout, command=command)
+
+
 def run(name: str, args: argparse.Namespace) -> dict:
     """One flood against a fresh server `name`."""
-    server = start_compared(name, args.baseline)
+    with tempfile.TemporaryDirectory() as scratch:
+        probe = Path(scratch) / "rounds.json"
+        result = flood(start_probed(name, args.baseline, probe), args)
+        return result | json.loads(probe.read_text())
+
+
+def flood(server: Server, args: argparse.Namespace) -> dict:
+    """The flood and the bystander's round trips against `server`, which is stopped then."""
     sockets: list[socket.socket] = []
     try:
         address = (server.host, server.port)
@@ -124,9 +149,9 @@ def run(name: str, args: argparse.Namespace) -> dict:
             gc.enable()
         cpu = cpu_seconds(server.pid) - cpu_before
     finally:
+        server.stop()  # first: its rounds then count no teardown of the flood
         for sock in sockets:
             sock.close()
-        server.stop()
     while_filling, after = max(trips[:filling], default=0.0), max(trips[filling:], default=0.0)
     trips.sort()
     return {
@@ -135,8 +160,6 @@ def run(name: str, args: argparse.Namespace) -> dict:
         "filled_at": filled_at,
         "after": after,
         "p99": trips[int(len(trips) * 0.99)],
-        "p50": statistics.median(trips),
-        "trips": len(trips),
         "flooded": flooded,
         "server_core": cpu / args.duration,
     }
@@ -165,20 +188,21 @@ def main(argv: list[str] | None = None) -> int:
     print()
     rows = [
         [name, str(i + 1), ms(r["worst"]), ms(r["while_filling"]), f"{r['filled_at']:.1f}",
-         ms(r["after"]), ms(r["p99"]), ms(r["p50"]),
-         f"{r['trips']:,}", f"{r['flooded'] / MIB:,.0f}", f"{r['server_core']:.0%}"]
+         ms(r["after"]), ms(r["p99"]), ms(r["longest_cpu"]), ms(r["longest_wall"]),
+         f"{r['rounds']:,}", f"{r['flooded'] / MIB:,.0f}", f"{r['server_core']:.0%}"]
         for name, runs in results.items()
         for i, r in enumerate(runs)
     ]  # fmt: skip
     headers = ["server", "run", "worst ms", "while filling ms", "filled at s", "after ms",
-               "p99 ms", "p50 ms", "round trips", "flood MiB", "server CPU"]  # fmt: skip
+               "p99 ms", "longest round CPU ms", "wall ms", "rounds", "flood MiB",
+               "server CPU"]  # fmt: skip
     print(table(headers, rows))
     print()
     summary = [
-        [name, *(spread([r[key] for r in runs]) for key in ("worst", "while_filling", "p99"))]
+        [name, *(spread([r[key] for r in runs]) for key in SUMMARY)]
         for name, runs in results.items()
     ]
-    headers = ["server", "worst ms", "worst while filling ms", "p99 ms"]
+    headers = ["server", "worst ms", "worst while filling ms", "longest round CPU ms", "p99 ms"]
     print("Median (range) over the runs:")
     print(table(headers, summary))
     return 0

@@ -9,27 +9,28 @@ from collections import deque
 # With one send() per EVENT_WRITE, it bounds what a select() round does for each client
 # that sends but does not read: a flood of them cannot make a round long.
 PENDING_READ = 16 * 1024
-# A first chunk with less than this left to send is joined with the small chunks behind
-# it, up to SEND_SIZE, so a backlog of small reads drains in few send() calls.
+# Reads shorter than this are copied into a tail chunk that grows up to about this size,
+# rather than held each as an object of its own: a client dripping a few bytes at a
+# time would otherwise hold some 40 bytes of object per few bytes pending (the memory
+# bounds count bytes pending), and its backlog would drain one send() per read.
 SMALL = 16 * 1024
-SEND_SIZE = 64 * 1024
 
 
 class OutputBuffer:
-    """A queue of bytes chunks, the first sent from `offset` on.
+    """A queue of chunks, the first sent from `offset` on.
 
-    Appending keeps the chunk itself and a send takes from a memoryview of the first:
-    what is held is never copied, except that a run of small chunks is joined (at most
-    SEND_SIZE bytes and one chunk more) before it is sent.  One send() per call, at
-    most one chunk: a call's work is bounded whatever the socket would take.  len() is
-    the bytes still to send, kept as a running count.
+    A read of SMALL or more is held as it is, and a send takes from a memoryview of
+    the first chunk: what is held is never copied, except that short reads are copied
+    once into a growing tail chunk (a bytearray).  One send() per call, at most one
+    chunk: a call's work is bounded whatever the socket would take.  len() is the
+    bytes still to send, kept as a running count.
     """
 
     __slots__ = ("_chunks", "_offset", "_size")
 
     def __init__(self, data: bytes = b"", offset: int = 0) -> None:
         """Hold `data` from `offset` on (offset < len(data)), or nothing."""
-        self._chunks: deque[bytes] = deque([data] if data else ())
+        self._chunks: deque[bytes | bytearray] = deque([data] if data else ())
         self._offset = offset
         self._size = len(data) - offset
 
@@ -38,7 +39,13 @@ class OutputBuffer:
 
     def append(self, data: bytes) -> None:
         """Queue `data` (not empty) behind what is held."""
-        self._chunks.append(data)
+        chunks = self._chunks
+        if len(data) >= SMALL:
+            chunks.append(data)
+        elif chunks and type(chunks[-1]) is bytearray and len(chunks[-1]) < SMALL:
+            chunks[-1] += data  # the tail grows in place (amortised, no copy of its bytes)
+        else:
+            chunks.append(bytearray(data))
         self._size += len(data)
 
     def send(self, sock: socket.socket) -> int:
@@ -48,8 +55,6 @@ class OutputBuffer:
         """
         chunks = self._chunks
         first = chunks[0]
-        if len(first) - self._offset < SMALL and len(chunks) > 1 and len(chunks[1]) < SMALL:
-            first = self._join_small()
         offset = self._offset
         sent = sock.send(memoryview(first)[offset:] if offset else first)
         self._size -= sent
@@ -59,17 +64,3 @@ class OutputBuffer:
         else:
             self._offset = offset + sent
         return sent
-
-    def _join_small(self) -> bytes:
-        """Join the rest of the first chunk with the small ones behind it; the new first."""
-        chunks = self._chunks
-        joined: list[bytes | memoryview] = [memoryview(chunks.popleft())[self._offset :]]
-        size = len(joined[0])
-        while chunks and size < SEND_SIZE and len(chunks[0]) < SMALL:
-            chunk = chunks.popleft()
-            joined.append(chunk)
-            size += len(chunk)
-        first = b"".join(joined)
-        chunks.appendleft(first)
-        self._offset = 0
-        return first

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+import tracemalloc
 from collections.abc import Iterator
 
 import pytest
 
-from echo_tui.engine.output import SEND_SIZE, SMALL, OutputBuffer
+from echo_tui.engine.output import SMALL, OutputBuffer
 from tests.helpers import recv_exactly
 
 
@@ -95,20 +96,44 @@ def test_what_is_held_is_sent_from_the_chunk_itself(pair) -> None:
     assert last is second  # never a copy
 
 
-def test_small_chunks_are_joined_into_one_send(pair) -> None:
+def message(number: int) -> bytes:
+    return number.to_bytes(10, "big")
+
+
+def test_short_reads_are_held_compactly_and_drain_in_few_sends(pair) -> None:
+    """A client dripping 10 B reads: held in a few tail chunks, not an object per read
+    (about 5x the bytes pending), and sent in about one send() per SMALL bytes."""
     sender, receiver = pair
     sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-    messages = [os.urandom(100) for _ in range(2000)]  # 200,000 B, a small read each
-    buffer = OutputBuffer(messages[0])
-    for message in messages[1:]:
-        buffer.append(message)
+    messages = range(50_000)  # 500,000 B, each read a bytes object made as it comes
+    tracemalloc.start()
+    try:
+        buffer = OutputBuffer(message(0))
+        for number in messages[1:]:
+            buffer.append(message(number))
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 2 * 500_000
     offered = Offered(sender)
     received = bytearray()
     while buffer:
         received += recv_exactly(receiver, buffer.send(offered))  # type: ignore[arg-type]
-    assert received == b"".join(messages)
-    assert len(offered.offered) <= 200_000 // SEND_SIZE + 1  # not 2,000 sends
-    assert all(len(joined) <= SEND_SIZE + SMALL for joined in offered.offered)
+    assert received == b"".join(map(message, messages))
+    assert len(offered.offered) <= 500_000 // SMALL + 2  # not 50,000 sends
+
+
+def test_a_short_read_after_a_long_one_starts_a_tail_and_order_is_kept(pair) -> None:
+    sender, receiver = pair
+    long, short, shorter = os.urandom(2 * SMALL), os.urandom(100), os.urandom(7)
+    buffer = OutputBuffer(short, 40)
+    buffer.append(long)
+    buffer.append(short)
+    buffer.append(shorter)
+    received = bytearray()
+    while buffer:
+        received += recv_exactly(receiver, buffer.send(sender))
+    assert received == short[40:] + long + short + shorter
 
 
 def test_an_empty_buffer() -> None:

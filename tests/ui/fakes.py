@@ -1,7 +1,8 @@
 """A stand-in engine fed by hand-made snapshots: only for deterministic SVG snapshots.
 
 Behaviour is tested against the real engine (test_app.py); this exists so the
-pictures do not depend on timing, ports or the clock.
+pictures do not depend on timing, ports or the clock.  It is a source.Source and
+source.Controls (mypy checks the assignments below), as the engine is.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from concurrent.futures import Future
 from selectors import EVENT_READ as READ
 from selectors import EVENT_WRITE as WRITE
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import (
@@ -36,6 +38,8 @@ from echo_tui.engine.events import (
     Snapshot,
     Totals,
 )
+from echo_tui.source import Controls, Source
+from echo_tui.ui.app import EchoTuiApp
 
 START = 1_700_000_000.0  # wall clock of the engine start, 2023-11-14 22:13:20 UTC
 PORT = 7777
@@ -83,6 +87,23 @@ class FakeEngine:
 
     def step(self) -> None:
         pass
+
+
+if TYPE_CHECKING:  # what the dashboard takes: the fake must stay one
+    _source: Source = FakeEngine()
+    _controls: Controls = FakeEngine()
+
+
+def fake_app(**options: Any) -> EchoTuiApp:
+    """The dashboard watching and commanding a FakeEngine."""
+    engine = FakeEngine()
+    return EchoTuiApp(engine, engine, **options)
+
+
+def fed(app: EchoTuiApp) -> EventChannel:
+    """The channel of the FakeEngine `app` watches: put snapshots and events there."""
+    assert isinstance(app.source, FakeEngine)
+    return app.source.channel
 
 
 class Traffic:

@@ -34,6 +34,7 @@ ACTIONS: tuple[Action, ...] = get_args(Action)
 NO_CONTROLS = "no server takes commands from this view"
 
 
+@runtime_checkable  # the tests check the engine, the replay and the fakes
 class Channel(Protocol):
     """Where a source's events, snapshots and traced calls wait for the dashboard."""
 
@@ -46,6 +47,7 @@ class Channel(Protocol):
         ...
 
 
+@runtime_checkable  # the tests check the engine, the replay and the fakes
 class Source(Protocol):
     """What the dashboard reads: the channel, the engine's error, and who it watches."""
 
@@ -82,6 +84,7 @@ class Source(Protocol):
         ...
 
 
+@runtime_checkable  # the tests check the engine, the replay and the fakes
 class Controls(Protocol):
     """What the dashboard may ask, each answered as the engine answers (a Future)."""
 

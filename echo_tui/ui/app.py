@@ -82,7 +82,7 @@ HEIGHT_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-short"), (34, "-tall")]
 
 
 class EchoTuiApp(App[None]):
-    """The echo-tui dashboard over a started EchoEngine."""
+    """The echo-tui dashboard over a Source, offering what its Controls support."""
 
     CSS_PATH = "echo_tui.tcss"
     NOTIFICATION_TIMEOUT = 3  # seconds (Textual: 5): toasts stack over the log and the table

@@ -495,6 +495,7 @@ def _run_dashboard(
 
     app = EchoTuiApp(
         engine,
+        engine,  # it takes the dashboard's commands too
         refresh_hz=args.refresh,
         warning=warning,
         metrics_url=metrics_url,

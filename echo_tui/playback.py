@@ -15,7 +15,7 @@ from dataclasses import fields
 from itertools import chain
 
 from echo_tui.engine.config import EngineConfig
-from echo_tui.engine.events import EngineError, LifecycleEvent, Snapshot
+from echo_tui.engine.events import EngineError, LifecycleEvent, SelectCall, Snapshot
 from echo_tui.recording import ClientKind, Header, Record
 from echo_tui.timeline import LOG_AFTER_SEEK, Timeline, fold
 
@@ -107,14 +107,17 @@ class ReplayChannel:
             return events[-LOG_AFTER_SEEK:], self._state, error
         return events, delta, error
 
+    def take_trace(self, last: int | None = None) -> list[SelectCall]:
+        """Always none: a recording has the counters, not each select() call."""
+        return []
+
 
 class ReplaySource:
-    """The engine's read side, played back from a recording: what the dashboard watches.
+    """A source.Source played back from a recording: what the dashboard watches.
 
-    No socket is opened; commands are not offered in replay (the app checks `replay`).
+    No socket is opened, and there are no controls (the dashboard offers no command);
+    `channel` has the playback's own controls: pause, seek and speed.
     """
-
-    replay = True
 
     def __init__(self, timeline: Timeline, clock: Callable[[], float] = time.monotonic) -> None:
         header = timeline.header

@@ -168,7 +168,7 @@ def _replay(
     source = ReplaySource(timeline)
     source.channel.set_speed(speed)
     app = EchoTuiApp(
-        source,  # type: ignore[arg-type]
+        source,
         clock=source.wall_clock,
         playback=source.channel,
         theme=args.theme,

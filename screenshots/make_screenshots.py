@@ -45,7 +45,7 @@ async def shoot(
     engine.start()
     with DemoSwarm() as swarm:
         swarm.start(*engine.address, CLIENTS)
-        app = EchoTuiApp(engine, theme=theme, kind_of=swarm.kind_of)  # as `--demo` does
+        app = EchoTuiApp(engine, engine, theme=theme, kind_of=swarm.kind_of)  # as `--demo` does
         async with app.run_test(size=size) as pilot:
             await pilot.pause(WARM_UP)
             for name, keys in shots:
@@ -96,7 +96,7 @@ async def shoot_replay(size: tuple[int, int]) -> None:
         recorder.stop()
         source = ReplaySource(Timeline(path))
         app = EchoTuiApp(
-            source,  # type: ignore[arg-type]
+            source,
             clock=source.wall_clock,
             playback=source.channel,
             kind_of=source.kind_of,

@@ -4,6 +4,9 @@
   (it runs headless, in tests and under any front end);
 - the dashboard (`echo_tui.ui`) imports no command module: the command line
   builds the dashboard, never the other way round;
+- the seam (`echo_tui.source`, the dashboard's Source and Controls) imports only
+  the standard library and the engine: a source (remote, probe) implements it
+  without Textual;
 - the probe (once it exists) imports only the standard library: it runs inside
   other people's programs.
 
@@ -92,6 +95,10 @@ def test_the_engine_imports_only_the_standard_library_and_portable() -> None:
 
 def test_the_dashboard_imports_no_command_module() -> None:
     assert inside("echo_tui.ui", COMMAND_MODULES) == []
+
+
+def test_the_seam_imports_only_the_standard_library_and_the_engine() -> None:
+    assert outside("echo_tui.source", ("echo_tui.engine",)) == []
 
 
 @pytest.mark.skipif(not modules_under("echo_tui.probe"), reason="no probe yet")

@@ -116,7 +116,7 @@ def test_swarm_process_runs_as_a_module_and_rejects_bad_arguments() -> None:
 
 async def test_demo_5_shows_5_clients_on_the_dashboard(engine, swarm) -> None:
     """What `echo-tui --demo 5` does: the swarm next to the real app, then gone after exit."""
-    app = EchoTuiApp(engine, refresh_hz=10)
+    app = EchoTuiApp(engine, engine, refresh_hz=10)
     swarm.start(*engine.address, 5)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: len(client_ids(app)) == 5, timeout=10)
@@ -128,7 +128,7 @@ async def test_demo_5_shows_5_clients_on_the_dashboard(engine, swarm) -> None:
 
 async def test_the_kind_column_names_each_demo_client(engine, swarm, connect) -> None:
     """The swarm reports (address, behaviour) through a pipe; other clients get no kind."""
-    app = EchoTuiApp(engine, refresh_hz=10, kind_of=swarm.kind_of)
+    app = EchoTuiApp(engine, engine, refresh_hz=10, kind_of=swarm.kind_of)
     swarm.start(*engine.address, len(BEHAVIOURS))
     stranger = connect(engine.address)
     async with app.run_test(size=(140, 40)) as pilot:

@@ -202,7 +202,7 @@ async def test_metrics_keep_counting_while_the_dashboard_is_paused(
     engine, connect, serve_metrics
 ) -> None:
     metrics = serve_metrics(engine)
-    app = EchoTuiApp(engine, metrics_url=metrics.url)
+    app = EchoTuiApp(engine, engine, metrics_url=metrics.url)
     async with app.run_test(size=(120, 40)) as pilot:
         assert f"Prometheus metrics on {metrics.url}" in log_text(app)
         await pilot.press("p")

@@ -325,7 +325,7 @@ async def test_the_dashboard_replays_what_the_live_one_showed(tmp_path: Path, co
     recorder = Recorder(engine, path)
     engine.start()
     recorder.start()
-    live = EchoTuiApp(engine)
+    live = EchoTuiApp(engine, engine)
     async with live.run_test(size=(120, 40)) as pilot:
         clients = [connect(engine.address) for _ in range(3)]
         for n, sock in enumerate(clients):
@@ -345,7 +345,7 @@ async def test_the_dashboard_replays_what_the_live_one_showed(tmp_path: Path, co
         r.t for r in timeline.records() if isinstance(r.item, Snapshot) and r.item.seq == seen_at
     )
     source = ReplaySource(timeline)
-    replay = EchoTuiApp(source, clock=source.wall_clock, playback=source.channel)  # type: ignore[arg-type]
+    replay = EchoTuiApp(source, clock=source.wall_clock, playback=source.channel)
     async with replay.run_test(size=(120, 40)) as pilot:
         await pilot.press("space")  # pause
         assert source.channel.paused
@@ -378,7 +378,7 @@ async def test_a_seek_clears_the_traffic_history_on_screen_at_once(tmp_path: Pat
     timeline = Timeline(path)
     clock = [0.0]
     source = ReplaySource(timeline, clock=lambda: clock[0])
-    replay = EchoTuiApp(source, clock=source.wall_clock, playback=source.channel)  # type: ignore[arg-type]
+    replay = EchoTuiApp(source, clock=source.wall_clock, playback=source.channel)
     async with replay.run_test(size=(120, 40)) as pilot:
         panel = replay.traffic_panel
         while not source.channel.at_end:

@@ -58,7 +58,7 @@ def test_a_replay_in_a_terminal_shows_the_theme_chosen(tmp_path: Path, pty_app) 
 
 
 async def test_the_theme_applies_and_the_palette_switches_it(engine: EchoEngine) -> None:
-    app = EchoTuiApp(engine, theme="textual-light")
+    app = EchoTuiApp(engine, engine, theme="textual-light")
     async with app.run_test(size=(100, 30)) as pilot:
         assert app.theme == "textual-light" and not app.current_theme.dark
         await pilot.press("ctrl+p")

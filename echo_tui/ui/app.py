@@ -1,8 +1,9 @@
-"""EchoTuiApp: the dashboard. A timer drains the engine's channel and applies it by diff.
+"""EchoTuiApp: the dashboard. A timer drains the source's channel and applies it by diff.
 
+It watches a Source and, given Controls, offers what they support (echo_tui.source).
 The app never starts the engine (the CLI does, so bind errors come before the
-UI) but stops it on unmount.  Nothing here runs in the engine thread: command
-futures are polled on the same timer, never called back across threads.
+UI) but stops the source on unmount.  Nothing here runs in the engine thread:
+command futures are polled on the same timer, never called back across threads.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from echo_tui.engine.config import available_selectors
 from echo_tui.engine.connection import format_peer
 from echo_tui.engine.events import MUTED, CommandResult, EngineError, Snapshot
 from echo_tui.playback import SPEEDS
+from echo_tui.source import Action, Controls, Source, unavailable
 from echo_tui.text import escape, safe_text
 from echo_tui.ui import REFRESH_RATES
 from echo_tui.ui.commands import DashboardCommands
 from echo_tui.ui.model import ClientModel, matcher
+from echo_tui.ui.offered import NEEDS, not_offered
 from echo_tui.ui.screens.client_detail import ClientDetail
 from echo_tui.ui.screens.confirm import ConfirmScreen
 from echo_tui.ui.screens.help import HelpScreen
@@ -48,29 +51,23 @@ from echo_tui.units import format_bytes, format_duration
 if TYPE_CHECKING:
     from textual.driver import Driver
 
-    from echo_tui.engine.server import EchoEngine
     from echo_tui.playback import ReplayChannel
     from echo_tui.recording import Recorder
 
 KICK = Binding.Group("Kick", compact=True)  # the footer shows "kK Kick"; help tells them apart
 RATE = Binding.Group("Rate", compact=True)
 PLAYBACK = Binding.Group("Playback")
-# What only a running server can do: not offered in replay (nor pausing the view: in
-# replay space pauses the playback).
-_SERVER_ACTIONS = frozenset(
-    {"kick", "kick_matching", "mute", "unmute", "choose_selector", "detail", "trace"}
-)
-_LIVE_ACTIONS = _SERVER_ACTIONS | {"pause", "resume"}
-# In replay these keys say in one line why they do nothing.
-_NOT_IN_REPLAY = (
-    ("t", "the select() trace (a recording has the counters, not each call)"),
-    ("enter", "a client's detail (its counters are in the table)"),
-    ("k,K", "kicking: no server runs in a replay"),
-    ("m", "muting: no server runs in a replay"),
-    ("S", "switching the selector: no server runs in a replay"),
+# The keys of actions the controls may not support (and the action): they say why not.
+_NOT_OFFERED_KEYS = (
+    ("k,K", "kick"),
+    ("m", "mute"),
+    ("S", "choose_selector"),
+    ("t", "trace"),
+    ("enter", "detail"),
 )
 _WIDE_ONLY = frozenset({"trace", "sort"})  # in the footer only from 120 columns
 _PLAYBACK_ACTIONS = frozenset({"play", "hold", "seek", "speed", "seek_to"})
+_VIEW_PAUSE = frozenset({"pause", "resume"})  # with a playback, space pauses the playback
 REPLAY_NOTE = (
     "Replay: the dashboard plays a recording back; no server runs, so only the keys that "
     "change the view are offered."
@@ -85,7 +82,7 @@ HEIGHT_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-short"), (34, "-tall")]
 
 
 class EchoTuiApp(App[None]):
-    """The echo-tui dashboard over a started EchoEngine."""
+    """The echo-tui dashboard over a Source, offering what its Controls support."""
 
     CSS_PATH = "echo_tui.tcss"
     NOTIFICATION_TIMEOUT = 3  # seconds (Textual: 5): toasts stack over the log and the table
@@ -159,8 +156,8 @@ class EchoTuiApp(App[None]):
             "escape", "clear_filter", "Clear filter", show=False, tooltip="Clear a kept filter"
         ),
         *(
-            Binding(keys, f"not_in_replay({what!r})", show=False, system=True)
-            for keys, what in _NOT_IN_REPLAY
+            Binding(keys, f"not_offered({action!r})", show=False, system=True)
+            for keys, action in _NOT_OFFERED_KEYS
         ),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Show the help"),
         Binding("q", "quit", "Quit", tooltip="Quit (stops the server)"),
@@ -182,7 +179,8 @@ class EchoTuiApp(App[None]):
 
     def __init__(
         self,
-        engine: EchoEngine,
+        source: Source,
+        controls: Controls | None = None,
         *,
         refresh_hz: float = 5.0,
         warning: str | None = None,
@@ -194,15 +192,17 @@ class EchoTuiApp(App[None]):
         kind_of: Callable[[str], str | None] | None = None,
         recorder: Recorder | None = None,
     ) -> None:
-        """`engine`: a started EchoEngine, or with `playback` a playback.ReplaySource.
+        """Watch `source`; offer what `controls` support (none without: a replay, say).
 
+        A started EchoEngine is both.  `playback`: a recording's playback controls.
         `kind_of(peer)` names what a --demo client does (the table then has a Kind column).
         `recorder`: the --record recorder (the header shows REC and the file's size).
         """
         super().__init__()
         if theme is not None:
             self.theme = theme
-        self.engine = engine
+        self.source = source
+        self.controls = controls
         self.playback = playback
         self.notices = notices  # what else has something to say (the recorder)
         self.kind_of = kind_of
@@ -259,10 +259,10 @@ class EchoTuiApp(App[None]):
 
     def on_mount(self) -> None:
         self.table.focus()
-        if self.playback is None:
-            hint = f"connect with: {connect_command(self.engine.address)}"
+        if self.playback is None:  # played back, the address is where it listened then
+            hint = f"connect with: {connect_command(self.source.address)}"
             self.table.empty_hint = hint
-            address = format_peer(self.engine.address)
+            address = format_peer(self.source.address)
             self.event_log.write(Text(f"Listening on {address}; {hint}", "dim"))
         if self.recorder is not None:
             self.event_log.write(Text(f"Recording to {self.recorder.path}", "dim"))
@@ -272,7 +272,7 @@ class EchoTuiApp(App[None]):
         self.tick()
 
     def on_unmount(self) -> None:
-        self.engine.stop()
+        self.source.stop()
 
     # -- the tick ----------------------------------------------------------------------------
 
@@ -287,13 +287,13 @@ class EchoTuiApp(App[None]):
             return
         with self.batch_update():
             if not self.paused:
-                events, snapshot, error = self.engine.channel.drain()
+                events, snapshot, error = self.source.channel.drain()
                 if self.playback is not None and self.playback.rebuilt:
                     self._start_afresh()
                 log = self.event_log
                 for event in events:
-                    if isinstance(event, CommandResult):  # live: logged from its future
-                        if self.playback is not None:
+                    if isinstance(event, CommandResult):  # ours are logged from the future
+                        if self.controls is None:  # none are ours
                             self._log_result(event)
                     else:
                         log.log_event(event)
@@ -308,7 +308,7 @@ class EchoTuiApp(App[None]):
             self._report_commands()
             for notice in self.notices() if self.notices else ():
                 self.event_log.log_note(self.clock(), notice, ok=False)
-            self._check_engine(error or self.engine.error)
+            self._check_engine(error or self.source.error)
             self._show_header()
             self._offer_mute_or_unmute()
 
@@ -343,7 +343,7 @@ class EchoTuiApp(App[None]):
         if error is not None:
             self.failure = f"engine crashed: {error.message}"
             self.event_log.log_event(error)
-        elif self.engine.stopped.is_set():
+        elif self.source.stopped.is_set():
             self.failure = "engine stopped: the server is no longer running"
         else:
             return
@@ -353,13 +353,13 @@ class EchoTuiApp(App[None]):
 
     def _show_header(self) -> None:
         snapshot = self.snapshot
-        engine = self.engine
+        source = self.source
         status = Status(
-            address=engine.address,
-            selector=engine.selector_name,
+            address=source.address,
+            selector=source.selector_name,
             uptime=None if snapshot is None else int(self.clock() - snapshot.started_at),
             clients=len(self.model.clients),
-            max_clients=engine.config.max_clients,
+            max_clients=source.config.max_clients,
             refresh_hz=self.refresh_hz,
             paused=self.paused,
             dropped=self._dropped_logged,
@@ -383,16 +383,28 @@ class EchoTuiApp(App[None]):
         client = None if cid is None else self.model.clients.get(cid)
         return client is not None and client.stats.state == MUTED
 
+    def unavailable(self, action: Action) -> str | None:
+        """Why the controls do not offer `action`, in a few words; None when they do."""
+        return unavailable(self.controls, action)
+
+    def offers(self, action: str) -> bool:
+        """Whether the controls support what the binding action `action` needs."""
+        need = NEEDS.get(action)
+        return need is None or self.unavailable(need) is None
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Of each pair bound to one key, only the one that applies now is active.
 
-        In replay, what needs a running server is not offered; live, playback is not.
+        What the controls do not support is not offered (its key says why); without
+        a playback, its keys are not; with one, space pauses it rather than the view.
         """
         playback = self.playback
-        if action in _LIVE_ACTIONS and playback is not None:
+        if not self.offers(action):
             return False
-        if action == "not_in_replay":
-            return playback is not None
+        if action == "not_offered":
+            return not self.offers(str(parameters[0]))
+        if action in _VIEW_PAUSE and playback is not None:
+            return False
         if action in _PLAYBACK_ACTIONS:
             if playback is None:
                 return False
@@ -470,8 +482,8 @@ class EchoTuiApp(App[None]):
         )
 
     def _kick(self, conn_id: int, confirmed: bool | None) -> None:
-        if confirmed:
-            self._track(self.engine.kick(conn_id))
+        if confirmed and (controls := self._controls_for("kick")) is not None:
+            self._track(controls.kick(conn_id))
 
     def action_kick_matching(self) -> None:
         text = self.table.filter_text.strip()
@@ -503,12 +515,12 @@ class EchoTuiApp(App[None]):
             title.append_text(quoted(text, "bold"))
             title.append("?", "bold")
         predicate = matcher(text, self.kind_of)
-        self.push_screen(
-            ConfirmScreen(title, body, "Kick all"),
-            lambda ok: (
-                self._track(self.engine.kick_where(predicate), kicked_words(text)) if ok else None
-            ),
-        )
+
+        def kick(confirmed: bool | None) -> None:
+            if confirmed and (controls := self._controls_for("kick_matching")) is not None:
+                self._track(controls.kick_where(predicate), kicked_words(text))
+
+        self.push_screen(ConfirmScreen(title, body, "Kick all"), kick)
 
     def action_mute(self) -> None:
         cid = self.table.highlighted_id
@@ -519,7 +531,8 @@ class EchoTuiApp(App[None]):
 
     def set_muted(self, cid: int, muted: bool) -> None:
         """Stop (or resume) reading from client `cid`."""
-        self._track(self.engine.mute(cid, muted))
+        if (controls := self._controls_for("mute")) is not None:
+            self._track(controls.mute(cid, muted))
 
     def action_detail(self) -> None:
         cid = self.table.highlighted_id
@@ -530,10 +543,12 @@ class EchoTuiApp(App[None]):
 
     def show_detail(self, cid: int) -> None:
         """Open the detail screen of client `cid` (Enter and the palette)."""
-        self.push_screen(ClientDetail(cid))
+        if (controls := self._controls_for("detail")) is not None:
+            self.push_screen(ClientDetail(cid, controls))
 
     def action_trace(self) -> None:
-        self.push_screen(TraceScreen())
+        if (controls := self._controls_for("trace")) is not None:
+            self.push_screen(TraceScreen(controls))
 
     def action_unmute(self) -> None:
         self.action_mute()
@@ -565,11 +580,12 @@ class EchoTuiApp(App[None]):
             if name:
                 self.switch_selector(name)
 
-        self.push_screen(SelectorChooser(available_selectors(), self.engine.selector_name), chosen)
+        self.push_screen(SelectorChooser(available_selectors(), self.source.selector_name), chosen)
 
     def switch_selector(self, name: str) -> None:
         """Ask the engine to move every socket to a selector of class `name`."""
-        self._track(self.engine.switch_selector(name))
+        if (controls := self._controls_for("choose_selector")) is not None:
+            self._track(controls.switch_selector(name))
 
     def action_pause(self) -> None:
         self.paused = True
@@ -598,19 +614,38 @@ class EchoTuiApp(App[None]):
         self.refresh_hz = REFRESH_RATES[max(0, min(len(REFRESH_RATES) - 1, index))]
 
     def action_help(self) -> None:
-        hidden = _PLAYBACK_ACTIONS if self.playback is None else _LIVE_ACTIONS
-        hidden |= {"not_in_replay"}
-        offered = [b for b in self.BINDINGS if _action_name(b) not in hidden] + COLUMN_KEYS
-        if self.playback is None:  # the inspector's screens' own keys too
-            screens = [*TraceScreen.BINDINGS, *ClientDetail.BINDINGS]
-            offered += [b for b in screens if not _action_name(b).startswith("app.")]
+        """The help lists the keys of what is offered here (the screens' keys too)."""
+        hidden = {"not_offered"} | (_PLAYBACK_ACTIONS if self.playback is None else _VIEW_PAUSE)
+        screens = [*TraceScreen.BINDINGS] if self.offers("trace") else []
+        if self.offers("detail"):
+            screens += ClientDetail.BINDINGS
+        offered = [
+            binding
+            for binding in [*self.BINDINGS, *COLUMN_KEYS, *screens]
+            if (name := _action_name(binding)) not in hidden
+            and not name.startswith("app.")
+            and self.offers(name)
+        ]
         self.clear_notifications()  # they would cover the help
         self.push_screen(HelpScreen(offered, note=None if self.playback is None else REPLAY_NOTE))
 
-    # -- replay ------------------------------------------------------------------------------
+    # -- what the controls do not offer ------------------------------------------------------
 
-    def action_not_in_replay(self, what: str) -> None:
-        self.notify(f"Not in a replay: {what}.", severity="warning")
+    def action_not_offered(self, action: str) -> None:
+        """Say in one line why dashboard action `action` is not offered here."""
+        need = NEEDS[action]
+        why = self.unavailable(need)
+        if why is not None:
+            self.notify(escape(not_offered(need, why)), severity="warning", markup=False)
+
+    def _controls_for(self, action: str) -> Controls | None:
+        """The controls, if they offer dashboard action `action`; else say why not."""
+        if not self.offers(action):
+            self.action_not_offered(action)
+            return None
+        return self.controls
+
+    # -- replay ------------------------------------------------------------------------------
 
     def action_play(self) -> None:
         if self.playback is not None:  # check_action offers playback keys only in replay

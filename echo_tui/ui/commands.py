@@ -39,16 +39,16 @@ class PaletteCommand(NamedTuple):
 def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
     """Every dashboard action that does not name a client (new actions get a line here).
 
-    In replay no server runs: only the commands about the view are offered.
+    Only what the controls support is offered (nothing but the view without controls).
     """
-    live = app.playback is None
     yield PaletteCommand(
         "Filter…", "Show only clients whose address or state matches", app.action_filter
     )
-    if live:
+    if app.offers("trace"):
         yield PaletteCommand(
             "select() trace", "Every select() call, step by step", app.action_trace
         )
+    if app.offers("kick_matching"):
         yield PaletteCommand(
             "Kick all matching the filter",
             "Kick every client the filter shows, all without one (asks first)",
@@ -65,8 +65,8 @@ def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
             "Again: reverse the order",
             partial(app.table.sort_by, column.key),
         )
-    current = app.engine.selector_name
-    for name in available_selectors() if live else ():
+    current = app.source.selector_name
+    for name in available_selectors() if app.offers("choose_selector") else ():
         cls = SELECTOR_CLASSES.get(name)
         if cls is not None and cls != current:
             yield PaletteCommand(
@@ -87,30 +87,37 @@ def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
 
 
 def client_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
-    """Detail, kick and mute (or unmute) for each connected client, by id and address (live)."""
-    if app.playback is not None:
+    """Detail, kick and mute (or unmute) for each connected client, by id and address.
+
+    Each only if the controls support it.
+    """
+    detail, kick, mute = (app.offers(action) for action in ("detail", "kick", "mute"))
+    if not (detail or kick or mute):
         return
     for cid, client in list(app.model.clients.items()):  # the tick may change it meanwhile
         name = f"client #{cid} {escape(client.stats.peer)}"
-        yield PaletteCommand(
-            f"Show {name}",
-            "Its counters, state and recent events",
-            partial(app.show_detail, cid),
-            cid,
-        )
-        yield PaletteCommand(
-            f"Kick {name}",
-            "Close this connection (asks first)",
-            partial(app.confirm_kick, cid),
-            cid,
-        )
-        muted = client.stats.state == MUTED
-        yield PaletteCommand(
-            f"{'Unmute' if muted else 'Mute'} {name}",
-            "Read from this client again" if muted else "Stop reading from this client",
-            partial(app.set_muted, cid, not muted),
-            cid,
-        )
+        if detail:
+            yield PaletteCommand(
+                f"Show {name}",
+                "Its counters, state and recent events",
+                partial(app.show_detail, cid),
+                cid,
+            )
+        if kick:
+            yield PaletteCommand(
+                f"Kick {name}",
+                "Close this connection (asks first)",
+                partial(app.confirm_kick, cid),
+                cid,
+            )
+        if mute:
+            muted = client.stats.state == MUTED
+            yield PaletteCommand(
+                f"{'Unmute' if muted else 'Mute'} {name}",
+                "Read from this client again" if muted else "Stop reading from this client",
+                partial(app.set_muted, cid, not muted),
+                cid,
+            )
 
 
 def named_ids(query: str) -> set[int]:

@@ -45,7 +45,7 @@ def test_hostile_bytes_in_a_real_terminal(pty_app) -> None:
 
 
 async def test_hostile_bytes_on_the_rendered_screen(engine, connect) -> None:
-    app = EchoTuiApp(engine, refresh_hz=10)
+    app = EchoTuiApp(engine, engine, refresh_hz=10)
     async with app.run_test(size=(140, 45)) as pilot:
         client = connect(engine.address)
         send_and_check_echo(client)
@@ -90,7 +90,7 @@ def test_hostile_bytes_in_the_preview_in_a_real_terminal(pty_app) -> None:
 
 
 async def test_hostile_bytes_in_the_preview_and_socket_repr(engine, connect) -> None:
-    app = EchoTuiApp(engine, refresh_hz=10)
+    app = EchoTuiApp(engine, engine, refresh_hz=10)
     async with app.run_test(size=(140, 45)) as pilot:
         client = connect(engine.address)
         send_and_check_echo(client)

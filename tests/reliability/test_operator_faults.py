@@ -34,7 +34,7 @@ def echo(sock: socket.socket, data: bytes) -> None:
 
 
 async def test_kick_a_client_that_just_left(engine, connect) -> None:
-    app = EchoTuiApp(engine, refresh_hz=10)
+    app = EchoTuiApp(engine, engine, refresh_hz=10)
     async with app.run_test(size=SIZE) as pilot:
         leaving, staying = connect(engine.address), connect(engine.address)
         cid = await conn_id_of(pilot, app, leaving)
@@ -55,7 +55,7 @@ async def test_kick_a_client_that_just_left(engine, connect) -> None:
 
 
 async def test_kick_mute_and_kick_everyone_during_heavy_traffic(engine, connect, load) -> None:
-    app = EchoTuiApp(engine, refresh_hz=10)
+    app = EchoTuiApp(engine, engine, refresh_hz=10)
     async with app.run_test(size=SIZE) as pilot:
         traffic = load(engine.address, 4, 60)  # ends when kicked
         await until(pilot, lambda: app.snapshot and app.snapshot.open_count == 4, timeout=10)
@@ -95,7 +95,7 @@ async def test_kick_mute_and_kick_everyone_during_heavy_traffic(engine, connect,
 
 async def test_switch_selectors_under_load(engine, load) -> None:
     names = [n for n in available_selectors() if n != "default"]
-    app = EchoTuiApp(engine, refresh_hz=10)
+    app = EchoTuiApp(engine, engine, refresh_hz=10)
     async with app.run_test(size=SIZE) as pilot:
         traffic = load(engine.address, 8, 4)
         await until(pilot, lambda: app.snapshot and app.snapshot.totals.bytes_in > 100_000)
@@ -114,7 +114,7 @@ async def test_switch_selectors_under_load(engine, load) -> None:
 
 async def test_long_pause_keeps_the_channel_bounded(make_engine, swarm) -> None:
     engine = make_engine(channel_capacity=300)
-    app = EchoTuiApp(engine, refresh_hz=10)
+    app = EchoTuiApp(engine, engine, refresh_hz=10)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("p")
         assert app.paused
@@ -165,7 +165,7 @@ def test_resize_repeatedly_under_traffic(pty_app, load) -> None:
 
 
 async def test_quit_while_clients_stream(engine, load) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         traffic = load(engine.address, 4, 60)  # ends when kicked
         await until(pilot, lambda: app.snapshot and app.snapshot.totals.bytes_in > 500_000)

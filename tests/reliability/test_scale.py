@@ -46,7 +46,7 @@ async def key_latency(pilot, key: str, effect) -> float:
 @pytest.mark.timeout(120)
 async def test_ten_thousand_clients_on_the_dashboard(make_engine, swarm, capsys) -> None:
     engine = make_engine()  # max_clients defaults to 10,000; start() raised RLIMIT_NOFILE
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.pause(0.3)
         gc.collect()

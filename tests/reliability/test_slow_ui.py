@@ -56,7 +56,7 @@ async def test_engine_outruns_a_slow_ui(engine, load, capsys, slow_down, refresh
     status, alone = await baseline.result()
     assert status == 0 and alone["mismatches"] == 0
 
-    app = EchoTuiApp(engine, refresh_hz=refresh_hz)
+    app = EchoTuiApp(engine, engine, refresh_hz=refresh_hz)
     slow = slowed(app, slow_down)
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.pause(0.5)

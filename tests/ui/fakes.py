@@ -1,17 +1,20 @@
 """A stand-in engine fed by hand-made snapshots: only for deterministic SVG snapshots.
 
 Behaviour is tested against the real engine (test_app.py); this exists so the
-pictures do not depend on timing, ports or the clock.
+pictures do not depend on timing, ports or the clock.  It is a source.Source and
+source.Controls (mypy checks the assignments below), as the engine is.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from selectors import EVENT_READ as READ
 from selectors import EVENT_WRITE as WRITE
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import (
@@ -36,6 +39,8 @@ from echo_tui.engine.events import (
     Snapshot,
     Totals,
 )
+from echo_tui.source import Action, Controls, Limited, Source
+from echo_tui.ui.app import EchoTuiApp
 
 START = 1_700_000_000.0  # wall clock of the engine start, 2023-11-14 22:13:20 UTC
 PORT = 7777
@@ -83,6 +88,78 @@ class FakeEngine:
 
     def step(self) -> None:
         pass
+
+
+class SomeControls:
+    """The engine's controls with some actions taken away, each saying why (as a probe's).
+
+    What is taken away is refused, and noted in `refused`: the dashboard should not ask.
+    """
+
+    def __init__(self, engine: Controls, missing: dict[Action, str]) -> None:
+        self.engine = engine
+        self.missing = missing
+        self.refused: list[Action] = []
+
+    def unavailable(self, action: Action) -> str | None:
+        return self.missing.get(action)
+
+    def kick(self, conn_id: int) -> Future[CommandResult]:
+        return self._ask("kick", self.engine.kick, conn_id)
+
+    def kick_where(self, predicate: Callable[[ConnectionStats], bool]) -> Future[CommandResult]:
+        return self._ask("kick", self.engine.kick_where, predicate)
+
+    def mute(self, conn_id: int, muted: bool = True) -> Future[CommandResult]:
+        return self._ask("mute", self.engine.mute, conn_id, muted)
+
+    def switch_selector(self, name: str) -> Future[CommandResult]:
+        return self._ask("switch_selector", self.engine.switch_selector, name)
+
+    def trace(self, on: bool = True) -> Future[CommandResult]:
+        return self._ask("trace", self.engine.trace, on)
+
+    def inspect(self, conn_id: int | None, preview: bool = False) -> Future[CommandResult]:
+        return self._ask("inspect", self.engine.inspect, conn_id, preview)
+
+    def set_stepping(self, on: bool) -> None:
+        self._ask("step", self.engine.set_stepping, on)
+
+    def step(self) -> None:
+        self._ask("step", self.engine.step)
+
+    def _ask(self, action: Action, command: Callable[..., Any], *args: object) -> Any:
+        if action not in self.missing:
+            return command(*args)
+        self.refused.append(action)
+        future: Future[CommandResult] = Future()
+        future.set_result(CommandResult(action, False, self.missing[action]))
+        return future
+
+
+# The coming probe's: kick, trace, inspect and step, no mute, no switch.
+PROBE_MISSING: dict[Action, str] = {
+    "mute": "a probe never stops reading for the program",
+    "switch_selector": "the program chose its selector",
+}
+
+if TYPE_CHECKING:  # what the dashboard takes: the fakes must stay that
+    _source: Source = FakeEngine()
+    _controls: Controls = FakeEngine()
+    _some: Controls = SomeControls(FakeEngine(), PROBE_MISSING)
+    _limited: Limited = SomeControls(FakeEngine(), PROBE_MISSING)
+
+
+def fake_app(**options: Any) -> EchoTuiApp:
+    """The dashboard watching and commanding a FakeEngine."""
+    engine = FakeEngine()
+    return EchoTuiApp(engine, engine, **options)
+
+
+def fed(app: EchoTuiApp) -> EventChannel:
+    """The channel of the FakeEngine `app` watches: put snapshots and events there."""
+    assert isinstance(app.source, FakeEngine)
+    return app.source.channel
 
 
 class Traffic:

@@ -46,7 +46,7 @@ async def highlight(pilot, app: EchoTuiApp, conn_id: int) -> None:
 
 
 async def test_clients_appear_with_byte_counts(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         a, b = connect(engine.address), connect(engine.address)
         echo(a, b"x" * 1000)
@@ -65,7 +65,7 @@ async def test_clients_appear_with_byte_counts(engine: EchoEngine, connect: Conn
 
 
 async def test_disconnect_removes_row_and_logs_reason(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         sock = connect(engine.address)
         cid = await conn_id_of(pilot, app, sock)
@@ -75,7 +75,7 @@ async def test_disconnect_removes_row_and_logs_reason(engine: EchoEngine, connec
 
 
 async def test_kick_confirmed_closes_that_socket(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         keep, victim = connect(engine.address), connect(engine.address)
         await conn_id_of(pilot, app, keep)
@@ -92,7 +92,7 @@ async def test_kick_confirmed_closes_that_socket(engine: EchoEngine, connect: Co
 
 
 async def test_kick_cancelled_keeps_the_client(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         sock = connect(engine.address)
         cid = await conn_id_of(pilot, app, sock)
@@ -110,7 +110,7 @@ async def test_kick_cancelled_keeps_the_client(engine: EchoEngine, connect: Conn
 async def test_kick_hits_the_named_client_while_rows_resort(
     engine: EchoEngine, connect: Connect
 ) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         socks = [connect(engine.address) for _ in range(3)]
         ids = [await conn_id_of(pilot, app, s) for s in socks]
@@ -129,7 +129,7 @@ async def test_kick_hits_the_named_client_while_rows_resort(
 
 
 async def test_cursor_follows_its_client_across_sorts(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         socks = [connect(engine.address) for _ in range(4)]
         ids = [await conn_id_of(pilot, app, s) for s in socks]
@@ -150,7 +150,7 @@ async def test_cursor_follows_its_client_across_sorts(engine: EchoEngine, connec
 
 
 async def test_header_click_sorts(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(2):
             connect(engine.address)
@@ -164,7 +164,7 @@ async def test_header_click_sorts(engine: EchoEngine, connect: Connect) -> None:
 
 
 async def test_filter_mute_and_kick_matching(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         socks = [connect(engine.address) for _ in range(4)]
         ids = [await conn_id_of(pilot, app, s) for s in socks]
@@ -199,7 +199,7 @@ async def test_filter_mute_and_kick_matching(engine: EchoEngine, connect: Connec
 async def test_kick_all_with_nobody_to_kick_asks_nothing(
     engine: EchoEngine, connect: Connect
 ) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.snapshot is not None)
         await pilot.press("K")
@@ -217,7 +217,7 @@ async def test_kick_all_with_nobody_to_kick_asks_nothing(
 
 
 async def test_kick_all_reports_the_real_count(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         socks = [connect(engine.address) for _ in range(3)]
         for sock in socks:
@@ -235,7 +235,7 @@ async def test_kick_all_reports_the_real_count(engine: EchoEngine, connect: Conn
 
 
 async def test_event_log_words_each_command_once(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         victim = connect(engine.address)
         cid = await conn_id_of(pilot, app, victim)  # the only row: highlighted
@@ -260,7 +260,7 @@ async def test_event_log_words_each_command_once(engine: EchoEngine, connect: Co
 
 
 async def test_unmute(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         sock = connect(engine.address)
         cid = await conn_id_of(pilot, app, sock)
@@ -273,7 +273,7 @@ async def test_unmute(engine: EchoEngine, connect: Connect) -> None:
 
 
 async def test_pause_freezes_the_view(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         first = connect(engine.address)
         await conn_id_of(pilot, app, first)
@@ -289,7 +289,7 @@ async def test_pause_freezes_the_view(engine: EchoEngine, connect: Connect) -> N
 
 
 async def test_refresh_rate_keys(engine: EchoEngine) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         assert app.refresh_hz == 5
         await pilot.press("plus")
@@ -299,7 +299,7 @@ async def test_refresh_rate_keys(engine: EchoEngine) -> None:
 
 
 async def test_selector_switch(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         sock = connect(engine.address)
         await conn_id_of(pilot, app, sock)
@@ -325,7 +325,7 @@ async def test_selector_switch(engine: EchoEngine, connect: Connect) -> None:
 
 
 async def test_help_lists_every_key_and_scrolls_to_every_panel(engine: EchoEngine) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
@@ -347,7 +347,7 @@ async def test_help_lists_every_key_and_scrolls_to_every_panel(engine: EchoEngin
 
 
 async def test_select_panel_moves_with_traffic(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         panel = app.query_one(SelectPanel)
         await until(pilot, lambda: app.snapshot is not None)
@@ -376,7 +376,7 @@ def shows_events(text: str) -> bool:
 async def test_rate_falls_to_zero_when_a_client_goes_quiet(
     engine: EchoEngine, connect: Connect
 ) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         sock = connect(engine.address)
         cid = await conn_id_of(pilot, app, sock)
@@ -397,7 +397,7 @@ async def test_hostile_payloads_never_reach_the_screen(
         "\u202egnp.exe\u2066\u200b".encode(),
         b"\xff\xfe invalid utf-8",
     ]
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         socks = [connect(engine.address) for _ in payloads]
         for sock, payload in zip(socks, payloads, strict=True):
@@ -415,7 +415,7 @@ async def test_hostile_payloads_never_reach_the_screen(
 async def test_engine_crash_shows_a_banner_within_a_second(
     engine: EchoEngine, connect: Connect, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.snapshot is not None)
 
@@ -433,7 +433,7 @@ async def test_engine_crash_shows_a_banner_within_a_second(
 
 
 async def test_quit_stops_the_engine(engine: EchoEngine) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("q")
     assert engine.stopped.wait(3)
@@ -443,7 +443,7 @@ async def test_quit_stops_the_engine(engine: EchoEngine) -> None:
 async def test_cursor_stays_on_its_client_when_rows_above_go(
     engine: EchoEngine, connect: Connect
 ) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         socks = [connect(engine.address) for _ in range(5)]
         ids = [await conn_id_of(pilot, app, s) for s in socks]
@@ -458,7 +458,7 @@ async def test_cursor_stays_on_its_client_when_rows_above_go(
 
 
 async def test_below_80x24_a_note_replaces_the_dashboard(engine: EchoEngine) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=(60, 18)) as pilot:
         await until(pilot, lambda: app.snapshot is not None)
         text = screen_text(app)

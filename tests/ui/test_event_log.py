@@ -16,7 +16,7 @@ from tests.ui.helpers import log_text, until
 @pytest.mark.skipif(sys.platform == "win32", reason="select()'s limit is on descriptor numbers")
 async def test_a_descriptor_select_cannot_watch_is_logged_as_fd_limit(make_engine, connect) -> None:
     engine = make_engine(selector="select")
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=(120, 40)) as pilot:
         fillers: list[int] = []  # every free descriptor below the limit: the next one is past it
         try:

@@ -67,7 +67,7 @@ async def test_at_80_columns_kind_goes_last_and_arrows_scroll_the_columns(
     engine: EchoEngine, connect: Connect
 ) -> None:
     kinds = Kinds()
-    app = EchoTuiApp(engine, kind_of=kinds)
+    app = EchoTuiApp(engine, engine, kind_of=kinds)
     async with app.run_test(size=(80, 24)) as pilot:
         sock = connect(engine.address)
         kinds.by_peer[peer_of(sock)] = "slow reader"
@@ -97,7 +97,7 @@ async def test_at_80_columns_kind_goes_last_and_arrows_scroll_the_columns(
 
 
 async def test_the_footer_shows_trace_and_sort_from_120_columns(engine: EchoEngine) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: "t Trace" in footer_text(app))
         assert "s Sort" in footer_text(app)
@@ -116,7 +116,7 @@ async def test_recording_shows_rec_with_the_size_and_logs_its_start(tmp_path: Pa
     engine.start()
     recorder.start()
     try:
-        app = EchoTuiApp(engine, recorder=recorder)
+        app = EchoTuiApp(engine, engine, recorder=recorder)
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: re.search(r" REC  \d+(\.\d+)? K?i?B", screen_text(app)))
             assert f"Recording to {path}" in log_text(app)
@@ -173,7 +173,7 @@ async def test_replay_shows_kinds_logs_mutes_and_says_why_trace_and_detail_are_n
     end = record_a_mute(path, connect)
     source = ReplaySource(Timeline(path))
     app = EchoTuiApp(
-        source,  # type: ignore[arg-type]
+        source,
         clock=source.wall_clock,
         playback=source.channel,
         kind_of=source.kind_of,
@@ -188,9 +188,9 @@ async def test_replay_shows_kinds_logs_mutes_and_says_why_trace_and_detail_are_n
         footer = footer_text(app)
         assert "space Play" in footer and "p Pause" not in footer, footer
         await pilot.press("t")
-        await until(pilot, lambda: "Not in a replay: the select() trace" in notices(app))
+        await until(pilot, lambda: "Not available: the select() trace" in notices(app))
         await pilot.press("enter")
-        await until(pilot, lambda: "Not in a replay: a client's detail" in notices(app))
+        await until(pilot, lambda: "Not available: a client's detail" in notices(app))
         assert len(app.screen_stack) == 1
 
         await pilot.press("question_mark")
@@ -208,7 +208,7 @@ async def test_the_filter_matches_the_kind_and_kick_all_kicks_those(
     engine: EchoEngine, connect: Connect
 ) -> None:
     kinds = Kinds()
-    app = EchoTuiApp(engine, kind_of=kinds)
+    app = EchoTuiApp(engine, engine, kind_of=kinds)
     async with app.run_test(size=(120, 40)) as pilot:
         slow, chatty = connect(engine.address), connect(engine.address)
         kinds.by_peer[peer_of(slow)] = "slow reader"
@@ -232,7 +232,7 @@ async def test_the_filter_matches_the_kind_and_kick_all_kicks_those(
 
 
 async def test_r_reverses_the_sort(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=(120, 40)) as pilot:
         socks = [connect(engine.address) for _ in range(3)]
         ids = [await conn_id_of(pilot, app, sock) for sock in socks]
@@ -249,7 +249,7 @@ async def test_r_reverses_the_sort(engine: EchoEngine, connect: Connect) -> None
 async def test_the_detail_shows_the_rates_from_before_it_opened(
     engine: EchoEngine, connect: Connect
 ) -> None:
-    app = EchoTuiApp(engine, refresh_hz=20)
+    app = EchoTuiApp(engine, engine, refresh_hz=20)
     async with app.run_test(size=(120, 40)) as pilot:
         sock = connect(engine.address)
         echo(sock, b"x" * 1000)
@@ -271,7 +271,7 @@ async def test_the_detail_shows_the_rates_from_before_it_opened(
 
 
 async def test_an_exact_id_in_the_palette_comes_first(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=(120, 40)) as pilot:
         socks = [connect(engine.address) for _ in range(5)]
         ids = [await conn_id_of(pilot, app, sock) for sock in socks]
@@ -286,7 +286,7 @@ async def test_an_exact_id_in_the_palette_comes_first(engine: EchoEngine, connec
 
 
 async def test_an_empty_table_and_the_log_say_how_to_connect(engine: EchoEngine) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=(80, 24)) as pilot:
         hint = f"connect with: echo-tui client --port {engine.address[1]}"
         await until(pilot, lambda: hint in screen_text(app))
@@ -298,7 +298,7 @@ async def test_an_empty_table_and_the_log_say_how_to_connect(engine: EchoEngine)
 
 
 async def test_toasts_are_short_and_leave_when_the_help_opens(engine: EchoEngine) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("k")  # nobody to kick: a warning toast
         await until(pilot, lambda: "No client is highlighted" in notices(app))
@@ -315,7 +315,7 @@ async def test_sizes_in_the_table_leave_room_between_columns(
     engine: EchoEngine, connect: Connect
 ) -> None:
     """Numbers and states never touch: rates and sizes take at most 8 of their 10 cells."""
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=(80, 24)) as pilot:
         sock = connect(engine.address)
         echo(sock, b"x" * 1_037_000)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from echo_tui.cli import exposure_warning
 from echo_tui.engine.events import Snapshot
 from echo_tui.ui.app import EchoTuiApp
-from tests.ui.fakes import START, FakeEngine, Traffic
+from tests.ui.fakes import START, Traffic, fake_app, fed
 from tests.ui.helpers import screen_text, until
 
 
@@ -17,7 +17,7 @@ async def test_a_non_loopback_address_is_flagged_in_the_header(make_engine) -> N
     port = engine.address[1]
     warning = exposure_warning(engine.address[0])
     assert warning is not None
-    app = EchoTuiApp(engine, warning=warning)
+    app = EchoTuiApp(engine, engine, warning=warning)
     async with app.run_test(size=(120, 40)) as pilot:
         text = await until(pilot, lambda: screen_text(app) if app.snapshot else None)
         assert f"⚠ 0.0.0.0:{port} (not loopback)" in text
@@ -26,7 +26,7 @@ async def test_a_non_loopback_address_is_flagged_in_the_header(make_engine) -> N
 
 async def test_loopback_is_not_flagged(engine) -> None:
     assert exposure_warning(engine.address[0]) is None
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=(120, 40)) as pilot:
         text = await until(pilot, lambda: screen_text(app) if app.snapshot else None)
         assert f"127.0.0.1:{engine.address[1]}" in text
@@ -35,12 +35,12 @@ async def test_loopback_is_not_flagged(engine) -> None:
 
 async def test_accept_paused_and_dropped_events_show_in_the_header_while_they_hold() -> None:
     traffic = Traffic(4)
-    app = EchoTuiApp(FakeEngine(), clock=lambda: START + 10)  # type: ignore[arg-type]
+    app = fake_app(clock=lambda: START + 10)
     async with app.run_test(size=(120, 40)) as pilot:
 
         async def show(snapshot: Snapshot) -> str:
             """The header's text once `snapshot` is applied."""
-            app.engine.channel.put_snapshot(snapshot)
+            fed(app).put_snapshot(snapshot)
             app.tick()
             await pilot.pause()
             return app.status_header.text.plain

@@ -53,7 +53,7 @@ def sending(sock: socket.socket, data: bytes) -> Iterator[threading.Thread]:
 
 
 async def test_fd_column_is_the_server_side_fileno(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         clients = [connect(engine.address) for _ in range(3)]
         for client in clients:
@@ -66,7 +66,7 @@ async def test_events_flip_to_rw_when_a_reader_stalls_and_back(
     make_engine: Callable[..., EchoEngine], connect: Connect
 ) -> None:
     engine = make_engine(max_buffer=64 << 20)  # high water 32 MiB: it keeps reading
-    app = EchoTuiApp(engine, refresh_hz=20)
+    app = EchoTuiApp(engine, engine, refresh_hz=20)
     async with app.run_test(size=SIZE) as pilot:
         client = connect(engine.address, SO_RCVBUF=4096)
         cid = await conn_id_of(pilot, app, client)
@@ -83,7 +83,7 @@ async def test_detail_shows_backpressure_interest_changes_newest_first(
     make_engine: Callable[..., EchoEngine], connect: Connect
 ) -> None:
     engine = make_engine(max_buffer=256 * 1024)  # high water 128 KiB, low water 32 KiB
-    app = EchoTuiApp(engine, refresh_hz=20)
+    app = EchoTuiApp(engine, engine, refresh_hz=20)
     async with app.run_test(size=SIZE) as pilot:
         client = connect(engine.address, SO_RCVBUF=4096)
         cid = await conn_id_of(pilot, app, client)
@@ -111,7 +111,7 @@ async def test_detail_shows_backpressure_interest_changes_newest_first(
 
 
 async def test_detail_kick_and_mute_act_on_its_client(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine, refresh_hz=20)
+    app = EchoTuiApp(engine, engine, refresh_hz=20)
     async with app.run_test(size=SIZE) as pilot:
         other, client = connect(engine.address), connect(engine.address)
         await conn_id_of(pilot, app, other)
@@ -130,7 +130,7 @@ async def test_detail_kick_and_mute_act_on_its_client(engine: EchoEngine, connec
 async def test_trace_shows_accept_read_and_a_kick_wakeup(
     engine: EchoEngine, connect: Connect
 ) -> None:
-    app = EchoTuiApp(engine, refresh_hz=20)
+    app = EchoTuiApp(engine, engine, refresh_hz=20)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("t")
         assert isinstance(app.screen, TraceScreen)
@@ -152,7 +152,7 @@ async def test_trace_shows_accept_read_and_a_kick_wakeup(
 
 
 async def test_step_mode_serves_nobody_until_n(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine, refresh_hz=20)
+    app = EchoTuiApp(engine, engine, refresh_hz=20)
     async with app.run_test(size=SIZE) as pilot:
         first, second = connect(engine.address), connect(engine.address)
         await conn_id_of(pilot, app, first)
@@ -186,7 +186,7 @@ async def test_step_mode_serves_nobody_until_n(engine: EchoEngine, connect: Conn
 
 
 async def test_closing_the_trace_resumes_the_loop(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine, refresh_hz=20)
+    app = EchoTuiApp(engine, engine, refresh_hz=20)
     async with app.run_test(size=SIZE) as pilot:
         client = connect(engine.address)
         await conn_id_of(pilot, app, client)
@@ -200,7 +200,7 @@ async def test_closing_the_trace_resumes_the_loop(engine: EchoEngine, connect: C
 
 
 async def test_quit_while_stepping_exits_at_once(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("t", "space")
         await until(pilot, lambda: engine.steps.frozen)

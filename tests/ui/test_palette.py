@@ -24,7 +24,7 @@ from echo_tui.ui.screens.client_detail import ClientDetail
 from echo_tui.ui.screens.confirm import ConfirmScreen
 from echo_tui.ui.screens.trace import TraceScreen
 from tests.helpers import wait_for
-from tests.ui.fakes import FakeEngine, Traffic
+from tests.ui.fakes import Traffic, fake_app, fed
 from tests.ui.helpers import at_eof, conn_id_of, peer_of, screen_text, until
 
 SIZE = (120, 40)
@@ -55,7 +55,7 @@ async def palette(pilot: Pilot, query: str, *, typed: bool = False) -> list[str]
 async def test_kick_a_client_found_by_a_fragment_of_its_address(
     engine: EchoEngine, connect: Connect
 ) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         others = [connect(engine.address) for _ in range(3)]
         target = connect(engine.address)
@@ -73,7 +73,7 @@ async def test_kick_a_client_found_by_a_fragment_of_its_address(
 
 
 async def test_mute_and_unmute_from_the_palette(engine: EchoEngine, connect: Connect) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         sock = connect(engine.address)
         cid = await conn_id_of(pilot, app, sock)
@@ -88,7 +88,7 @@ async def test_mute_and_unmute_from_the_palette(engine: EchoEngine, connect: Con
 async def test_client_detail_and_trace_from_the_palette(
     engine: EchoEngine, connect: Connect
 ) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     async with app.run_test(size=SIZE) as pilot:
         sock = connect(engine.address)
         cid = await conn_id_of(pilot, app, sock)
@@ -104,7 +104,7 @@ async def test_client_detail_and_trace_from_the_palette(
 
 
 async def test_switch_selector_sort_pause_and_refresh(engine: EchoEngine) -> None:
-    app = EchoTuiApp(engine)
+    app = EchoTuiApp(engine, engine)
     others = [SELECTOR_CLASSES[n] for n in available_selectors()[1:]]
     target = next(cls for cls in others if cls != engine.selector_name)
     async with app.run_test(size=SIZE) as pilot:
@@ -129,12 +129,12 @@ async def test_switch_selector_sort_pause_and_refresh(engine: EchoEngine) -> Non
 
 async def test_hostile_addresses_are_escaped_and_never_markup() -> None:
     """Addresses come from the network: even a hostile one shows as inert, escaped text."""
-    app = EchoTuiApp(FakeEngine())  # type: ignore[arg-type]
+    app = fake_app()
     async with app.run_test(size=SIZE) as pilot:
         snapshot = Traffic().snapshot(1)
         cid = next(iter(snapshot.changed))
         hostile = replace(snapshot.changed[cid], peer="[bold red]x[/]\x1b[2J\u202e")
-        app.engine.channel.put_snapshot(replace(snapshot, changed=MappingProxyType({cid: hostile})))
+        fed(app).put_snapshot(replace(snapshot, changed=MappingProxyType({cid: hostile})))
         app.tick()
         hits = await palette(pilot, f"kick #{cid}")
         assert hits[0] == f"Kick client #{cid} [bold red]x[/]\\x1b[2J\\u202e"
@@ -169,7 +169,7 @@ async def test_replay_offers_no_server_commands(tmp_path: Path, connect: Connect
     timeline = Timeline(path)
     moment = moments_with_a_client()[0]
     source = ReplaySource(timeline)
-    replay = EchoTuiApp(source, clock=source.wall_clock, playback=source.channel)  # type: ignore[arg-type]
+    replay = EchoTuiApp(source, clock=source.wall_clock, playback=source.channel)
     async with replay.run_test(size=SIZE) as pilot:
         await pilot.press("space")  # pause
         source.channel.seek(moment)

@@ -29,7 +29,7 @@ from echo_tui.ui.widgets import select_panel
 from echo_tui.ui.widgets.bars import Bars
 from echo_tui.ui.widgets.clients_table import ClientsTable
 from tests.helpers import recv_exactly
-from tests.ui.fakes import START, FakeEngine, Traffic
+from tests.ui.fakes import START, Traffic, fake_app, fed
 from tests.ui.helpers import conn_id_of, until
 
 SIZE = (140, 44)
@@ -78,7 +78,7 @@ class Painted:
 
 
 def fixed_app() -> EchoTuiApp:
-    return EchoTuiApp(FakeEngine(), clock=lambda: START + 70)  # type: ignore[arg-type]
+    return fake_app(clock=lambda: START + 70)
 
 
 def at(snapshot: Snapshot, monotonic: float, **fields: Any) -> Snapshot:
@@ -96,7 +96,7 @@ async def paused_table() -> AsyncIterator[tuple[EchoTuiApp, Pilot, ClientsTable,
     app = fixed_app()
     async with app.run_test(size=SIZE) as pilot:
         first = traffic.snapshot(10)  # engine time 1010 s
-        app.engine.channel.put_snapshot(first)
+        fed(app).put_snapshot(first)
         app.tick()
         await pilot.press("p")
         table = app.table
@@ -116,7 +116,7 @@ async def test_a_tick_without_news_repaints_nothing(monkeypatch: pytest.MonkeyPa
     traffic = Traffic(CLIENTS)
     app = fixed_app()
     async with app.run_test(size=SIZE) as pilot:
-        app.engine.channel.put_snapshot(traffic.snapshot(10))
+        fed(app).put_snapshot(traffic.snapshot(10))
         app.tick()
         painted = Painted(monkeypatch, app.table)
         await painted.settle(pilot)
@@ -131,7 +131,7 @@ async def test_sparklines_are_drawn_once_per_sample(monkeypatch: pytest.MonkeyPa
     app = fixed_app()
     async with app.run_test(size=SIZE) as pilot:
         for second in (10, 11, 12):  # two rate windows closed: the sparklines have samples
-            app.engine.channel.put_snapshot(traffic.snapshot(second))
+            fed(app).put_snapshot(traffic.snapshot(second))
             app.tick()
         panel, totals, rates = app.traffic_panel, app.snapshot.totals, app.model.rates
         draws: Counter[str] = Counter()
@@ -256,7 +256,7 @@ async def test_idle_real_clients_are_not_repainted(
     """With the real engine: idle clients cost no repaint; one that echoes is repainted, and
     only its row."""
     later = time.time() + 3600
-    app = EchoTuiApp(engine, clock=lambda: later)  # else the ages would move every second
+    app = EchoTuiApp(engine, engine, clock=lambda: later)  # else the ages would move every second
     async with app.run_test(size=SIZE) as pilot:
         socks = [connect(engine.address) for _ in range(3)]
         ids = [await conn_id_of(pilot, app, sock) for sock in socks]

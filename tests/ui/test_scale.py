@@ -21,8 +21,7 @@ from types import MappingProxyType
 
 from textual.pilot import Pilot
 
-from echo_tui.ui.app import EchoTuiApp
-from tests.ui.fakes import START, FakeEngine, Traffic
+from tests.ui.fakes import START, Traffic, fake_app, fed
 from tests.ui.helpers import screen_text
 
 CLIENTS = 10_000
@@ -42,10 +41,10 @@ async def timed_press(pilot: Pilot, key: str, effect: Callable[[], bool]) -> flo
 
 async def test_ten_thousand_clients_keys_and_ticks_stay_fast() -> None:
     traffic = Traffic(CLIENTS)
-    app = EchoTuiApp(FakeEngine(), clock=lambda: START + 70)  # type: ignore[arg-type]
+    app = fake_app(clock=lambda: START + 70)
     async with app.run_test(size=(140, 44)) as pilot:
         full = traffic.snapshot(70)
-        app.engine.channel.put_snapshot(full)
+        fed(app).put_snapshot(full)
         app.tick()
         await pilot.pause()
         table = app.table
@@ -68,7 +67,7 @@ async def test_ten_thousand_clients_keys_and_ticks_stay_fast() -> None:
         idle = dataclasses.replace(full, changed=MappingProxyType({}))
         costs = []
         for _ in range(5):
-            app.engine.channel.put_snapshot(idle)
+            fed(app).put_snapshot(idle)
             started = time.thread_time()
             app.tick()
             costs.append(time.thread_time() - started)

@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 
 from echo_tui.engine.events import AcceptPaused, Disconnected
 from echo_tui.ui.app import EchoTuiApp
-from tests.ui.fakes import START, FakeEngine, Traffic
+from tests.ui.fakes import START, FakeEngine, Traffic, fed
 
 SECONDS = 70  # of traffic fed before the picture, so the sparklines fill up
 
@@ -31,7 +31,7 @@ def utc() -> Iterator[None]:
 
 def demo_app(theme: str | None = None) -> EchoTuiApp:
     engine = FakeEngine()
-    return EchoTuiApp(engine, theme=theme, clock=lambda: START + SECONDS)  # type: ignore[arg-type]
+    return EchoTuiApp(engine, engine, theme=theme, clock=lambda: START + SECONDS)
 
 
 async def feed(pilot: Pilot) -> None:
@@ -39,9 +39,9 @@ async def feed(pilot: Pilot) -> None:
     app: EchoTuiApp = pilot.app  # type: ignore[assignment]
     traffic = Traffic()
     for event in traffic.events():
-        app.engine.channel.put_event(event)
+        fed(app).put_event(event)
     for second in range(SECONDS + 1):
-        app.engine.channel.put_snapshot(traffic.snapshot(second))
+        fed(app).put_snapshot(traffic.snapshot(second))
         app.tick()
     await pilot.pause()
 
@@ -97,7 +97,7 @@ def test_crash_banner(snap_compare) -> None:
     async def run_before(pilot: Pilot) -> None:
         await feed(pilot)
         app: EchoTuiApp = pilot.app  # type: ignore[assignment]
-        app.engine.channel.put_error(
+        fed(app).put_error(
             EngineError("OSError: [Errno 24] Too many open files", "", START + SECONDS)
         )
         app.tick()
@@ -116,7 +116,7 @@ class TestLoopInspector:
             traffic = Traffic()
             snapshot = traffic.snapshot(SECONDS)
             inspected = traffic.inspected(8, SECONDS)
-            app.engine.channel.put_snapshot(replace(snapshot, inspected=inspected))
+            fed(app).put_snapshot(replace(snapshot, inspected=inspected))
             app.tick()
             await pilot.pause()
 
@@ -127,7 +127,7 @@ class TestLoopInspector:
             await feed(pilot)
             app: EchoTuiApp = pilot.app  # type: ignore[assignment]
             await pilot.press("t", "space")
-            app.engine.channel.put_trace(Traffic().select_calls(SECONDS))
+            fed(app).put_trace(Traffic().select_calls(SECONDS))
             app.tick()
             await pilot.pause()
 
@@ -159,11 +159,11 @@ async def feed_with_markers(pilot: Pilot) -> None:
     await feed(pilot)
     app: EchoTuiApp = pilot.app  # type: ignore[assignment]
     last = Traffic().snapshot(SECONDS)
-    app.engine.channel.put_event(AcceptPaused("EMFILE", 0.5, START + SECONDS))
-    app.engine.channel.put_event(
+    fed(app).put_event(AcceptPaused("EMFILE", 0.5, START + SECONDS))
+    fed(app).put_event(
         Disconnected(31, "127.0.0.1:50217", "error", 10, 10, START + SECONDS, HOSTILE_DETAIL)
     )
-    app.engine.channel.put_snapshot(
+    fed(app).put_snapshot(
         replace(last, totals=replace(last.totals, accept_paused=True), events_dropped=7)
     )
     app.tick()

@@ -1,8 +1,9 @@
 """One client up close: its SelectorKey, counters, rates, interest changes and last bytes.
 
-Opening it asks the engine to inspect this client (record its interest
+Opening it asks the controls to inspect this client (record its interest
 changes; with the preview on, also its last bytes received); closing it stops
-that.  The app's tick calls `live_update`.
+that.  Kick and mute are offered when the controls support them.  The app's
+tick calls `live_update`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from textual.widgets import Footer, Sparkline, Static
 
 from echo_tui.engine.events import MUTED, PREVIEW_BYTES, ConnectionStats, Inspected
 from echo_tui.engine.inspection import event_names
+from echo_tui.source import Controls
 from echo_tui.text import escape, safe_text
 from echo_tui.ui.loop_text import change_line, hex_dump
 from echo_tui.ui.widgets.live_text import LiveText
@@ -40,6 +42,8 @@ class ClientDetail(ModalScreen[None]):
         Binding("escape", "dismiss", "Close", tooltip="Close the detail or trace screen"),
         Binding("k", "kick", "Kick", tooltip="In the detail: kick this client (asks first)"),
         Binding("m", "mute", "Mute", tooltip="In the detail: mute / unmute this client"),
+        Binding("k", "app.not_offered('kick')", show=False, system=True),
+        Binding("m", "app.not_offered('mute')", show=False, system=True),
         Binding(
             "v", "preview", "Preview", tooltip="In the detail: show / hide its last bytes received"
         ),
@@ -47,9 +51,10 @@ class ClientDetail(ModalScreen[None]):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, conn_id: int) -> None:
+    def __init__(self, conn_id: int, controls: Controls) -> None:
         super().__init__()
         self.conn_id = conn_id
+        self.controls = controls
         self.preview = False
         self.stats: ConnectionStats | None = None  # the last known, kept after it disconnects
         self.gone = False
@@ -87,11 +92,14 @@ class ClientDetail(ModalScreen[None]):
         yield Footer(show_command_palette=False, compact=True)
 
     def on_mount(self) -> None:
-        self.echo_app.engine.inspect(self.conn_id, self.preview)
+        self.controls.inspect(self.conn_id, self.preview)
         self.live_update()
 
     def on_unmount(self) -> None:
-        self.echo_app.engine.inspect(None)
+        self.controls.inspect(None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.echo_app.offers(action)  # what is not, its key says why (app.not_offered)
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -105,7 +113,7 @@ class ClientDetail(ModalScreen[None]):
 
     def action_preview(self) -> None:
         self.preview = not self.preview
-        self.echo_app.engine.inspect(self.conn_id, self.preview)
+        self.controls.inspect(self.conn_id, self.preview)
         self.live_update()
 
     # -- showing -----------------------------------------------------------------------------

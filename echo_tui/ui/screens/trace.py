@@ -2,7 +2,8 @@
 
 Opening it turns the engine's trace on, closing it turns it off (and leaves
 step mode).  In step mode the loop stops before its next select(); `n` lets it
-run one call with its handlers.  The app's tick calls `live_update`.
+run one call with its handlers (controls without step mode say so).  The app's
+tick calls `live_update`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, RichLog, Static
 
 from echo_tui.engine.events import TRACE_CAPACITY, SelectCall
+from echo_tui.source import Controls
 from echo_tui.ui.loop_text import call_lines
 from echo_tui.ui.widgets.live_text import LiveText
 
@@ -40,13 +42,15 @@ class TraceScreen(ModalScreen[None]):
             tooltip="In the trace: step mode on/off (freeze the loop between calls)",
         ),
         Binding("n", "step", "Next", tooltip="In the trace, step mode: run one more select()"),
+        Binding("space,n", "app.not_offered('step')", show=False, system=True),
         Binding("escape", "dismiss", "Close", tooltip="Close the detail or trace screen"),
         Binding("question_mark", "app.help", "Help", key_display="?"),
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, controls: Controls) -> None:
         super().__init__()
+        self.controls = controls
         self.stepping = False
         self.last: SelectCall | None = None
         self.header = LiveText(id="trace-header")
@@ -65,36 +69,36 @@ class TraceScreen(ModalScreen[None]):
         yield Footer(show_command_palette=False, compact=True)
 
     def on_mount(self) -> None:
-        engine = self.echo_app.engine
-        engine.channel.take_trace()  # calls from an earlier visit
-        engine.trace(True)
+        self.echo_app.source.channel.take_trace()  # calls from an earlier visit
+        self.controls.trace(True)
         self.log_view.focus()
         self.live_update()
 
     def on_unmount(self) -> None:
-        engine = self.echo_app.engine
         if self.stepping:
-            engine.set_stepping(False)
-        engine.trace(False)
+            self.controls.set_stepping(False)
+        self.controls.trace(False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.echo_app.offers(action):
+            return False  # its key says why (the app's not_offered)
         if action == "step" and not self.stepping:
             return None  # shown dimmed: only in step mode
         return True
 
     def action_toggle_stepping(self) -> None:
         self.stepping = not self.stepping
-        self.echo_app.engine.set_stepping(self.stepping)
+        self.controls.set_stepping(self.stepping)
         self.refresh_bindings()
         self.live_update()
 
     def action_step(self) -> None:
         if self.stepping:
-            self.echo_app.engine.step()
+            self.controls.step()
 
     def live_update(self) -> None:
         """Write the calls traced since the last update; show the header."""
-        self.show_calls(self.echo_app.engine.channel.take_trace(SHOWN_PER_TICK))
+        self.show_calls(self.echo_app.source.channel.take_trace(SHOWN_PER_TICK))
         self.header.show(self.header_text())
 
     def show_calls(self, calls: list[SelectCall]) -> None:
@@ -114,7 +118,7 @@ class TraceScreen(ModalScreen[None]):
     def header_text(self) -> Text:
         text = Text("select() trace", "bold", end="")
         last = self.last
-        selector = last.selector if last is not None else self.echo_app.engine.selector_name
+        selector = last.selector if last is not None else self.echo_app.source.selector_name
         text.append(f" · {selector}")
         if last is not None:
             text.append(f" · {last.keys} keys registered")

@@ -120,12 +120,24 @@ def add_theme_option(parser: argparse.ArgumentParser, listed: str) -> None:
 def check_mode(args: argparse.Namespace) -> None:
     """Usage errors in choosing the dashboard or --headless (live or replay).
 
-    Checked before any work: the dashboard needs a terminal for stdin and stdout.
+    Checked before any work: the options first, then that the dashboard has a terminal
+    for stdin and stdout.
     """
-    if args.headless:
-        if args.theme:
-            raise UsageError("--theme applies only to the dashboard, not with --headless")
-    elif not all(stream is not None and stream.isatty() for stream in (sys.stdin, sys.stdout)):
+    check_mode_options(args)
+    check_terminal(args)
+
+
+def check_mode_options(args: argparse.Namespace) -> None:
+    """Options that do not go together with --headless."""
+    if args.headless and args.theme:
+        raise UsageError("--theme applies only to the dashboard, not with --headless")
+
+
+def check_terminal(args: argparse.Namespace) -> None:
+    """The dashboard (not --headless) needs a terminal for stdin and stdout."""
+    if not args.headless and not all(
+        stream is not None and stream.isatty() for stream in (sys.stdin, sys.stdout)
+    ):
         raise UsageError(
             "the dashboard needs a terminal, and stdin or stdout is not one: "
             "use --headless (with --json for JSON lines) to run without it"

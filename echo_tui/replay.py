@@ -20,7 +20,8 @@ from echo_tui.arguments import (
 from echo_tui.backstop import Backstop
 from echo_tui.cli import (
     add_theme_option,
-    check_mode,
+    check_mode_options,
+    check_terminal,
     flag_stop_signals,
     interrupt_on_stop_signals,
     run_app,
@@ -109,11 +110,12 @@ def replay_main(argv: list[str]) -> int:
         args = build_parser().parse_args(argv)
         if args.json and not args.headless:
             raise UsageError("--json applies only with --headless")
+        check_mode_options(args)
         try:
             open_for_reading(args.file).close()  # a missing file first: the likelier mistake
         except RecordingError as exc:
             raise UsageError(str(exc)) from None
-        check_mode(args)  # before reading the whole file
+        check_terminal(args)  # before reading the whole file
         interrupt_on_stop_signals()  # reading may take a while
         try:
             timeline = read_timeline(args.file, show_progress=sys.stderr.isatty())

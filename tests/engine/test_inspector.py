@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import socket
 import time
 from collections.abc import Callable
@@ -59,26 +60,103 @@ def test_trace_names_the_listener_and_wakeup(engine: EchoEngine, connect: Connec
     client.close()
 
 
+class Trace:
+    """The select() calls an engine traced, taken from its channel as the trace screen does."""
+
+    def __init__(self, engine: EchoEngine) -> None:
+        assert engine.trace(True).result(5).ok
+        self.engine = engine
+        self.calls: list[SelectCall] = []
+
+    def take(self) -> list[SelectCall]:
+        self.calls += self.engine.channel.take_trace()
+        return self.calls
+
+    def after(self, seq: int) -> list[SelectCall]:
+        return [call for call in self.take() if call.seq > seq]
+
+    def freeze(self) -> int:
+        """Turn step mode on; once the loop is frozen, the number of its last call."""
+        self.engine.set_stepping(True)
+        frozen = wait_for(lambda: next((c for c in self.take() if c.stepped), None))
+        return frozen.seq
+
+    def step(self) -> SelectCall:
+        """Run one step (`n`); the call it ran, once the loop is frozen again."""
+        last = self.take()[-1].seq
+        self.engine.step()
+        return wait_for(lambda: next(iter(self.after(last)), None))
+
+
+def readable(clients: list[socket.socket], timeout: float) -> list[socket.socket]:
+    return select.select(clients, [], [], timeout)[0]
+
+
+def test_each_step_runs_exactly_one_select_call(engine: EchoEngine, connect: Connect) -> None:
+    trace = Trace(engine)
+    clients = [connect(engine.address) for _ in range(3)]
+    wait_for(lambda: (s := latest(engine)) is not None and s.open_count == 3)
+    frozen = trace.freeze()
+    for number in range(1, 7):
+        client = clients[number % 3]
+        client.sendall(b"x")  # something for the step's select() to return
+        call = trace.step()
+        assert call.seq == frozen + number and call.stepped
+        if any(key.received for key in call.ready):
+            assert recv_exactly(client, 1) == b"x"
+    # No call beyond one per step, even given time: the loop waits for the next `n`.
+    assert not readable(clients, 1.0)
+    assert [call.seq for call in trace.after(frozen)] == list(range(frozen + 1, frozen + 7))
+    engine.set_stepping(False)
+    for client in clients:
+        client.sendall(b"end")
+        assert recv_exactly(client, 3) == b"end"
+
+
+def test_a_frozen_loop_serves_no_client_for_a_full_second(
+    engine: EchoEngine, connect: Connect
+) -> None:
+    trace = Trace(engine)
+    clients = [connect(engine.address) for _ in range(5)]
+    newcomer_id = len(clients) + 1
+    wait_for(lambda: (s := latest(engine)) is not None and s.open_count == 5)
+    frozen = trace.freeze()
+    assert wait_for(lambda: latest(engine)).stepping  # the snapshot published on freezing
+    for number, client in enumerate(clients):
+        client.sendall(b"held %d" % number)
+    newcomer = connect(engine.address)  # the kernel completes it; the loop may not accept it
+    started = time.monotonic()
+    assert not readable([*clients, newcomer], 1.0), "a client was served while frozen"
+    assert time.monotonic() - started >= 1.0
+    assert trace.after(frozen) == [] and latest(engine) is None  # no call ran, nothing published
+    engine.set_stepping(False)
+    for number, client in enumerate(clients):
+        assert recv_exactly(client, 6) == b"held %d" % number
+    wait_for(lambda: (s := latest(engine)) is not None and newcomer_id in s.changed)
+
+
 def test_stepping_queues_commands_and_keeps_idle_clients(
     make_engine: Callable[..., EchoEngine], connect: Connect
 ) -> None:
+    """Only the loop's own running time counts towards the idle timeout, however slowly
+    the steps come: the clients connect while the loop is frozen."""
     engine = make_engine(idle_timeout=0.3)
-    engine.trace(True).result(5)
-    client, _kicked = connect(engine.address), connect(engine.address)
-    wait_for(lambda: (s := latest(engine)) is not None and s.open_count == 2)
-    engine.set_stepping(True)
-    wait_for(lambda: engine.steps.frozen)
+    trace = Trace(engine)
+    trace.freeze()
+    client, kicked = connect(engine.address), connect(engine.address)
+    while sum(len(key.accepted) for call in trace.take() for key in call.ready) < 2:
+        trace.step()
     time.sleep(0.6)  # frozen for twice the idle timeout: that time does not count
     kick = engine.kick(2)
     client.sendall(b"kept")
     assert not kick.done()
     for _ in range(3):
-        engine.step()
-        wait_for(lambda: engine.steps.frozen)
+        trace.step()
         if kick.done():
             break
     assert kick.result(0).ok
     assert recv_exactly(client, 4) == b"kept"  # served, not closed as idle
+    assert kicked.recv(1) == b""
     snapshot = wait_for(lambda: latest(engine))
     assert snapshot.stepping
     engine.set_stepping(False)
@@ -86,9 +164,7 @@ def test_stepping_queues_commands_and_keeps_idle_clients(
 
 
 def test_stop_while_frozen(engine: EchoEngine, connect: Connect) -> None:
-    engine.trace(True).result(5)
-    engine.set_stepping(True)
-    wait_for(lambda: engine.steps.frozen)
+    Trace(engine).freeze()
     started = time.monotonic()
     engine.stop()
     assert engine.stopped.wait(2)

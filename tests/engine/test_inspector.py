@@ -8,9 +8,10 @@ import socket
 import time
 from collections.abc import Callable
 
-from echo_tui.engine.events import LISTENER, WAKEUP, SelectCall, Snapshot
+from echo_tui.engine.events import IDLE, LISTENER, WAKEUP, Disconnected, SelectCall, Snapshot
 from echo_tui.engine.server import EchoEngine
 from echo_tui.recording import encode
+from tests.engine.conftest import Consumer, is_closed
 from tests.helpers import recv_exactly, wait_for
 
 Connect = Callable[..., socket.socket]
@@ -135,32 +136,36 @@ def test_a_frozen_loop_serves_no_client_for_a_full_second(
     wait_for(lambda: (s := latest(engine)) is not None and newcomer_id in s.changed)
 
 
-def test_stepping_queues_commands_and_keeps_idle_clients(
+def test_stepping_queues_commands_and_frozen_time_is_not_idle_time(
     make_engine: Callable[..., EchoEngine], connect: Connect
 ) -> None:
-    """Only the loop's own running time counts towards the idle timeout, however slowly
-    the steps come: the clients connect while the loop is frozen."""
+    """The clients connect while the loop is frozen, so only the loop's own running time
+    counts towards their idle timeout, however slowly the test's steps come."""
     engine = make_engine(idle_timeout=0.3)
+    view = Consumer(engine)
     trace = Trace(engine)
     trace.freeze()
     client, kicked = connect(engine.address), connect(engine.address)
     while sum(len(key.accepted) for call in trace.take() for key in call.ready) < 2:
         trace.step()
+    client_id, kicked_id = view.conn_id(client), view.conn_id(kicked)
     time.sleep(0.6)  # frozen for twice the idle timeout: that time does not count
-    kick = engine.kick(2)
-    client.sendall(b"kept")
+    kick = engine.kick(kicked_id)
     assert not kick.done()
     for _ in range(3):
         trace.step()
         if kick.done():
             break
-    assert kick.result(0).ok
-    assert recv_exactly(client, 4) == b"kept"  # served, not closed as idle
-    assert kicked.recv(1) == b""
-    snapshot = wait_for(lambda: latest(engine))
-    assert snapshot.stepping
+    assert kick.result(0).ok and is_closed(kicked)
+    assert view.until(lambda v: v.snapshot and v.snapshot.stepping)
+    resumed = time.time()
     engine.set_stepping(False)
-    wait_for(lambda: client.recv(1) == b"", timeout=5)  # idle timeouts run again
+    assert is_closed(client)  # idle timeouts run again: the silent client goes
+    gone = view.until(lambda v: [e for e in v.of(Disconnected) if e.conn_id == client_id])
+    assert gone[0].reason == IDLE
+    # Idle for 0.3 s of running loop: closed no sooner than that after the loop resumed
+    # (the loop ran only a few steps' worth between accepting it and freezing again).
+    assert gone[0].at - resumed >= 0.2, gone[0].at - resumed
 
 
 def test_stop_while_frozen(engine: EchoEngine, connect: Connect) -> None:

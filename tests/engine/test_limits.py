@@ -64,6 +64,42 @@ def test_select_refuses_descriptors_past_its_limit_as_fd_limit(make_engine, conn
     roundtrip(below, b"still served")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="select()'s limit is on descriptor numbers")
+@pytest.mark.parametrize("muted", [False, True], ids=["served", "muted"])
+def test_a_live_switch_to_select_is_refused_while_a_descriptor_past_its_limit_is_open(
+    engine, connect, consumer, muted
+):
+    """Muted, the client is unregistered from the selector, but select() would have to
+    watch it again once unmuted."""
+    view = consumer(engine)
+    fillers: list[int] = []
+    try:  # occupy every free descriptor below select()'s limit: the next client is past it
+        while (fd := os.open(os.devnull, os.O_RDONLY)) < SELECT_LIMIT:
+            fillers.append(fd)
+        os.close(fd)
+        high = connect(engine.address)
+        high_id = view.conn_id(high)
+    finally:
+        for fd in fillers:
+            os.close(fd)
+    high_fd = view.until(lambda v: high_id in v.conns and v.conns[high_id].fd)
+    assert high_fd >= SELECT_LIMIT
+    if muted:
+        assert engine.mute(high_id).result(5).ok
+    refused = engine.switch_selector("select").result(5)
+    assert not refused.ok and "SelectSelector cannot watch descriptors numbered 1024" in (
+        refused.message
+    )
+    assert engine.selector_name != "SelectSelector"
+    if muted:
+        assert engine.unmute(high_id).result(5).ok
+    roundtrip(high, b"still served")
+    high.close()
+    view.until(lambda v: high_id not in v.conns)
+    assert engine.switch_selector("select").result(5).ok  # nothing past the limit any more
+    roundtrip(connect(engine.address), b"served by select()")
+
+
 def test_idle_timeout_closes_only_idle_clients(make_engine, connect, consumer):
     engine = make_engine(idle_timeout=0.3)
     view = consumer(engine)

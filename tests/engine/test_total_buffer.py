@@ -35,9 +35,8 @@ def read_up_to(sock: socket.socket, size: int) -> None:
 class Senders:
     """Clients that send without reading (a small receive window) until they read back."""
 
-    def __init__(self, view: Consumer, connect, count: int = SENDERS) -> None:  # type: ignore[no-untyped-def]
-        self.view = view
-        self.socks = [connect(view.engine.address, SO_RCVBUF=4096) for _ in range(count)]
+    def __init__(self, address: tuple[str, int], connect, count: int = SENDERS) -> None:  # type: ignore[no-untyped-def]
+        self.socks = [connect(address, SO_RCVBUF=4096) for _ in range(count)]
         self.payloads = [payload(16 * 1024 * 1024, seed) for seed in range(count)]
         self.sent = [0] * count
 
@@ -50,13 +49,13 @@ class Senders:
             took += more
         return took
 
-    def fill(self, full: bool = True) -> None:
+    def fill(self, view: Consumer, full: bool = True) -> None:
         """Send until the engine reads none of them, and the bound holds (or, with
         `full=False`, it does not although every one is at its own cap)."""
 
         def filled() -> bool:
             took = self.flood()
-            snapshot = self.view.poll().snapshot
+            snapshot = view.poll().snapshot
             return took == 0 and snapshot is not None and snapshot.totals.buffer_full == full
 
         wait_for(filled, timeout=20)
@@ -68,8 +67,8 @@ def test_the_global_bound_pauses_only_clients_with_pending_echo_and_loses_nothin
     engine = make_engine(max_total_buffer=TOTAL, tick=0.02)
     view = Consumer(engine)
     bystander = connect(engine.address)
-    senders = Senders(view, connect)
-    senders.fill()
+    senders = Senders(engine.address, connect)
+    senders.fill(view)
     assert TOTAL * 3 // 4 <= view.snapshot.totals.pending <= TOTAL + SENDERS * READ_SIZE  # type: ignore[union-attr]
     # A client with nothing pending is still served while the bound holds.
     for size in (1, 1000, 60_000):
@@ -97,8 +96,8 @@ def test_the_bound_lifts_only_below_three_quarters_of_it(make_engine, connect) -
     of it: snapshots see the bound held within that band, then lifted below it."""
     engine = make_engine(max_total_buffer=TOTAL, max_buffer=320 * 1024, tick=0.01)
     view = Consumer(engine)
-    senders = Senders(view, connect, count=8)
-    senders.fill()
+    senders = Senders(engine.address, connect, count=8)
+    senders.fill(view)
     socks = {view.conn_id(sock): sock for sock in senders.socks}
     seen = [view.snapshot.totals]  # type: ignore[union-attr]
     while seen[-1].buffer_full and len(seen) < 64:
@@ -121,8 +120,8 @@ def test_the_bound_lifts_only_below_three_quarters_of_it(make_engine, connect) -
 def test_a_max_total_buffer_of_0_means_no_global_bound(make_engine, connect) -> None:
     engine = make_engine(max_total_buffer=0, max_buffer=1024 * 1024, tick=0.02)
     view = Consumer(engine)
-    senders = Senders(view, connect)
-    senders.fill(full=False)
+    senders = Senders(engine.address, connect)
+    senders.fill(view, full=False)
     # Each stopped at its own cap's high water (half of 1 MiB), none at a global bound.
     for sock in senders.socks:
         assert view.conns[view.conn_id(sock)].pending >= 512 * 1024

@@ -178,3 +178,22 @@ async def test_replay_offers_no_server_commands(tmp_path: Path, connect: Connect
         titles = [command.title for command in app_commands(replay)]
         assert "Filter…" in titles and "Sort by Peer" in titles
         assert not [t for t in titles if t.startswith(("Kick", "Switch selector", "select()"))]
+
+
+async def test_with_thousands_of_clients_the_palette_offers_the_100_best_matches() -> None:
+    app = EchoTuiApp(FakeEngine())  # type: ignore[arg-type]
+    async with app.run_test(size=SIZE) as pilot:
+        app.engine.channel.put_snapshot(Traffic(2000).snapshot(1))
+        app.tick()
+        await pilot.pause()
+        provider = DashboardCommands(app.screen)
+        # Queries matching 6,000, hundreds, and 32 of the client commands.
+        for query, many in (("client", True), ("kick 12", True), ("kick client #1999", False)):
+            hits = [hit async for hit in provider.search(query)]
+            offered = [hit.score for hit in hits if " client #" in str(hit.text)]
+            matcher = provider.matcher(query)
+            scores = [matcher.match(command.title) for command in client_commands(app)]
+            matching = sorted((score for score in scores if score > 0), reverse=True)
+            assert (len(matching) > 100) == many, (query, len(matching))
+            assert sorted(offered, reverse=True) == matching[:100], query
+        assert str(hits[0].text) == "Kick client #1999 127.0.0.1:63993"  # the best first

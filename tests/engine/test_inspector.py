@@ -204,3 +204,16 @@ def test_a_recording_keeps_no_inspected_bytes(engine: EchoEngine, connect: Conne
     kind, data = encode(snapshot)
     assert kind == "Snapshot" and "inspected" not in data
     assert "secret" not in json.dumps(data)
+
+
+def test_the_preview_keeps_the_last_256_bytes(engine: EchoEngine, connect: Connect) -> None:
+    client = connect(engine.address)
+    assert engine.inspect(1, preview=True).result(5).ok
+    received = b""
+    for size in (200, 100, 1000, 1):  # across reads: under, past, far past the cap
+        data = bytes((len(received) + i) % 251 for i in range(size))
+        client.sendall(data)
+        assert recv_exactly(client, size) == data
+        received += data
+        last = received[-256:]
+        wait_for(lambda: (s := latest(engine)) and s.inspected and s.inspected.preview == last)

@@ -206,6 +206,11 @@ def test_a_recording_keeps_no_inspected_bytes(engine: EchoEngine, connect: Conne
     assert "secret" not in json.dumps(data)
 
 
+def preview(engine: EchoEngine) -> bytes | None:
+    snapshot = latest(engine)
+    return snapshot.inspected.preview if snapshot and snapshot.inspected else None
+
+
 def test_the_preview_keeps_the_last_256_bytes(engine: EchoEngine, connect: Connect) -> None:
     client = connect(engine.address)
     assert engine.inspect(1, preview=True).result(5).ok
@@ -215,5 +220,4 @@ def test_the_preview_keeps_the_last_256_bytes(engine: EchoEngine, connect: Conne
         client.sendall(data)
         assert recv_exactly(client, size) == data
         received += data
-        last = received[-256:]
-        wait_for(lambda: (s := latest(engine)) and s.inspected and s.inspected.preview == last)
+        wait_for(lambda last=received[-256:]: preview(engine) == last)

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import json
 import select
+import selectors
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import fields
 
-from echo_tui.engine.events import IDLE, LISTENER, WAKEUP, Disconnected, SelectCall, Snapshot
+from echo_tui.engine.events import (
+    CLIENT,
+    IDLE,
+    LISTENER,
+    WAKEUP,
+    Disconnected,
+    ReadyKey,
+    SelectCall,
+    Snapshot,
+)
 from echo_tui.engine.server import EchoEngine
 from echo_tui.recording import encode
 from tests.engine.conftest import Consumer, is_closed
@@ -221,3 +232,56 @@ def test_the_preview_keeps_the_last_256_bytes(engine: EchoEngine, connect: Conne
         assert recv_exactly(client, size) == data
         received += data
         wait_for(lambda last=received[-256:]: preview(engine) == last)
+
+
+def test_trace_records_keep_their_field_order(engine: EchoEngine, connect: Connect) -> None:
+    """The engine records each call as plain tuples, read back by position (select_call):
+    a call and its ready keys, with a value for every field that no other field shares."""
+    assert [f.name for f in fields(SelectCall)] == [
+        "seq", "at", "timeout", "waited", "keys", "selector", "stepped", "ready",
+    ]  # fmt: skip
+    assert [f.name for f in fields(ReadyKey)] == [
+        "fd", "mask", "role", "conn_id", "received", "eof", "sent", "pending", "events_before",
+        "events_after", "closed", "skipped", "accepted", "rejected", "commands",
+    ]  # fmt: skip
+    trace = Trace(engine)
+    began = time.time()
+    client = connect(engine.address, SO_RCVBUF=4096)  # it reads nothing: echo stays pending
+    peer = "{}:{}".format(*client.getsockname())
+    wait_for(lambda: any(k.role == LISTENER for call in trace.take() for k in call.ready))
+    engine.mute(1).result(5)
+    engine.unmute(1).result(5)
+
+    chunk = bytes(range(256)) * 256  # 64 KiB, more than the client's window
+    sent: list[int] = []
+
+    def partial_echo() -> ReadyKey | None:
+        client.sendall(chunk)
+        sent.append(len(chunk))
+        keys = (key for call in trace.take() for key in call.ready)
+        return next((k for k in keys if k.role == CLIENT and 0 < k.sent < k.received), None)
+
+    echoed = wait_for(partial_echo)
+    fd = wait_for(lambda: (s := latest(engine)) and 1 in s.changed and s.changed[1].fd)
+    assert echoed == ReadyKey(
+        fd, selectors.EVENT_READ, CLIENT, 1, echoed.received, False, echoed.sent,
+        echoed.received - echoed.sent, selectors.EVENT_READ,
+        selectors.EVENT_READ | selectors.EVENT_WRITE,
+    )  # fmt: skip
+    # Everything the client sent comes back: the trace's received and sent add up to it.
+    assert recv_exactly(client, sum(sent)) == chunk * len(sent)
+
+    def traced(field: str) -> int:
+        return sum(getattr(k, field) for c in trace.take() for k in c.ready if k.role == CLIENT)
+
+    wait_for(lambda: traced("received") == traced("sent") == sum(sent))
+    calls = trace.calls
+    assert [call.seq for call in calls] == list(range(calls[0].seq, calls[0].seq + len(calls)))
+    accept = next(call for call in calls if any(k.role == LISTENER for k in call.ready))
+    listener = next(k for k in accept.ready if k.role == LISTENER)
+    assert listener.accepted == ((fd, peer),) and listener.rejected == 0
+    assert accept.timeout is None and accept.keys == 3 and not accept.stepped
+    assert began <= accept.at <= time.time() and 0 <= accept.waited < 10
+    assert accept.selector == engine.selector_name
+    wakeups = [k.commands for call in calls for k in call.ready if k.role == WAKEUP]
+    assert (f"muted #1 {peer}",) in wakeups and (f"unmuted #1 {peer}",) in wakeups

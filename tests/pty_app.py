@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -63,6 +64,7 @@ class PtyApp:
         )
         self.output = bytearray()
         self.hung_up = False
+        self._cpu_wait = 0.0  # see cpu_wait
 
     def read_until(self, marker: bytes, timeout: float, start: int = 0) -> bool:
         """Read output until `marker` appears after offset `start`; False after `timeout`."""
@@ -101,11 +103,32 @@ class PtyApp:
     def wait_exit(self, timeout: float) -> int | None:
         """Keep reading (a full terminal would block the app) until it exits; its status."""
         deadline = time.monotonic() + timeout
-        while self.process.poll() is None and time.monotonic() < deadline:
+        while True:
+            self.cpu_wait()  # read before the exit status is collected (then it is gone)
+            if self.process.poll() is not None or time.monotonic() >= deadline:
+                break
             self._read(0.05)
         while self._read(0.05):  # what it wrote last
             pass
         return self.process.poll()
+
+    def stop_timed(self, signum: int, timeout: float) -> tuple[int | None, float]:
+        """Send `signum` and wait for the exit: its status, and the seconds it took less those
+        the app's main thread spent waiting for a CPU (what a busy machine added)."""
+        waited = self.cpu_wait()
+        signalled = time.monotonic()
+        self.process.send_signal(signum)
+        status = self.wait_exit(timeout)
+        return status, time.monotonic() - signalled - (self.cpu_wait() - waited)
+
+    def cpu_wait(self) -> float:
+        """Seconds the app's main thread has spent ready to run but waiting for a CPU (Linux
+        schedstat): what a busy machine, not the app, adds to its times.  Once it exited, the
+        value at its exit (read by wait_exit before the exit status is collected)."""
+        path = f"/proc/{self.process.pid}/schedstat"
+        with contextlib.suppress(OSError, IndexError, ValueError), open(path) as stat:
+            self._cpu_wait = int(stat.read().split()[1]) / 1e9  # unless reaped, or no schedstat
+        return self._cpu_wait
 
     def _read(self, timeout: float) -> bool:
         ready, _, _ = select.select([self.master], [], [], timeout)

@@ -26,6 +26,8 @@ import struct
 import time
 from concurrent.futures import Future
 
+import pytest
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -387,4 +389,7 @@ class EngineFuzz(RuleBasedStateMachine):
         assert len(os.listdir("/proc/self/fd")) <= self.fds_before, "descriptors leaked"
 
 
-TestEngineFuzz = EngineFuzz.TestCase
+# A timeout of its own, sized to the profile's steps (0.1 s each: the default profile's
+# 1,000 take about 4 s here), above the suite's 60 s, so the long profile can run its minutes.
+_STEPS = settings().max_examples * settings().stateful_step_count
+TestEngineFuzz = pytest.mark.timeout(max(60, _STEPS // 10))(EngineFuzz.TestCase)

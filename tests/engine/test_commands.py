@@ -13,6 +13,7 @@ import pytest
 
 from echo_tui.engine.config import available_selectors, selector_class
 from echo_tui.engine.events import KICKED, MUTED, READING, CommandResult, Disconnected
+from echo_tui.engine.server import EchoEngine
 from tests.engine.conftest import is_closed, payload, roundtrip, sha
 from tests.helpers import recv_exactly, wait_for
 
@@ -29,7 +30,7 @@ needs_thread_clocks = pytest.mark.skipif(
 )
 
 
-def engine_cpu_clock(engine) -> int:
+def engine_cpu_clock(engine: EchoEngine) -> int:
     """The CPU clock of the engine's thread, found by a kick_where predicate (documented to
     run there; it runs once per connected client, so one must be connected)."""
     threads: set[int] = set()
@@ -38,7 +39,9 @@ def engine_cpu_clock(engine) -> int:
     return time.pthread_getcpuclockid(thread)
 
 
-def engine_cpu_to_complete(clock: int, submit: Callable[[], Future]) -> tuple[object, float]:
+def engine_cpu_to_complete(
+    clock: int, submit: Callable[[], Future[CommandResult]]
+) -> tuple[CommandResult, float]:
     """Submit a command; its result and the engine thread's CPU seconds until it completed
     (read in the future's callback, which the engine thread runs as it sets the result)."""
     started = time.clock_gettime(clock)
@@ -276,7 +279,6 @@ def test_stop_is_idempotent_and_completes_every_future(make_engine, connect):
 
 def test_stop_before_start_and_twice_is_harmless():
     from echo_tui.engine.config import EngineConfig
-    from echo_tui.engine.server import EchoEngine
 
     engine = EchoEngine(EngineConfig(port=0))
     engine.stop()

@@ -89,17 +89,17 @@ def close_terminal_at_random(run: int, scenario: str, rng: random.Random) -> Out
         app.read_until(b"never", timeout=moment)  # the terminal keeps reading meanwhile
         stalled = rng.choice((0.0, rng.uniform(0.05, 0.5)))
         time.sleep(stalled)  # the terminal stops reading: the app blocks mid-frame
-        waited = app.cpu_wait()
+        waits = app.cpu_waits()
         app.hang_up()
         closed = time.monotonic()
         deadline = closed + BACKSTOP + 1  # a hang ends at the backstop anyway (status 1)
         while True:
-            app.cpu_wait()  # read before the exit status is collected
+            app.cpu_waits()  # read before the exit status is collected
             if app.process.poll() is not None or time.monotonic() >= deadline:
                 break
             time.sleep(0.02)
-        # Less what the machine added: the app's main thread waiting for a CPU.
-        exited_after = time.monotonic() - closed - (app.cpu_wait() - waited)
+        # Less what the machine added: the app's threads waiting for a CPU.
+        exited_after = time.monotonic() - closed - app.cpu_waited_since(waits)
         while any(map(process_alive, swarm)) and time.monotonic() < deadline:
             time.sleep(0.02)
         leftovers = [pid for pid in (app.process.pid, *swarm) if process_alive(pid)]

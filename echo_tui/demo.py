@@ -173,7 +173,8 @@ Behaviour = Callable[..., Awaitable[object]]
 BEHAVIOURS: tuple[Behaviour, ...] = (chatty, bursty, slow_reader, large, idle, churner)
 
 
-SMALL_RCVBUF = {slow_reader: 8192}  # so the server's buffer fills soon, not after megabytes
+# So the server's buffer fills soon, not after megabytes.
+SMALL_RCVBUF: dict[Behaviour, int] = {slow_reader: 8192}
 
 
 def behaviour_for(index: int) -> Behaviour:

@@ -132,14 +132,15 @@ class MetricsServer:
         self.registry.register(EngineCollector(engine))
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
-        self.address: tuple[str, int] | None = None
+        self.address: tuple[str, int] = ("", 0)  # where it listens, once started
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self, host: str, port: int) -> None:
         """Listen on host:port (port 0 picks one; see `address`); OSError as bind raises it."""
         self._server, self._thread = start_http_server(port, host, self.registry)
-        self.address = self._server.server_address[:2]  # type: ignore[assignment]
+        bound_host, bound_port = self._server.server_address[:2]
+        self.address = (str(bound_host), bound_port)
 
     def stop(self) -> None:
         """Close the listening socket and wait for the serving thread."""
@@ -154,4 +155,4 @@ class MetricsServer:
     @property
     def url(self) -> str:
         """Where to scrape, once started."""
-        return f"http://{format_peer(self.address or ('', 0))}/metrics"
+        return f"http://{format_peer(self.address)}/metrics"

@@ -26,11 +26,12 @@ from functools import cache
 from operator import attrgetter
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 from echo_tui import __version__
 from echo_tui.engine import events
 from echo_tui.engine.events import (
+    Connected,
     ConnectionStats,
     EngineError,
     EventChannel,
@@ -40,14 +41,16 @@ from echo_tui.engine.events import (
     Totals,
 )
 from echo_tui.engine.server import EchoEngine
+from echo_tui.units import format_bytes
 
 FORMAT = "echo-tui-recording"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: ClientKind records (a version-1 reader would stop at one)
 DRAIN_EVERY = 0.05  # seconds between takes from the channel (under the engine's 0.1 s tick)
 FLUSH_EVERY = 0.5  # seconds between flushes to the OS: a kill -9 loses at most this much
 DEFAULT_MAX_BYTES = 1 << 30
 GZIP_LEVEL = 3  # JSON compresses about 20 times at 3, at a fraction of the default 9's CPU
 CHANNEL_CAPACITY = 10_000  # lifecycle events the recorder's channel holds between writes
+KIND_WAIT = 5.0  # seconds a new client's --demo kind is waited for
 
 _EVENT_TYPES: dict[str, type] = {
     cls.__name__: cls
@@ -99,13 +102,25 @@ class Record:
     """One line after the header: `t` seconds after the engine started."""
 
     t: float
-    item: LifecycleEvent | Snapshot | EngineError | str  # str: a note from the recorder
+    item: Item
+
+
+@dataclass(frozen=True, slots=True)
+class ClientKind:
+    """What a --demo client does (`slow reader`, ...), as the demo swarm reported it."""
+
+    peer: str
+    kind: str
+
+
+# What a record holds; str: a note from the recorder.
+Item = LifecycleEvent | Snapshot | EngineError | ClientKind | str
 
 
 # ---------------------------------------------------------------------- encoding
 
 
-def encode(item: LifecycleEvent | Snapshot | EngineError | str) -> tuple[str, dict[str, Any]]:
+def encode(item: Item) -> tuple[str, dict[str, Any]]:
     """The record's kind and data for an event, a snapshot or a note."""
     if isinstance(item, str):
         return "note", {"text": item}
@@ -125,13 +140,15 @@ def encode(item: LifecycleEvent | Snapshot | EngineError | str) -> tuple[str, di
 
 def decode(
     kind: str, data: Mapping[str, Any], connection_fields: tuple[str, ...] = CONNECTION_FIELDS
-) -> LifecycleEvent | Snapshot | EngineError | str:
+) -> Item:
     """The inverse of encode(); unknown fields are ignored, missing ones take their defaults.
 
     `connection_fields` names the values of a snapshot's connections (from the header).
     """
     if kind == "note":
         return str(data["text"])
+    if kind == "ClientKind":
+        return ClientKind(str(data["peer"]), str(data["kind"]))
     if kind == "Snapshot":
         totals = _build(Totals, data["totals"])
         totals = replace(totals, closed=MappingProxyType(dict(totals.closed)))
@@ -155,7 +172,7 @@ def decode(
     return _build(cls, data)
 
 
-def record_line(t: float, item: LifecycleEvent | Snapshot | EngineError | str) -> str:
+def record_line(t: float, item: Item) -> str:
     """The line (without its newline) that records `item` at `t` seconds."""
     kind, data = encode(item)
     return json.dumps({"t": round(t, 6), "kind": kind, "data": data}, separators=(",", ":"))
@@ -214,7 +231,7 @@ class Recorder:
         self.max_bytes = max_bytes
         self._engine = engine
         self._raw = stream or open(self.path, "wb" if overwrite else "xb")  # noqa: SIM115
-        self._out: IO[bytes] = (
+        self._out: IO[bytes] | gzip.GzipFile = (
             gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=GZIP_LEVEL)
             if self.path.suffix == ".gz"
             else self._raw
@@ -228,6 +245,12 @@ class Recorder:
         self._failed = False  # writing failed (once said, not said again when closing)
         self._written = 0  # bytes handed to the (compressing) stream
         self._origin = 0.0  # wall clock the record times count from
+        self._began: float | None = None  # time.monotonic() when recording began
+        # With --demo, what each demo client does (set once the swarm runs): peers
+        # connected whose kind the swarm has not reported yet, until when to ask.
+        self.kind_of: Callable[[str], str | None] | None = None
+        self._unnamed: dict[str, float] = {}
+        self._seconds = 0.0  # how long it recorded, once stopped
 
     def start(self) -> None:
         """Write the header (the engine must be listening) and start writing records."""
@@ -249,6 +272,7 @@ class Recorder:
             self._stopped_by(exc)
             return
         self._written += len(line)
+        self._began = time.monotonic()
         self._thread.start()
 
     def stop(self) -> None:
@@ -256,7 +280,34 @@ class Recorder:
         if self._thread.is_alive():
             self._stop.set()
             self._thread.join(10)
+        if not self._full:
+            self._seconds = self._recorded_seconds()
         self._close()
+
+    def _recorded_seconds(self) -> float:
+        return 0.0 if self._began is None else time.monotonic() - self._began
+
+    @property
+    def recording(self) -> bool:
+        """Records are being written (not yet stopped by --record-max or a disk error)."""
+        return self._began is not None and not self._full
+
+    def file_size(self) -> int:
+        """Bytes in the file so far (compressed when it is gzip; what reached the stream)."""
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError):  # closed: its size on disk, if it has one
+            try:
+                return self.path.stat().st_size
+            except OSError:
+                return 0
+
+    def summary(self) -> str | None:
+        """What was recorded, once stopped: `recorded 12.3 s, 1.2 MiB to FILE` (None if the
+        file could not be written)."""
+        if self._began is None or self._failed:  # a failure said so already
+            return None
+        return f"recorded {self._seconds:.1f} s, {format_bytes(self.file_size())} to {self.path}"
 
     def discard(self) -> None:
         """Close and delete the file: the engine never started, so nothing was recorded."""
@@ -294,10 +345,13 @@ class Recorder:
         """Disk full, file gone: recording stops and the server goes on."""
         self._notify(f"recording to {self.path} stopped: {exc}")
         self._full = self._failed = True
+        self._seconds = self._recorded_seconds()
 
     def _write_pending(self) -> None:
         events, snapshot, error = self.channel.drain()
         lines = [self._line(event) for event in events]
+        if self.kind_of is not None:
+            lines += [self._line(kind) for kind in self._kinds(events, self.kind_of)]
         if snapshot is not None:
             # The recording counts what *it* lost, not what the dashboard did.
             snapshot = replace(snapshot, events_dropped=self.channel.dropped)
@@ -306,7 +360,26 @@ class Recorder:
             lines.append(self._line(error))
         self._write(lines)
 
-    def _line(self, item: LifecycleEvent | Snapshot | EngineError | str) -> str:
+    def _kinds(
+        self, events: list[LifecycleEvent], kind_of: Callable[[str], str | None]
+    ) -> list[ClientKind]:
+        """The kinds of new clients the swarm has reported (it may report a little after
+        the engine accepted them: a client is asked about for KIND_WAIT seconds)."""
+        now = time.monotonic()
+        unnamed = self._unnamed
+        for event in events:
+            if isinstance(event, Connected):
+                unnamed[event.peer] = now + KIND_WAIT
+        named = []
+        for peer, until in list(unnamed.items()):
+            kind = kind_of(peer)
+            if kind is not None:
+                named.append(ClientKind(peer, kind))
+            if kind is not None or now > until:
+                del unnamed[peer]
+        return named
+
+    def _line(self, item: Item) -> str:
         at = time.time() if isinstance(item, str) else (getattr(item, "at", 0.0) or time.time())
         return record_line(at - self._origin, item)
 
@@ -318,6 +391,7 @@ class Recorder:
             note = f"recording stopped: --record-max {self.max_bytes:,} bytes reached"
             chunk = (self._line(note) + "\n").encode()
             self._full = True
+            self._seconds = self._recorded_seconds()
             self._notify(f"{note}; the server goes on")
         self._out.write(chunk)
         self._written += len(chunk)
@@ -361,25 +435,31 @@ def open_recording(path: str | os.PathLike[str]) -> Reading:
     Records are read lazily; a file cut short (a crash, kill -9, a gzip stream
     with no end) ends the iteration at the last whole record and sets `warning`.
     """
-    try:
-        raw = open(path, "rb")  # noqa: SIM115  # closed by the iterator
-    except OSError as exc:
-        raise RecordingError(f"cannot read {path}: {exc.strerror or exc}") from None
+    raw = open_for_reading(path)  # closed by the iterator
     compressed = raw.read(2) == b"\x1f\x8b"
     raw.seek(0)
-    stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if compressed else raw
+    stream = gzip.GzipFile(fileobj=raw) if compressed else raw
     lines = io.TextIOWrapper(stream, encoding="utf-8", errors="strict")
     try:
         first = lines.readline()
         header = _parse_header(first)
-    except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
+    except RecordingError as exc:
         raw.close()
-        if isinstance(exc, RecordingError):
-            raise
-        raise RecordingError(f"{path} is not an echo-tui recording") from None
+        raise RecordingError(f"{path}: {exc}") from None
+    except (OSError, EOFError, UnicodeDecodeError, ValueError):
+        raw.close()
+        raise RecordingError(f"{path}: not an echo-tui recording") from None
     reading = Reading(header, iter(()), file=raw, size=os.fstat(raw.fileno()).st_size)
     reading.records = _records(lines, raw, reading, str(path))
     return reading
+
+
+def open_for_reading(path: str | os.PathLike[str]) -> IO[bytes]:
+    """The file at `path`, opened; RecordingError naming it when it cannot be read."""
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise RecordingError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def _parse_header(line: str) -> Header:
@@ -409,7 +489,9 @@ def _parse_header(line: str) -> Header:
         raise RecordingError("the recording's header is damaged") from None
 
 
-def _records(lines: io.TextIOWrapper, raw: IO[bytes], reading: Reading, path: str):  # type: ignore[no-untyped-def]
+def _records(
+    lines: TextIO, raw: IO[bytes], reading: Reading, path: str
+) -> Iterator[tuple[Record, str]]:
     number = 1
     try:
         while True:

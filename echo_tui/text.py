@@ -34,8 +34,8 @@ def escape(value: str | bytes) -> str:
 
     Bytes are decoded as UTF-8; bytes that are not valid UTF-8 show as ``\\xNN``.
     """
-    from_bytes = isinstance(value, (bytes, bytearray))
-    text = bytes(value).decode("utf-8", "surrogateescape") if from_bytes else value
+    from_bytes = not isinstance(value, str)
+    text = value if isinstance(value, str) else bytes(value).decode("utf-8", "surrogateescape")
     if text.isprintable() and "\\" not in text:
         return text
     out = []

@@ -14,6 +14,7 @@ from echo_tui.engine.events import (
     CLIENT,
     IDLE,
     LISTENER,
+    PEER_CLOSED,
     WAKEUP,
     Disconnected,
     ReadyKey,
@@ -145,6 +146,32 @@ def test_a_frozen_loop_serves_no_client_for_a_full_second(
     for number, client in enumerate(clients):
         assert recv_exactly(client, 6) == b"held %d" % number
     wait_for(lambda: (s := latest(engine)) is not None and newcomer_id in s.changed)
+
+
+def test_trace_says_what_each_handler_did(engine: EchoEngine, connect: Connect) -> None:
+    engine.trace(True).result(5)
+    client = connect(engine.address)
+    client.sendall(b"hello")
+    assert recv_exactly(client, 5) == b"hello"
+    client.shutdown(socket.SHUT_WR)
+    assert client.recv(1) == b""  # the engine closed its side
+    calls: list[SelectCall] = []
+
+    def entries(role: str) -> list[ReadyKey]:
+        return [e for c in calls for e in c.ready if e.role == role]
+
+    wait_for(lambda: calls.extend(engine.channel.take_trace()) or entries(CLIENT)[-1:])
+    wait_for(lambda: calls.extend(engine.channel.take_trace()) or entries(CLIENT)[-1].closed)
+    [accept] = entries(LISTENER)
+    host, port = client.getsockname()
+    assert accept.accepted == ((entries(CLIENT)[0].fd, f"{host}:{port}"),)
+    *echoes, end = entries(CLIENT)
+    assert sum(e.received for e in echoes) == sum(e.sent for e in echoes) == 5
+    assert not any(e.eof or e.closed or e.pending or e.skipped for e in echoes)
+    assert all(e.events_before == e.events_after == selectors.EVENT_READ for e in echoes)
+    assert (end.received, end.eof, end.closed) == (0, True, PEER_CLOSED)
+    assert (end.events_before, end.events_after) == (selectors.EVENT_READ, 0)
+    assert [c.seq for c in calls] == list(range(calls[0].seq, calls[0].seq + len(calls)))
 
 
 def test_stepping_queues_commands_and_frozen_time_is_not_idle_time(

@@ -63,3 +63,8 @@ def test_one_client_benchmark_quick() -> None:
     out = run("one_client.py", "--servers", "echo-tui,buffered,threaded")
     assert "| echo-tui " in out and "| buffered (buffered " in out and "| threaded (" in out
     assert "÷ buffered (median)" in out and "95 % interval" in out
+
+
+def test_flood_benchmark_quick() -> None:
+    out = run("flood.py")
+    assert "| echo-tui " in out and "worst ms" in out and "worst while filling ms" in out

@@ -58,6 +58,7 @@ from echo_tui.engine.events import (
     Totals,
 )
 from echo_tui.engine.inspection import Inspection, amount
+from echo_tui.engine.output import PENDING_READ, OutputBuffer
 from echo_tui.engine.ticker import Ticker
 from echo_tui.engine.tracer import Tracer
 from echo_tui.portable import SELECT_LIMIT_TEXT, assert_never, raise_fd_limit, select_can_watch
@@ -533,16 +534,17 @@ class EchoEngine:
         return not select_can_watch(sock.fileno(), len(self._selector.get_map()))
 
     def _on_readable_pending(self, conn: Connection) -> None:
-        """A read while earlier echo still waits: take only what fits, queue it behind."""
+        """A read while earlier echo still waits: take only what fits, PENDING_READ at
+        most, and queue it behind."""
         room = self.config.max_buffer - len(conn.out)  # pending stays <= max_buffer
-        data = self._receive(conn, min(self._read_size, room))
+        data = self._receive(conn, min(self._read_size, PENDING_READ, room))
         if data is None:
             return
         conn.bytes_in += len(data)
         conn.msgs_in += 1
         conn.msgs_out_offset -= 1  # not echoed by its own send()
         self._mark_active(conn)
-        conn.out += data
+        conn.out.append(data)
         self._buffered(len(data))
         self._set_interest(conn)
 
@@ -587,7 +589,7 @@ class EchoEngine:
         if isinstance(exc, (BlockingIOError, InterruptedError)):
             self._echo_rest(conn, data, 0)
             return
-        conn.out = data  # never sent: bytes_out and msgs_out count only what left
+        conn.out = OutputBuffer(data)  # never sent: bytes_out and msgs_out count only what left
         conn.msgs_out_offset -= 1
         self._buffered(len(data))  # until _close lets it go
         self._send_failed(conn, exc)
@@ -598,14 +600,14 @@ class EchoEngine:
             conn.msgs_out_offset -= 1
         if conn.inspection is not None:
             conn.inspection.last_send = (sent, len(data))
-        conn.out = bytearray(memoryview(data)[sent:])
+        conn.out = OutputBuffer(data, sent)  # holds `data` itself, not a copy
         self._buffered(len(data) - sent)
         self._set_interest(conn)
 
     def _on_writable(self, conn: Connection) -> None:
         conn.write_ready += 1
         try:
-            sent = conn.sock.send(conn.out)
+            sent = conn.out.send(conn.sock)
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError as exc:
@@ -614,7 +616,6 @@ class EchoEngine:
         if sent:
             conn.msgs_out_offset += 1
             self._mark_active(conn)
-            del conn.out[:sent]  # type: ignore[union-attr]  # a bytearray while pending
             if not conn.out:
                 conn.out = NO_OUTPUT  # let a large buffer go
             self._buffered(-sent)

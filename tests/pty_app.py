@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -63,6 +64,7 @@ class PtyApp:
         )
         self.output = bytearray()
         self.hung_up = False
+        self._cpu_waits: dict[str, int] = {}  # see cpu_waits
 
     def read_until(self, marker: bytes, timeout: float, start: int = 0) -> bool:
         """Read output until `marker` appears after offset `start`; False after `timeout`."""
@@ -101,11 +103,44 @@ class PtyApp:
     def wait_exit(self, timeout: float) -> int | None:
         """Keep reading (a full terminal would block the app) until it exits; its status."""
         deadline = time.monotonic() + timeout
-        while self.process.poll() is None and time.monotonic() < deadline:
+        while True:
+            self.cpu_waits()  # read before the exit status is collected (then they are gone)
+            if self.process.poll() is not None or time.monotonic() >= deadline:
+                break
             self._read(0.05)
         while self._read(0.05):  # what it wrote last
             pass
         return self.process.poll()
+
+    def stop_timed(self, signum: int, timeout: float) -> tuple[int | None, float]:
+        """Send `signum` and wait for the exit: its status, and the seconds it took less those
+        the app's threads spent waiting for a CPU (what a busy machine added)."""
+        waits = self.cpu_waits()
+        signalled = time.monotonic()
+        self.process.send_signal(signum)
+        status = self.wait_exit(timeout)
+        return status, time.monotonic() - signalled - self.cpu_waited_since(waits)
+
+    def cpu_waits(self) -> dict[str, int]:
+        """Nanoseconds each of the app's threads has spent ready to run but waiting for a CPU
+        (Linux schedstat, by thread id).  Once it exited, as of its exit (wait_exit reads
+        them before the exit status is collected)."""
+        waits = {}
+        with contextlib.suppress(OSError):  # reaped, or no /proc
+            for thread in os.listdir(f"/proc/{self.process.pid}/task"):
+                path = f"/proc/{self.process.pid}/task/{thread}/schedstat"
+                with contextlib.suppress(OSError, IndexError, ValueError), open(path) as stat:
+                    waits[thread] = int(stat.read().split()[1])
+        if waits:
+            self._cpu_waits = waits
+        return self._cpu_waits
+
+    def cpu_waited_since(self, before: dict[str, int]) -> float:
+        """Seconds the app's threads have waited for a CPU since `before` (cpu_waits): what a
+        busy machine, not the app, added to a time measured meanwhile (threads that ended
+        meanwhile count nothing, so it errs on the side of the app)."""
+        now = self.cpu_waits()
+        return sum(wait - before.get(thread, 0) for thread, wait in now.items()) / 1e9
 
     def _read(self, timeout: float) -> bool:
         ready, _, _ = select.select([self.master], [], [], timeout)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+import pytest
 
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import LoopStats, Snapshot, Totals, histogram_label
@@ -18,6 +21,7 @@ from echo_tui.headless import (
     stats_line,
     summary_line,
 )
+from tests.engine.test_total_buffer import TOTAL, Senders
 from tests.helpers import recv_exactly, wait_for
 
 
@@ -164,6 +168,28 @@ def test_headless_snapshots_come_at_least_twice_per_interval() -> None:
     assert headless_config(config, 0.5).heartbeat == 0.25
     assert headless_config(config, 0.05).tick == 0.025
     assert headless_config(config, 5) == config
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_a_line_at_the_global_bound_says_buffer_full(make_engine, connect, as_json) -> None:
+    engine = make_engine(max_total_buffer=TOTAL, tick=0.02)
+    marker = '"buffer_full": true' if as_json else "BUFFER FULL"
+    with headless_lines(engine, 0.05, as_json) as out:
+        senders = Senders(engine.address, connect)
+        wait_for(lambda: senders.flood() == 0 and marker in out.getvalue(), timeout=20)
+    lines = out.getvalue().splitlines()[:-1]  # the summary last
+    if as_json:
+        records = [json.loads(line) for line in lines]
+        full = [r for r in records if r["buffer_full"]]
+        assert full and all(r["pending"] >= TOTAL * 3 // 4 for r in full), full
+        assert not records[0]["buffer_full"]
+    else:
+        full = [line for line in lines if "BUFFER FULL" in line]
+        assert full and all(line.endswith("%  BUFFER FULL") for line in full), full
+        shown = [re.search(r"  pending ([\d.]+) (B|KiB|MiB)  ", line) for line in full]
+        pending = [float(m[1]) * 1024 ** ("B", "KiB", "MiB").index(m[2]) for m in shown if m]
+        assert len(pending) == len(full) and min(pending) >= TOTAL * 3 // 4 * 0.99, full
+        assert "BUFFER FULL" not in lines[0]
 
 
 def test_clock_text_tells_lines_an_interval_apart() -> None:

@@ -8,15 +8,19 @@ stops on SIGTERM.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from types import ModuleType
 
 import pytest
 
+from echo_tui import portable
 from tests.helpers import recv_exactly, wait_for
 
 SIMULATE_NO_POSIX = """
@@ -57,6 +61,44 @@ def test_the_simulation_hides_what_windows_lacks() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=30
     )
     assert result.stdout.split() == ["False", "None", "['SIGINT',", "'SIGTERM']", "{}"]
+
+
+@pytest.fixture
+def portable_on(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], ModuleType]]:
+    """`echo_tui.portable` as imported with `sys.platform` set to the given value."""
+
+    def load(platform: str) -> ModuleType:
+        monkeypatch.setattr(sys, "platform", platform)
+        return importlib.reload(portable)
+
+    yield load
+    monkeypatch.undo()
+    importlib.reload(portable)
+
+
+def test_on_windows_select_is_limited_by_how_many_sockets_it_watches(
+    portable_on: Callable[[str], ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    windows = portable_on("win32")
+    assert windows.SELECT_LIMIT == 512
+    assert windows.SELECT_LIMIT_TEXT == "more than 512 sockets"
+    assert windows.select_can_watch(4000, watched=511)  # descriptor numbers do not matter
+    assert not windows.select_can_watch(3, watched=512)
+    monkeypatch.delattr(os, "setsid")
+    monkeypatch.setattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200, raising=False)
+    assert windows.detached_child_options() == {"creationflags": 0x200}
+
+
+def test_on_macos_select_is_limited_by_descriptor_number(
+    portable_on: Callable[[str], ModuleType],
+) -> None:
+    macos = portable_on("darwin")
+    assert macos.SELECT_LIMIT == 1024
+    assert macos.SELECT_LIMIT_TEXT == "descriptors numbered 1024 or higher"
+    assert macos.select_can_watch(1023, watched=5000)  # however many it watches
+    assert not macos.select_can_watch(1024, watched=0)
+    assert macos.detached_child_options() == {"start_new_session": True}
+    assert [s.name for s in macos.STOP_SIGNALS] == ["SIGINT", "SIGTERM", "SIGHUP"]
 
 
 def test_help_says_the_open_file_limit_is_left_as_is() -> None:

@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -392,3 +394,48 @@ async def test_a_seek_clears_the_traffic_history_on_screen_at_once(tmp_path: Pat
         shown = screen_text(replay)
         assert "peak in" not in shown
         assert re.search(r"in +0 B/s +0 recv/s", shown), shown
+
+
+def recorded_lines(path: Path) -> list[dict]:
+    """The whole records (not the header) a file cut short at any byte holds."""
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        data = zlib.decompressobj(wbits=31).decompress(data)
+    return [json.loads(line) for line in data.split(b"\n")[1:-1]]  # after the header
+
+
+@pytest.mark.parametrize("name", ["killed.jsonl", "killed.jsonl.gz"])
+def test_a_kill_9_loses_at_most_the_last_half_second(tmp_path: Path, name: str) -> None:
+    """Clients connect one after another, each making sure the server has it (an echo);
+    after SIGKILL the file holds every one that connected up to 0.5 s before the kill."""
+    path = tmp_path / name
+    server = subprocess.Popen(
+        [*COMMAND, "--headless", "--json", "--port", "0", "--record", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    clients: list[tuple[str, float]] = []  # (peer, when the server had surely accepted it)
+    sockets: list[socket.socket] = []
+    try:
+        port = json.loads(server.stdout.readline())["port"]  # type: ignore[union-attr]
+        started = time.monotonic()
+        for number in range(100):  # one every 20 ms
+            time.sleep(max(0.0, started + number * 0.02 - time.monotonic()))  # pacing
+            client = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sockets.append(client)
+            client.sendall(b"here")
+            assert recv_exactly(client, 4) == b"here"
+            clients.append(("{}:{}".format(*client.getsockname()), time.monotonic()))
+        killed_at = time.monotonic()
+        server.kill()
+        server.communicate(timeout=10)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+        for client in sockets:
+            client.close()
+    recorded = {r["data"]["peer"] for r in recorded_lines(path) if r["kind"] == "Connected"}
+    due = [peer for peer, at in clients if at <= killed_at - 0.5]
+    assert len(due) > 20
+    missing = [peer for peer in due if peer not in recorded]
+    assert not missing, f"{len(missing)} of {len(due)} clients lost: {missing[:3]}"

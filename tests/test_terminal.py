@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import select
 import signal
+import socket
 import termios
 import time
 
@@ -59,4 +62,26 @@ def test_a_replay_stops_on_a_signal_and_restores_the_terminal(pty_app, tmp_path,
     assert LEAVE_ALT_SCREEN in app.output[signalled_at:], "alternate screen not left"
     modes = termios.tcgetattr(app.slave)
     assert modes[3] & termios.ECHO and modes[3] & termios.ICANON, "terminal modes not restored"
+    assert b"Traceback" not in app.output
+
+
+def test_a_stop_signal_while_the_loop_is_frozen_in_step_mode_exits_at_once(pty_app) -> None:
+    app = pty_app()
+    assert app.read_until(b"127.0.0.1:", timeout=15), bytes(app.output[-2000:])
+    assert app.read_until(b"\x1b", timeout=5, start=app.output.index(b"127.0.0.1:"))
+    port = int(re.search(rb"127\.0\.0\.1:(\d+)", app.output).group(1))  # type: ignore[union-attr]
+    shown = len(app.output)
+    app.write(b"t")
+    assert app.read_until_text("select() trace", timeout=10, start=shown)
+    app.write(b" ")
+    assert app.read_until_text("STEPPING", timeout=10, start=shown)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(b"held")
+        assert not select.select([client], [], [], 0.5)[0], "echoed: the loop is not frozen"
+        signalled_at = len(app.output)
+        started = time.monotonic()
+        app.process.send_signal(signal.SIGTERM)
+        assert app.wait_exit(timeout=STOP_WITHIN) == 0
+        assert time.monotonic() - started < STOP_WITHIN + 0.5
+    assert LEAVE_ALT_SCREEN in app.output[signalled_at:], "alternate screen not left"
     assert b"Traceback" not in app.output

@@ -882,8 +882,10 @@ class EchoEngine:
             return CommandResult("switch_selector", False, str(exc))
         old = self._selector
         keys = list(old.get_map().values())
+        # Clients unregistered now (muted, backpressured) count: they register again later.
+        fds = {key.fd for key in keys} | {conn.fd for conn in self._conns.values()}
         if cls is selectors.SelectSelector and not all(
-            select_can_watch(key.fd, watched) for watched, key in enumerate(keys)
+            select_can_watch(fd, watched) for watched, fd in enumerate(fds)
         ):
             return CommandResult(
                 "switch_selector",

@@ -65,14 +65,16 @@ def test_a_quiet_snapshot_changes_nothing(engine, connect, consumer):
 
 
 def test_idle_timeout_sees_traffic_not_yet_published(make_engine, connect, consumer):
-    """With snapshots 10 s apart, only the idle check itself can date the busy client's traffic."""
-    engine = make_engine(idle_timeout=0.3, tick=10.0, heartbeat=10.0)
+    """With snapshots 10 s apart, only the idle check itself can date the busy client's traffic.
+
+    The timeout is long beside the pauses a busy machine puts between two round trips."""
+    engine = make_engine(idle_timeout=1.0, tick=10.0, heartbeat=10.0)
     view = consumer(engine)
     idle = connect(engine.address)
     busy = connect(engine.address)
     idle_id = view.conn_id(idle)
     started = time.monotonic()
-    while time.monotonic() - started < 1.2:  # four idle timeouts of steady chatter
+    while time.monotonic() - started < 2.5:  # two and a half idle timeouts of steady chatter
         roundtrip(busy, b"tick")
     gone = view.until(lambda v: v.of(Disconnected))
     assert [(e.conn_id, e.reason) for e in gone] == [(idle_id, IDLE)]

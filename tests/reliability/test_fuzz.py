@@ -17,6 +17,7 @@ runs many more examples.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import select
@@ -25,6 +26,8 @@ import struct
 import time
 from concurrent.futures import Future
 
+import pytest
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -51,6 +54,7 @@ CHANNEL_CAPACITY = 64
 FLOOD_LIMIT = 24 * 1024 * 1024  # bytes one client sends at most
 CLIENT_RCVBUF = 8 * 1024
 DEADLINE = 10.0  # seconds for anything the engine must do
+RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
 
 class Client:
@@ -84,6 +88,15 @@ class Client:
             assert self.sent.startswith(self.received), "echo is not a prefix of what was sent"
         return True
 
+    def exchange(self, data: bytes) -> bool:
+        """One step of sending `data` and reading its echo; True once all of it came back."""
+        rest = data[len(self.sent) :]
+        if rest:
+            with contextlib.suppress(BlockingIOError):
+                self.sent += rest[: self.sock.send(rest)]
+        self.read(1 << 20)
+        return self.received == data
+
 
 class EngineFuzz(RuleBasedStateMachine):
     def __init__(self) -> None:
@@ -104,6 +117,8 @@ class EngineFuzz(RuleBasedStateMachine):
         self.by_id: dict[int, Client] = {}
         self.view: dict[int, ConnectionStats] = {}
         self.verdicts: dict[str, int | None] = {}  # peer -> conn_id, or None if rejected
+        self.closes: dict[int, Disconnected] = {}  # every close event, by conn_id
+        self.traced = 0  # the number of the last select() call the trace handed out
 
     # ------------------------------------------------------------- the consumer
 
@@ -120,8 +135,14 @@ class EngineFuzz(RuleBasedStateMachine):
                     assert reason == MAX_CLIENTS
                     self.verdicts[peer] = None
                 case Disconnected(conn_id=conn_id, reason=reason):
+                    self.closes[conn_id] = event
                     if conn_id in self.by_id:
                         self.by_id[conn_id].ended = reason
+        for call in self.engine.channel.take_trace():
+            assert call.seq > self.traced  # in order (gaps: calls beyond the trace's ring)
+            self.traced = call.seq
+            for key in call.ready:
+                assert key.pending <= MAX_BUFFER and key.sent <= key.received + MAX_BUFFER
         if snapshot is None:
             return
         for conn_id in snapshot.closed:
@@ -234,7 +255,7 @@ class EngineFuzz(RuleBasedStateMachine):
         client = self.pick(index)
         if client is None:
             return
-        client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RESET_ON_CLOSE)
         client.sock.close()
         client.reset = True  # a muted client's reset is noticed once it is read again
 
@@ -268,6 +289,65 @@ class EngineFuzz(RuleBasedStateMachine):
     @rule(name=st.sampled_from(available_selectors()))
     def switch_selector(self, name: str) -> None:
         assert self.command(self.engine.switch_selector(name)).ok
+
+    @rule(index=st.integers(0, 99), preview=st.booleans())
+    def inspect(self, index: int, preview: bool) -> None:
+        """Inspect a client (its detail screen): it is served on the watched path."""
+        client = self.pick(index)
+        conn_id = None if client is None else client.conn_id
+        result = self.command(self.engine.inspect(conn_id, preview))
+        assert result.ok or conn_id is not None  # a client may have left meanwhile
+
+    @rule(on=st.booleans())
+    def trace(self, on: bool) -> None:
+        """Open or close the select() trace: every call is then handled on the traced path."""
+        assert self.command(self.engine.trace(on)).ok
+        if not on:
+            self.traced = 0  # numbering starts again with the next trace
+
+    @rule(
+        size=st.integers(1, 256 * 1024),
+        seed=st.integers(0, 2**32),
+        ending=st.sampled_from(["close", "half-close", "reset", "kick"]),
+    )
+    def twins(self, size: int, seed: int, ending: str) -> None:
+        """Two new clients, one inspected and one not, send the same bytes and end the same
+        way: the inline path and the watched one (_serve) count and close them alike."""
+        pair = [Client(self.new_socket()), Client(self.new_socket())]
+        try:
+            self.wait(lambda: all(t.peer in self.verdicts for t in pair), "accept or reject")
+            ids = [self.verdicts[twin.peer] for twin in pair]
+            if None in ids:
+                return  # no room under --max-clients
+            assert self.command(self.engine.inspect(ids[0], preview=seed % 2 == 0)).ok
+            data = random.Random(seed).randbytes(size)
+            for twin in pair:
+                self.wait(lambda t=twin: t.exchange(data), "echo a twin's bytes")
+            for twin, conn_id in zip(pair, ids, strict=True):
+                if ending == "kick":
+                    assert self.command(self.engine.kick(conn_id)).ok  # type: ignore[arg-type]
+                elif ending == "half-close":
+                    twin.sock.shutdown(socket.SHUT_WR)
+                else:
+                    if ending == "reset":
+                        twin.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RESET_ON_CLOSE)
+                    twin.sock.close()
+            self.wait(lambda: all(i in self.closes for i in ids), "close both twins")
+        finally:
+            for twin in pair:
+                twin.sock.close()
+        inspected, plain = (self.closes[i] for i in ids)  # type: ignore[index]
+        assert (inspected.reason, inspected.bytes_in, inspected.bytes_out, inspected.detail) == (
+            plain.reason, plain.bytes_in, plain.bytes_out, plain.detail
+        )  # fmt: skip
+        assert inspected.bytes_in == inspected.bytes_out == size
+
+    def new_socket(self) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.settimeout(DEADLINE)
+        sock.connect(self.engine.address)
+        sock.setblocking(False)
+        return sock
 
     # ------------------------------------------------------------- invariants
 
@@ -309,4 +389,7 @@ class EngineFuzz(RuleBasedStateMachine):
         assert len(os.listdir("/proc/self/fd")) <= self.fds_before, "descriptors leaked"
 
 
-TestEngineFuzz = EngineFuzz.TestCase
+# A timeout of its own, sized to the profile's steps (0.1 s each: the default profile's
+# 1,000 take about 4 s here), above the suite's 60 s, so the long profile can run its minutes.
+_STEPS = settings().max_examples * settings().stateful_step_count
+TestEngineFuzz = pytest.mark.timeout(max(60, _STEPS // 10))(EngineFuzz.TestCase)

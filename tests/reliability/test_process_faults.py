@@ -28,7 +28,7 @@ from tests.reliability.procs import (
     python_process,
 )
 
-STOP_WITHIN = 2.0  # seconds from the signal to the exit
+STOP_WITHIN = 2.0  # seconds from the signal to the exit, less the machine's share (README)
 
 
 def assert_terminal_restored(app: PtyApp) -> bytes:
@@ -77,8 +77,9 @@ def test_stop_signal_under_load(pty_app, signum: int) -> None:
         assert app.read_until(b"clients 2", timeout=10), "load never showed on the dashboard"
         swarm = children(app.process.pid)
         assert len(swarm) == 1, "the --demo swarm is one process"
-        app.process.send_signal(signum)
-        assert app.wait_exit(timeout=STOP_WITHIN) == 0, f"no exit 0 within {STOP_WITHIN} s"
+        # Waited longer, as a hang ends at the backstop anyway (3 s, status 1).
+        status, took = app.stop_timed(signum, timeout=STOP_WITHIN + 2)
+        assert status == 0 and took < STOP_WITHIN, (status, took)
         after = assert_terminal_restored(app)
         assert b"Traceback" not in app.output and b"Error" not in after
         assert_nothing_left(app, port, swarm)
@@ -137,8 +138,8 @@ def test_stop_signal_while_the_dashboard_starts(pty_app, signum: int, delay: flo
     app = pty_app("--port", str(port))
     connect_when_listening(port).close()
     time.sleep(delay)  # where in the start-up the signal lands, not synchronisation
-    app.process.send_signal(signum)
-    assert app.wait_exit(timeout=STOP_WITHIN) == 0, bytes(app.output[-2000:])
+    status, took = app.stop_timed(signum, timeout=STOP_WITHIN + 2)
+    assert status == 0 and took < STOP_WITHIN, (status, took, bytes(app.output[-2000:]))
     assert b"Traceback" not in app.output
     modes = termios.tcgetattr(app.slave)
     assert modes[3] & termios.ECHO and modes[3] & termios.ICANON

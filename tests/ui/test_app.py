@@ -424,11 +424,10 @@ async def test_engine_crash_shows_a_banner_within_a_second(
 
         monkeypatch.setattr(engine, "_housekeeping", boom)
         connect(engine.address)  # wakes the loop, which then crashes
-        # The tick runs at least once a second (REFRESH_RATES), so this is bounded by ~1 s
-        # plus scheduling; the deadline is loose so a loaded machine does not fail it.
-        await until(pilot, lambda: app.failure is not None, timeout=3)
+        # Shown at the next refresh (at least one a second); the README allows 3 s through
+        # Pilot on a loaded machine, from the crash to the banner on screen.
         shown = "engine crashed: RuntimeError: simulated \\x1b[31mfailure"
-        await until(pilot, lambda: shown in screen_text(app))
+        await until(pilot, lambda: shown in screen_text(app), timeout=3)
         assert "engine error" in log_text(app)
 
 

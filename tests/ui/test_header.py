@@ -4,12 +4,23 @@ paused accept and dropped events."""
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
+
+from textual.pilot import Pilot
 
 from echo_tui.cli import exposure_warning
 from echo_tui.engine.events import Snapshot
 from echo_tui.ui.app import EchoTuiApp
 from tests.ui.fakes import START, Traffic, fake_app, fed
 from tests.ui.helpers import screen_text, until
+
+
+async def header_after(app: EchoTuiApp, pilot: Pilot, snapshot: Snapshot) -> str:
+    """The header's text once `snapshot` is applied."""
+    fed(app).put_snapshot(snapshot)
+    app.tick()
+    await pilot.pause()
+    return app.status_header.text.plain
 
 
 async def test_a_non_loopback_address_is_flagged_in_the_header(make_engine) -> None:
@@ -37,14 +48,7 @@ async def test_accept_paused_and_dropped_events_show_in_the_header_while_they_ho
     traffic = Traffic(4)
     app = fake_app(clock=lambda: START + 10)
     async with app.run_test(size=(120, 40)) as pilot:
-
-        async def show(snapshot: Snapshot) -> str:
-            """The header's text once `snapshot` is applied."""
-            fed(app).put_snapshot(snapshot)
-            app.tick()
-            await pilot.pause()
-            return app.status_header.text.plain
-
+        show = partial(header_after, app, pilot)
         first = traffic.snapshot(5)
         paused = replace(first, totals=replace(first.totals, accept_paused=True), events_dropped=7)
         header = await show(paused)
@@ -53,3 +57,14 @@ async def test_accept_paused_and_dropped_events_show_in_the_header_while_they_ho
         header = await show(replace(traffic.snapshot(6), events_dropped=7))  # accepting again
         assert "ACCEPT PAUSED" not in header
         assert "7 events dropped" in header, "the count is since start: it stays"
+
+
+async def test_buffer_full_shows_in_the_header_while_the_global_bound_holds() -> None:
+    traffic = Traffic(4)
+    app = fake_app(clock=lambda: START + 10)
+    async with app.run_test(size=(120, 40)) as pilot:
+        first = traffic.snapshot(5)
+        full = replace(first, totals=replace(first.totals, buffer_full=True))
+        assert "BUFFER FULL" in await header_after(app, pilot, full)
+        assert "BUFFER FULL" in screen_text(app)  # drawn
+        assert "BUFFER FULL" not in await header_after(app, pilot, traffic.snapshot(6))  # lifted

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
-from textual.command import CommandList, CommandPalette
+from textual.command import CommandList, CommandPalette, Hit
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -179,3 +179,28 @@ async def test_replay_offers_no_server_commands(tmp_path: Path, connect: Connect
         titles = [command.title for command in app_commands(replay)]
         assert "Filter…" in titles and "Sort by Peer" in titles
         assert not [t for t in titles if t.startswith(("Kick", "Switch selector", "select()"))]
+
+
+async def test_with_thousands_of_clients_the_palette_offers_the_100_best_matches() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        fed(app).put_snapshot(Traffic(2000).snapshot(1))
+        app.tick()
+        await pilot.pause()
+        provider = DashboardCommands(app.screen)
+
+        async def client_hits(query: str) -> list[Hit]:
+            return [hit async for hit in provider.search(query) if " client #" in str(hit.text)]
+
+        # Queries that match all 6,000 client commands, and hundreds of them, by score alone.
+        for query in ("client", "mute 127.0.0.1:5"):
+            offered = [hit.score for hit in await client_hits(query)]
+            matcher = provider.matcher(query)
+            scores = [matcher.match(command.title) for command in client_commands(app)]
+            matching = sorted((score for score in scores if score > 0), reverse=True)
+            assert len(matching) > 100 and sorted(offered, reverse=True) == matching[:100], query
+        # A client named by its id comes first, among 100 still; all, when fewer match.
+        named = await client_hits("kick 12")
+        assert len(named) == 100 and str(named[0].text) == "Kick client #12 127.0.0.1:50084"
+        few = await client_hits("kick client #1999")
+        assert 1 < len(few) < 100 and str(few[0].text) == "Kick client #1999 127.0.0.1:63993"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from echo_tui.engine.events import LISTENER, WAKEUP, SelectCall, Snapshot
 from echo_tui.engine.server import EchoEngine
-from echo_tui.recording import encode
+from echo_tui.records import encode
 from tests.helpers import recv_exactly, wait_for
 
 Connect = Callable[..., socket.socket]

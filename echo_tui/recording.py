@@ -48,6 +48,18 @@ CHANNEL_CAPACITY = 10_000  # lifecycle events the recorder's channel holds betwe
 # ---------------------------------------------------------------------- writing
 
 
+def engine_header(engine: EchoEngine) -> Header:
+    """What a recording's header (and a viewer's welcome) says about a started engine."""
+    return Header(
+        version=FORMAT_VERSION,
+        echo_tui=__version__,
+        started_at=engine.started_at,
+        address=tuple(engine.address),  # type: ignore[arg-type]
+        selector=engine.selector_name,
+        limits=asdict(engine.config),
+    )
+
+
 class Recorder:
     """Writes what `engine` reports to a file, from a thread of its own.
 
@@ -93,16 +105,8 @@ class Recorder:
 
     def start(self) -> None:
         """Write the header (the engine must be listening) and start writing records."""
-        engine = self._engine
-        self._origin = engine.started_at
-        header = Header(
-            version=FORMAT_VERSION,
-            echo_tui=__version__,
-            started_at=engine.started_at,
-            address=tuple(engine.address),  # type: ignore[arg-type]
-            selector=engine.selector_name,
-            limits=asdict(engine.config),
-        )
+        self._origin = self._engine.started_at
+        header = engine_header(self._engine)
         line = (json.dumps(header.to_json()) + "\n").encode()
         try:  # never refused for --record-max: without its header a file is no recording
             self._out.write(line)

@@ -975,7 +975,8 @@ class EchoEngine:
         counters = self._counters
         trace = self._trace
         if trace:
-            self.channel.put_trace(trace)
+            for channel in self._channels:  # a subscriber may be a remote viewer
+                channel.put_trace(trace)
             trace.clear()
         inspection = self._inspection
         self._seq += 1

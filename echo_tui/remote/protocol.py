@@ -66,6 +66,10 @@ class FrameTooLong(ProtocolError):
     """A frame over the bound: the peer is closed."""
 
 
+class VersionMismatch(ProtocolError):
+    """The peer speaks another version of the protocol."""
+
+
 @dataclass(frozen=True, slots=True)
 class Hello:
     """The viewer's first frame: the protocol version it speaks, and the token if any."""
@@ -282,7 +286,7 @@ def _check_version(data: Mapping[str, Any]) -> None:
         raise ProtocolError("not an echo-tui hello")
     version = data.get("version")
     if version != VERSION:
-        raise ProtocolError(f"protocol version {version!r}: this side speaks version {VERSION}")
+        raise VersionMismatch(f"protocol version {version!r}: this side speaks version {VERSION}")
 
 
 _READY_KEY_FIELDS = tuple(f.name for f in fields(ReadyKey))

@@ -7,8 +7,10 @@ header (DISCONNECTED) while the last view stays and the source reconnects.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from echo_tui.arguments import USAGE_ERROR, DefaultsHelpFormatter, OneLineParser, UsageError
@@ -118,6 +120,9 @@ def attached_app(
     from echo_tui.ui.app import EchoTuiApp
 
     class AttachedApp(EchoTuiApp):
+        # Textual reads a relative CSS_PATH next to the module of the class that sets it.
+        CSS_PATH = str(Path(inspect.getfile(EchoTuiApp)).parent / str(EchoTuiApp.CSS_PATH))
+
         def _show_header(self) -> None:
             self.warning = source.status or identity
             super()._show_header()

@@ -351,8 +351,8 @@ class ViewerServer:
         if peer in self._step_holders:
             self._step_holders.discard(peer)
             if not self._step_holders and not self._stepping_before:
-                engine.set_stepping(False)
                 self._notify(f"viewer {peer.name} left step mode on: the loop runs again")
+                engine.set_stepping(False)
         if peer.tracing:
             peer.tracing = False
             if not any(p.tracing for p in self._peers.values()):

@@ -1,0 +1,71 @@
+"""Viewer and engine in different processes, over real TCP and Unix sockets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from echo_tui.remote.viewer import RemoteSource, connect
+from tests.helpers import recv_exactly, wait_for
+from tests.reliability.procs import Headless, python_process
+from tests.remote_helpers import View
+
+pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets")
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_a_viewer_sees_what_the_engine_in_another_process_counts(kind, tmp_path) -> None:
+    listen = "0" if kind == "tcp" else f"unix:{tmp_path / 'viewers.sock'}"
+    server = Headless("--listen-ui", listen)
+    source = None
+    try:
+        url = server.listening["viewers"]
+        source = RemoteSource(url, connect(url, None))
+        source.start()
+        view = View(source.channel)
+        clients = [socket.create_connection(server.address, timeout=5) for _ in range(3)]
+        for size, client in enumerate(clients, 1):
+            client.sendall(b"x" * 1000 * size)
+            recv_exactly(client, 1000 * size)
+        clients[2].close()
+        line = server.until(lambda s: s["bytes_in"] == 6000 and s["connections"] == 2)
+        state = wait_for(lambda: view.update() and view.state.open_count == 2 and view.state)
+        assert (state.totals.bytes_in, state.totals.bytes_out) == (6000, 6000)
+        assert state.totals.accepted == line["accepted"] == 3
+        assert sorted(state.changed) == [1, 2]
+        assert [state.changed[i].bytes_in for i in (1, 2)] == [1000, 2000]
+        for client in clients[:2]:
+            client.close()
+    finally:
+        if source is not None:
+            source.stop()
+        errors = server.close()
+    assert "attached" in errors
+
+
+def test_a_viewer_killed_while_stepping_releases_the_loop_within_1_s(served) -> None:
+    server = served()
+    engine = server.engine
+    viewer = python_process(
+        "-m", "tests.remote_viewer", server.url, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert viewer.stdout.readline() == "stepping\n", viewer.stderr.read()  # type: ignore[union-attr]
+        wait_for(lambda: engine.steps.frozen)
+        os.kill(viewer.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        wait_for(lambda: not engine.steps.stepping, timeout=1)
+        assert time.monotonic() - killed < 1
+    finally:
+        viewer.kill()
+        viewer.wait(5)
+        viewer.stdout.close()  # type: ignore[union-attr]
+        viewer.stderr.close()  # type: ignore[union-attr]
+    with socket.create_connection(engine.address, timeout=5) as client:
+        client.sendall(b"free")
+        assert recv_exactly(client, 4) == b"free"  # the loop runs

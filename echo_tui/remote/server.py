@@ -330,6 +330,10 @@ class ViewerServer:
         peer.out[:] = refused_frame(reason)
         peer.closing = True
         self._send(peer)
+        with contextlib.suppress(OSError):  # what it sent and we did not read: a close with
+            for _ in range(16):  # unread bytes would reset the connection, refusal unread
+                if not peer.sock.recv(65536):
+                    break
         self._close(peer, reason, quiet=True)
 
     def _close(self, peer: Peer, why: str, quiet: bool = False) -> None:

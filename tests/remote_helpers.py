@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 from dataclasses import dataclass, field
 
 from echo_tui.engine.config import EngineConfig
@@ -86,3 +88,57 @@ def first_frame(sock: socket.socket) -> object:
         frames = reader.feed(data)
         if frames:
             return parse_frame(frames[0])
+
+
+class Relay:
+    """A TCP relay to `target` on 127.0.0.1: cut() drops its connections and refuses new
+    ones until mend(): a network that fails between a viewer and its server."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.open = threading.Event()
+        self.open.set()
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                near, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.open.is_set():
+                near.close()
+                continue
+            far = socket.create_connection(self.target, timeout=5)
+            self._pairs.append((near, far))
+            for a, b in ((near, far), (far, near)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.open.clear()
+        for pair in self._pairs:
+            for sock in pair:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        self._pairs.clear()
+
+    def mend(self) -> None:
+        self.open.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self.cut()
+        self.listener.close()

@@ -19,7 +19,7 @@ from echo_tui.remote.server import ViewerServer
 from echo_tui.remote.viewer import AttachError, RemoteSource
 from echo_tui.remote.viewer import connect as connect_attach
 from tests.helpers import recv_exactly, wait_for
-from tests.remote_helpers import View, raw_viewer, serve
+from tests.remote_helpers import Relay, View, raw_viewer, serve
 
 
 @pytest.fixture(params=["tcp", "unix"])
@@ -260,3 +260,32 @@ async def test_the_attached_dashboard_says_disconnected_then_reconnects(connect)
         first.stop()
         if second is not None:
             second.stop()
+
+
+def test_after_a_reconnection_clients_gone_meanwhile_are_gone_from_the_view(
+    served, connect
+) -> None:
+    """The network fails: the view stays, then catches up on reconnection."""
+    server = served()
+    relay = Relay(server.viewers.address)
+    source = RemoteSource(relay.url, connect_attach(relay.url, None))
+    try:
+        source.start()
+        view = View(source.channel)
+        staying, leaving = connect(server.engine.address), connect(server.engine.address)
+        echo(staying, b"a")
+        echo(leaving, b"b")
+        wait_for(lambda: view.update() and view.state.open_count == 2)
+        relay.cut()
+        wait_for(lambda: source.status and "DISCONNECTED" in source.status)
+        assert not source.kick(1).result(5).ok  # said at once, not sent
+        leaving.close()
+        wait_for(lambda: server.engine.channel.latest.open_count == 1)
+        assert sorted(view.update().changed) == [1, 2]  # the last view stays
+        relay.mend()
+        wait_for(lambda: source.status is None, timeout=10)
+        wait_for(lambda: view.update() and sorted(view.state.changed) == [1])
+        assert any("reconnected" in notice for notice in source.take_notices())
+    finally:
+        source.stop()
+        relay.close()

@@ -41,7 +41,9 @@ def test_the_viewer_sees_the_same_totals_and_clients_as_the_engine(
     for size, client in enumerate(clients, 1):
         echo(client, b"x" * 100 * size)
     clients[0].close()
-    source = server.attach()  # after the traffic: its first snapshot holds the state so far
+    early = View(server.attach().channel)
+    wait_for(lambda: early.update() and early.state.open_count == 2)  # served already, so ...
+    source = server.attach()  # ... only the state sent at its welcome has the clients so far
     remote = View(source.channel)
 
     def same_moment() -> bool:

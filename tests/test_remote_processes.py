@@ -6,13 +6,14 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
 
 from echo_tui.remote.viewer import RemoteSource, connect
 from tests.helpers import recv_exactly, wait_for
-from tests.reliability.procs import Headless, python_process
+from tests.reliability.procs import REPO, Headless, python_process
 from tests.remote_helpers import View
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets")
@@ -69,3 +70,38 @@ def test_a_viewer_killed_while_stepping_releases_the_loop_within_1_s(served) -> 
     with socket.create_connection(engine.address, timeout=5) as client:
         client.sendall(b"free")
         assert recv_exactly(client, 4) == b"free"  # the loop runs
+
+
+def attach_error(*args: str, **env: str) -> str:
+    """What `echo-tui attach ARGS` says on stderr when it exits 2 (here, never a terminal)."""
+    without_token = {k: v for k, v in os.environ.items() if k != "ECHO_TUI_TOKEN"}
+    done = subprocess.run(
+        [sys.executable, "-m", "echo_tui", "attach", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**without_token, "PYTHONPATH": str(REPO), **env},
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr  # one line
+    return done.stderr
+
+
+def test_a_listen_ui_on_all_interfaces_makes_a_token_and_says_it_once(tmp_path) -> None:
+    server = Headless("--listen-ui", "0.0.0.0:0")
+    try:
+        said = server.process.stderr.readline()  # type: ignore[union-attr]
+        assert "viewer token" in said
+        token = said.split()[-1]
+        port = server.listening["viewers"].rsplit(":", 1)[1]
+        url = f"127.0.0.1:{port}"
+        assert "refused: a valid token is required" in attach_error(url)
+        assert "refused" in attach_error(url, ECHO_TUI_TOKEN="guess")
+        # A good token gets past the server: what stops attach then is the missing terminal.
+        assert "needs a terminal" in attach_error(url, ECHO_TUI_TOKEN=token)
+        (tmp_path / "token").write_text(token + "\n")
+        assert "needs a terminal" in attach_error(url, "--token-file", str(tmp_path / "token"))
+    finally:
+        errors = server.close()
+    assert token not in errors  # said once, at the start
+    assert errors.count("refused: a valid token is required") == 2  # counted and logged

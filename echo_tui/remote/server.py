@@ -26,9 +26,16 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
-from echo_tui.engine.events import CommandResult, EngineError, EventChannel, Snapshot
+from echo_tui.engine.events import (
+    CommandResult,
+    ConnectionStats,
+    EngineError,
+    EventChannel,
+    Snapshot,
+)
 from echo_tui.engine.server import EchoEngine, bind_listener
 from echo_tui.recording import engine_header
 from echo_tui.remote.protocol import (
@@ -53,7 +60,6 @@ from echo_tui.remote.protocol import (
     trace_frame,
     welcome_frame,
 )
-from echo_tui.timeline import fold
 
 DRAIN_EVERY = 0.05  # seconds between takes from the engine's channel (under its 0.1 s tick)
 HELLO_TIMEOUT = 5.0  # a peer that says nothing for this long is closed
@@ -155,7 +161,10 @@ class ViewerServer:
         self._notices: deque[str] = deque(maxlen=NOTICES_KEPT)
         self._notify = notify or self._notices.append
         self._peers: dict[socket.socket, Peer] = {}
-        self._state: Snapshot | None = None  # every snapshot folded: what a new viewer gets
+        # Every snapshot folded, what a new viewer gets first: the last one, and every open
+        # client's latest stats (kept in place: each snapshot costs what it changed).
+        self._last: Snapshot | None = None
+        self._clients: dict[int, ConnectionStats] = {}
         self._error: EngineError | None = None
         self._step_holders: set[Peer] = set()  # viewers that turned step mode on
         self._stepping_before = False  # it was on when the first of them took it
@@ -317,8 +326,9 @@ class ViewerServer:
         )
         peer.out += welcome_frame(welcome)
         peer.channel = channel = EventChannel(VIEWER_CAPACITY)
-        if self._state is not None:
-            channel.put_snapshot(self._state)  # every open client, at once
+        if self._last is not None:  # every open client, at once
+            clients = MappingProxyType(dict(self._clients))
+            channel.put_snapshot(replace(self._last, changed=clients, closed=frozenset()))
         if self._error is not None:
             channel.put_error(self._error)
         self._notify(f"viewer {peer.name} attached ({hello.client or 'unnamed'})")
@@ -372,7 +382,10 @@ class ViewerServer:
         viewers = [p for p in self._peers.values() if p.channel is not None]
         trace = self._source.take_trace(None if any(p.tracing for p in viewers) else 0)
         if snapshot is not None:
-            self._state = fold(self._state, snapshot)
+            self._last = snapshot
+            for conn_id in snapshot.closed:
+                self._clients.pop(conn_id, None)
+            self._clients.update(snapshot.changed)
         self._error = error
         for peer in viewers:
             channel = peer.channel
@@ -443,6 +456,8 @@ class ViewerServer:
     # ----------------------------------------------------------------- commands
 
     def _command(self, peer: Peer, command: Command) -> None:
+        if len(peer.replies) >= COMMANDS_IN_FLIGHT:  # it asks and does not read the answers
+            raise ProtocolError(f"over {COMMANDS_IN_FLIGHT} replies unread")
         name = command.name
         if COMMANDS[name] not in self.controls or (
             self.readonly and name == INSPECT and command.args.get("preview")

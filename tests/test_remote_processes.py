@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from echo_tui.engine.events import Snapshot
+from echo_tui.recording import open_recording
 from echo_tui.remote.viewer import RemoteSource, connect
 from tests.helpers import recv_exactly, wait_for
 from tests.reliability.procs import REPO, Headless, python_process
@@ -105,3 +107,27 @@ def test_a_listen_ui_on_all_interfaces_makes_a_token_and_says_it_once(tmp_path) 
         errors = server.close()
     assert token not in errors  # said once, at the start
     assert errors.count("refused: a valid token is required") == 2  # counted and logged
+
+
+def test_attach_in_a_real_terminal_records_and_quits_leaving_the_server(
+    served, pty_app, tmp_path
+) -> None:
+    server = served()
+    path = tmp_path / "seen.jsonl"
+    with socket.create_connection(server.engine.address, timeout=5) as client:
+        client.sendall(b"watched")
+        recv_exactly(client, 7)
+        app = pty_app(
+            "attach", server.url, "--record", str(path), command=(sys.executable, "-m", "echo_tui")
+        )
+        assert app.read_until_text(f"attached to {server.url}", timeout=15)
+        assert app.read_until_text("clients 1/", timeout=10)
+        app.write(b"q")
+        assert app.wait_exit(timeout=5) == 0
+        assert server.engine.running  # quitting a viewer leaves the server running
+        client.sendall(b"still")
+        assert recv_exactly(client, 5) == b"still"
+    reading = open_recording(path)
+    snapshots = [r.item for r, _ in reading.records if isinstance(r.item, Snapshot)]
+    assert reading.header.address == server.engine.address
+    assert snapshots[0].totals.bytes_in == 7 and list(snapshots[0].changed) == [1]

@@ -120,6 +120,7 @@ class Peer:
     sent_seq: int = 0  # the last snapshot sent ...
     acked_seq: int = 0  # ... and the last it acknowledged
     waiting_since: float | None = None  # monotonic: since when it owes an acknowledgement
+    blocked_since: float | None = None  # monotonic: since when its socket takes nothing
     error_sent: bool = False
     tracing: bool = False
     replies: list[bytes] = field(default_factory=list)
@@ -301,7 +302,7 @@ class ViewerServer:
                 raise ProtocolError("not an echo-tui viewer hello")
             self._welcome(peer, frame)
         elif isinstance(frame, Ack):
-            peer.acked_seq = max(peer.acked_seq, frame.seq)
+            peer.acked_seq = max(peer.acked_seq, min(frame.seq, peer.sent_seq))
             peer.waiting_since = None if peer.acked_seq >= peer.sent_seq else time.monotonic()
         elif isinstance(frame, Command):
             self._command(peer, frame)
@@ -438,6 +439,10 @@ class ViewerServer:
                 self._close(peer, f"connection lost: {exc.strerror or exc}")
             return
         del peer.out[:sent]
+        if sent or not peer.out:
+            peer.blocked_since = None
+        elif peer.blocked_since is None:
+            peer.blocked_since = time.monotonic()
         if peer.closing or peer.sock not in self._peers:
             return
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if peer.out else 0)
@@ -450,7 +455,10 @@ class ViewerServer:
             if peer.channel is None:
                 if now - peer.opened > self.hello_timeout:
                     self._refuse(peer, f"no hello within {self.hello_timeout:g} s", "silent")
-            elif peer.waiting_since is not None and now - peer.waiting_since > self.stall_timeout:
+            elif any(
+                since is not None and now - since > self.stall_timeout
+                for since in (peer.waiting_since, peer.blocked_since)
+            ):  # it acknowledges nothing, or its socket takes nothing
                 self._close(peer, f"not reading for {self.stall_timeout:g} s")
 
     # ----------------------------------------------------------------- commands

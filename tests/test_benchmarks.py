@@ -63,3 +63,9 @@ def test_one_client_benchmark_quick() -> None:
     out = run("one_client.py", "--servers", "echo-tui,buffered,threaded")
     assert "| echo-tui " in out and "| buffered (buffered " in out and "| threaded (" in out
     assert "÷ buffered (median)" in out and "95 % interval" in out
+
+
+def test_viewers_benchmark_quick() -> None:
+    out = run("viewers.py", "--connections", "10")
+    assert "| --listen-ui, no viewer / plain " in out
+    assert "| one viewer / no viewer " in out

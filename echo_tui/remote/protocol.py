@@ -142,6 +142,7 @@ class FrameReader:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._buffer = bytearray()
+        self._searched = 0  # the buffer's leading bytes known to hold no newline
 
     def feed(self, data: bytes) -> list[bytes]:
         """The whole frames `data` completes (without newlines); FrameTooLong past the bound."""
@@ -149,13 +150,15 @@ class FrameReader:
         buffer += data
         frames = []
         start = 0
-        while (end := buffer.find(b"\n", start)) >= 0:
+        search = self._searched  # a big frame's bytes are searched for its end once
+        while (end := buffer.find(b"\n", search)) >= 0:
             if end - start > self.limit:
                 break
             frames.append(bytes(buffer[start:end]))
-            start = end + 1
+            start = search = end + 1
         else:
             del buffer[:start]
+            self._searched = len(buffer)
             if len(buffer) <= self.limit:
                 return frames
         raise FrameTooLong(f"a frame over {self.limit:,} bytes")
@@ -181,7 +184,7 @@ def hello_frame(token: str | None, client: str) -> bytes:
 
 
 def welcome_frame(welcome: Welcome) -> bytes:
-    data = asdict(welcome)
+    data = {f.name: getattr(welcome, f.name) for f in fields(Welcome)}
     data.update(protocol=PROTOCOL, controls=list(welcome.controls), header=welcome.header.to_json())
     return frame("welcome", data)
 

@@ -131,3 +131,20 @@ def test_attach_in_a_real_terminal_records_and_quits_leaving_the_server(
     snapshots = [r.item for r, _ in reading.records if isinstance(r.item, Snapshot)]
     assert reading.header.address == server.engine.address
     assert snapshots[0].totals.bytes_in == 7 and list(snapshots[0].changed) == [1]
+
+
+def test_the_dashboard_serves_viewers_and_logs_them(pty_app, tmp_path) -> None:
+    path = tmp_path / "viewers.sock"
+    app = pty_app("--listen-ui", f"unix:{path}", "--refresh", "10", columns=120, rows=40)
+    assert app.read_until(b"127.0.0.1", timeout=15)
+    url = f"unix:{path}"
+    source = RemoteSource(url, wait_for(lambda: path.exists() and connect(url, None)))
+    source.start()
+    view = View(source.channel)
+    wait_for(view.update)
+    assert app.read_until_text("attached (echo-tui attach", timeout=10)
+    source.stop()
+    assert app.read_until_text("disconnected: left", timeout=10)
+    app.write(b"q")
+    assert app.wait_exit(timeout=5) == 0
+    assert not path.exists()  # removed on the way out

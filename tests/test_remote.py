@@ -13,8 +13,16 @@ import time
 
 import pytest
 
-from echo_tui.engine.events import CLIENT, Disconnected
-from echo_tui.remote.protocol import Refused, Welcome
+from echo_tui.engine.events import CLIENT, Disconnected, Snapshot
+from echo_tui.records import Record
+from echo_tui.remote.protocol import (
+    FrameReader,
+    Refused,
+    Welcome,
+    ack_frame,
+    hello_frame,
+    parse_frame,
+)
 from echo_tui.remote.server import ViewerServer
 from echo_tui.remote.viewer import AttachError, RemoteSource
 from echo_tui.remote.viewer import connect as connect_attach
@@ -291,3 +299,27 @@ def test_after_a_reconnection_clients_gone_meanwhile_are_gone_from_the_view(
     finally:
         source.stop()
         relay.close()
+
+
+def test_a_viewer_that_falls_behind_gets_merged_snapshots_and_counted_drops(
+    served, tmp_path
+) -> None:
+    path = tmp_path / "viewers.sock"  # a Unix socket: a peer that reads nothing fills it soon
+    server = served(str(path), capacity=50, stall_timeout=60)
+    slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    slow.settimeout(5)
+    slow.connect(str(path))
+    slow.sendall(hello_frame(None, "slow"))
+    for _ in range(600):  # 1,200 lifecycle events while it does not read
+        socket.create_connection(server.engine.address, timeout=5).close()
+    wait_for(lambda: (latest := server.engine.channel.latest) and latest.totals.accepted == 600)
+    reader, last = FrameReader(1 << 26), None
+    with slow:
+        while last is None or last.totals.accepted < 600:  # now it reads
+            for line in reader.feed(slow.recv(1 << 16)):
+                frame = parse_frame(line)
+                if isinstance(frame, Record) and isinstance(frame.item, Snapshot):
+                    last = frame.item
+                    slow.sendall(ack_frame(last.seq))
+    assert last.events_dropped > 0  # counted, as the engine's own channel counts its drops
+    assert last.totals.accepted == 600 and last.totals.closed["peer-closed"] == 600  # exact

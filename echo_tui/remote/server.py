@@ -144,6 +144,7 @@ class ViewerServer:
         notify: Callable[[str], None] | None = None,
         hello_timeout: float = HELLO_TIMEOUT,
         stall_timeout: float = STALL_TIMEOUT,
+        capacity: int = VIEWER_CAPACITY,
     ) -> None:
         """A non-loopback TCP address needs a `token` (ValueError without one)."""
         if isinstance(address, tuple) and not is_loopback(address[0]) and not token:
@@ -156,6 +157,7 @@ class ViewerServer:
         self.controls = WATCHING_CONTROLS if readonly else CONTROLS
         self.hello_timeout = hello_timeout
         self.stall_timeout = stall_timeout
+        self.capacity = capacity  # lifecycle events each viewer's channel holds
         self.refused: Counter[str] = Counter()  # peers refused, by cause
         self.disconnected: Counter[str] = Counter()  # viewers gone, by cause
         self._source = engine.subscribe()
@@ -326,7 +328,7 @@ class ViewerServer:
             engine_header(self.engine),
         )
         peer.out += welcome_frame(welcome)
-        peer.channel = channel = EventChannel(VIEWER_CAPACITY)
+        peer.channel = channel = EventChannel(self.capacity)
         if self._last is not None:  # every open client, at once
             clients = MappingProxyType(dict(self._clients))
             channel.put_snapshot(replace(self._last, changed=clients, closed=frozenset()))

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix 
 
 
 @pytest.mark.parametrize("kind", ["tcp", "unix"])
-def test_a_viewer_sees_what_the_engine_in_another_process_counts(kind, tmp_path) -> None:
+def test_a_viewer_sees_traces_and_kicks_what_the_engine_in_another_process_counts(
+    kind, tmp_path
+) -> None:
     listen = "0" if kind == "tcp" else f"unix:{tmp_path / 'viewers.sock'}"
     server = Headless("--listen-ui", listen)
     source = None
@@ -42,6 +44,17 @@ def test_a_viewer_sees_what_the_engine_in_another_process_counts(kind, tmp_path)
         assert state.totals.accepted == line["accepted"] == 3
         assert sorted(state.changed) == [1, 2]
         assert [state.changed[i].bytes_in for i in (1, 2)] == [1000, 2000]
+        # The trace, and a kick of exactly one client, across the processes.
+        assert source.trace(True).result(5).ok
+        clients[1].sendall(b"traced")
+        recv_exactly(clients[1], 6)
+        wait_for(lambda: any(k.received == 6 for c in source.channel.take_trace() for k in c.ready))
+        kicked = source.kick(1).result(5)
+        assert (kicked.ok, kicked.conn_id) == (True, 1)
+        assert clients[0].recv(100) == b""
+        clients[1].sendall(b"left alone")
+        assert recv_exactly(clients[1], 10) == b"left alone"
+        server.until(lambda s: s["closed"].get("kicked") == 1)
         for client in clients[:2]:
             client.close()
     finally:

@@ -83,7 +83,7 @@ def _rates_text() -> str:
     return f"{', '.join(most)} or {last}"
 
 
-def _refresh_rate(text: str) -> float:
+def refresh_rate(text: str) -> float:
     hz = number_type(float, 0, strict=True)(text)
     if hz not in REFRESH_RATES:
         raise argparse.ArgumentTypeError(f"must be {_rates_text()} (Hz), got {text}")
@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--record-overwrite", action="store_true", help="replace FILE if it exists")
     parser.add_argument(
         "--refresh",
-        type=_refresh_rate,
+        type=refresh_rate,
         default="5",
         metavar="HZ",
         help=f"dashboard refreshes per second: {_rates_text()} (+/- step through them)",

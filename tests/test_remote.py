@@ -6,9 +6,11 @@ runs in another thread here, in another process in tests/test_remote_processes.p
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
+import threading
 import time
 
 import pytest
@@ -324,3 +326,22 @@ def test_a_viewer_that_falls_behind_gets_merged_snapshots_and_counted_drops(
                     slow.sendall(ack_frame(last.seq))
     assert last.events_dropped > 0  # counted, as the engine's own channel counts its drops
     assert last.totals.accepted == 600 and last.open_count == 0  # exact
+
+
+def test_attach_refuses_a_server_of_another_protocol_version() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def answer() -> None:
+            peer, _ = listener.accept()
+            with peer:
+                peer.recv(1000)
+                data = {"protocol": "echo-tui", "version": 2}
+                peer.sendall(json.dumps({"kind": "welcome", "data": data}).encode() + b"\n")
+                peer.recv(1000)
+
+        server = threading.Thread(target=answer, daemon=True)
+        server.start()
+        port = listener.getsockname()[1]
+        with pytest.raises(AttachError, match="protocol version 2: this side speaks version 1"):
+            connect_attach(f"127.0.0.1:{port}", None)
+        server.join(5)

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 from echo_tui.arguments import USAGE_ERROR, DefaultsHelpFormatter, OneLineParser, UsageError
 from echo_tui.backstop import Backstop
 from echo_tui.cli import (
-    _refresh_rate,
     add_theme_option,
     check_mode,
     flag_stop_signals,
     read_token,
+    refresh_rate,
     run_app,
 )
 from echo_tui.recording import Recorder
@@ -49,7 +49,7 @@ def build_parser() -> OneLineParser:
         help=f"the server's viewer token (else from ${TOKEN_VARIABLE})",
     )
     parser.add_argument(
-        "--refresh", type=_refresh_rate, default="5", metavar="HZ", help="refreshes per second"
+        "--refresh", type=refresh_rate, default="5", metavar="HZ", help="refreshes per second"
     )
     parser.add_argument("--record", metavar="FILE", help="also record what is seen to FILE")
     parser.add_argument("--record-overwrite", action="store_true", help="replace FILE if it exists")

@@ -14,7 +14,7 @@ import contextlib
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
@@ -30,12 +30,14 @@ from echo_tui.engine.events import (
 from echo_tui.records import Record
 from echo_tui.remote.protocol import (
     MAX_SERVER_FRAME,
+    Frame,
     FrameReader,
     Hello,
     ProtocolError,
     Refused,
     Reply,
     Trace,
+    VersionMismatch,
     Welcome,
     ack_frame,
     command_frame,
@@ -113,9 +115,9 @@ def _open(sock: socket.socket, where: str, token: str | None) -> Session:
         raise AttachError(f"{not_ours} (it sent something else)") from None
     try:
         first = parse_frame(frames[0])
-    except ProtocolError as exc:
-        if "version" in str(exc):
-            raise AttachError(f"{where}: {exc}: upgrade the older echo-tui") from None
+    except VersionMismatch as exc:
+        raise AttachError(f"{where}: {exc}: upgrade the older echo-tui") from None
+    except ProtocolError:
         raise AttachError(f"{not_ours} (it sent something else)") from None
     if isinstance(first, Refused):
         raise AttachError(f"{where} refused: {first.reason}")
@@ -144,7 +146,7 @@ class Session:
         with self._send_lock:
             self.sock.sendall(data)
 
-    def frames(self) -> Any:
+    def frames(self) -> Iterator[Frame]:
         """The server's frames, decoded, until the connection ends (OSError, ProtocolError)."""
         fields = self.welcome.header.connection_fields
         for line in self.early:

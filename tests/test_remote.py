@@ -345,3 +345,38 @@ def test_attach_refuses_a_server_of_another_protocol_version() -> None:
         with pytest.raises(AttachError, match="protocol version 2: this side speaks version 1"):
             connect_attach(f"127.0.0.1:{port}", None)
         server.join(5)
+
+
+async def test_the_attached_dashboard_inspects_a_client_and_steps_the_loop(served, connect) -> None:
+    from echo_tui.remote.attach import attached_app
+    from tests.ui.helpers import screen_text, until
+
+    server = served()
+    engine = server.engine
+    app = attached_app(server.attach(), refresh_hz=10)
+    async with app.run_test(size=(140, 45)) as pilot:
+        client = connect(engine.address)
+        echo(client, b"hello")
+        await until(pilot, lambda: len(app.model.clients) == 1)
+        await pilot.press("enter")  # the client's detail: its SelectorKey, interest changes
+        await until(pilot, lambda: "SelectorKey" in screen_text(app))
+        await pilot.press("v")  # the preview of its bytes, sent to this viewer only now
+        await until(
+            pilot, lambda: (s := app.snapshot) and s.inspected and s.inspected.preview == b""
+        )
+        echo(client, b"PREVIEWED")
+        await until(pilot, lambda: "PREVIEWED" in screen_text(app))
+        await pilot.press("escape", "t")  # the trace, then step mode
+        await until(pilot, lambda: "select() trace" in screen_text(app))
+        await pilot.press("space")
+        await until(pilot, lambda: engine.steps.frozen and "STEPPING" in screen_text(app))
+        await pilot.press("space")
+        await until(pilot, lambda: not engine.steps.stepping)
+    echo(client, b"free")
+
+
+def preview_of(app) -> bytes | None:
+    """The preview bytes of the inspected client in the app's latest snapshot, if any."""
+    snapshot = app.snapshot
+    inspected = snapshot.inspected if snapshot is not None else None
+    return inspected.preview if inspected is not None else None

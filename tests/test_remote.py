@@ -380,3 +380,19 @@ def preview_of(app) -> bytes | None:
     snapshot = app.snapshot
     inspected = snapshot.inspected if snapshot is not None else None
     return inspected.preview if inspected is not None else None
+
+
+def test_a_failing_viewer_server_releases_the_loop(served, monkeypatch) -> None:
+    server = served()
+    engine = server.engine
+    source = server.attach()
+    source.trace(True).result(5)
+    source.set_stepping(True)
+    wait_for(lambda: engine.steps.frozen)
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(server.viewers, "_check_time", broken)
+    wait_for(lambda: not engine.steps.stepping, timeout=2)
+    assert "viewer server failed: RuntimeError: a bug" in server.viewers.take_notices()

@@ -229,6 +229,14 @@ class ViewerServer:
     # ----------------------------------------------------------------- the loop
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        except Exception as exc:  # a bug here must not leave the loop frozen for nobody
+            self._notify(f"viewer server failed: {type(exc).__name__}: {exc}")
+            for peer in list(self._peers.values()):
+                self._close(peer, "the viewer server failed")
+
+    def _serve(self) -> None:
         next_drain = time.monotonic()
         while not self._stopping:
             for key, mask in self._selector.select(max(0.0, next_drain - time.monotonic())):

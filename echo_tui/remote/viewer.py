@@ -305,6 +305,8 @@ class RemoteSource:
             return str(exc)
         except OSError as exc:
             return exc.strerror or str(exc)
+        except Exception as exc:  # a bug: said, and the connection made again, never a traceback
+            return f"{type(exc).__name__}: {exc}"
         return "the server closed the connection"
 
     def _take(self, session: Session, frame: object) -> None:

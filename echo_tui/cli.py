@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import gc
 import importlib
@@ -22,6 +23,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from echo_tui import __version__
+from echo_tui.addresses import client_host
 from echo_tui.arguments import (
     USAGE_ERROR,
     DefaultsHelpFormatter,
@@ -35,7 +37,7 @@ from echo_tui.backstop import Backstop
 from echo_tui.engine.config import MIB, EngineConfig, available_selectors
 from echo_tui.engine.connection import format_peer
 from echo_tui.engine.server import EchoEngine
-from echo_tui.headless import headless_config, run_headless
+from echo_tui.headless import Report, final_line, headless_config, print_line, run_headless
 from echo_tui.portable import CAN_RAISE_FD_LIMIT, STOP_SIGNALS
 from echo_tui.recording import DEFAULT_MAX_BYTES, Recorder
 from echo_tui.signal_safe import SignalSafeEvent
@@ -45,6 +47,7 @@ from echo_tui.units import format_size
 if TYPE_CHECKING:
     from textual.app import App
 
+    from echo_tui.engine.events import Snapshot
     from echo_tui.metrics import MetricsServer
     from echo_tui.remote.server import ViewerServer
 
@@ -159,8 +162,10 @@ def key_bindings_help() -> str:
     """One line per key binding of the dashboard, from its BINDINGS."""
     from echo_tui.ui.app import EchoTuiApp
     from echo_tui.ui.screens.help import key_lines
+    from echo_tui.ui.widgets.clients_table import COLUMN_KEYS
 
-    return "\n".join(f"  {keys:<10} {meaning}" for keys, meaning in key_lines(EchoTuiApp.BINDINGS))
+    bindings = [*EchoTuiApp.BINDINGS, *COLUMN_KEYS]
+    return "\n".join(f"  {keys:<10} {meaning}" for keys, meaning in key_lines(bindings))
 
 
 # `echo-tui NAME ...`: the module and function run with the rest of the arguments, and what for.
@@ -425,8 +430,10 @@ def _serve(args: argparse.Namespace, stop: threading.Event, backstop: Backstop) 
             from echo_tui.demo import DemoSwarm
 
             swarm = DemoSwarm()
-            swarm.start(_client_host(engine.address[0]), engine.address[1], int(args.demo))
+            swarm.start(client_host(engine.address[0]), engine.address[1], int(args.demo))
             backstop.guard_child(swarm.pid)  # type: ignore[arg-type]
+            if recorder is not None:
+                recorder.kind_of = swarm.kind_of  # the Kind column in replay
         metrics_url = None if metrics is None else metrics.url
         if args.headless:
             status = _run_headless(engine, args, metrics_url, stop, viewers)
@@ -436,7 +443,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event, backstop: Backstop) 
                 warning = "; ".join(filter(None, (warning, f"viewer token {viewers.token}")))
             notices = [r.take_notices for r in (recorder, viewers) if r is not None]
             status = _run_dashboard(
-                engine, args, warning, metrics_url, stop, notices, backstop, kind_of
+                engine, args, warning, metrics_url, stop, recorder, notices, backstop, kind_of
             )
         if engine.error is not None:  # shown after the terminal is restored
             print(f"echo-tui: engine failed: {engine.error.message}", file=sys.stderr)
@@ -457,6 +464,9 @@ def _serve(args: argparse.Namespace, stop: threading.Event, backstop: Backstop) 
             recorder.stop()
             for notice in recorder.take_notices():  # the dashboard's, not shown yet
                 _print_notice(notice)
+            summary = recorder.summary()
+            if summary is not None:
+                _print_notice(summary)
 
 
 def _open_recorder(engine: EchoEngine, args: argparse.Namespace) -> Recorder:
@@ -535,13 +545,6 @@ def _start_metrics(engine: EchoEngine, host: str, port: int) -> MetricsServer:
     return metrics
 
 
-def _client_host(bound: str) -> str:
-    """Where local clients should connect to reach a server bound to `bound`."""
-    if bound in ("0.0.0.0", ""):
-        return "127.0.0.1"
-    return "::1" if bound == "::" else bound
-
-
 def _run_headless(
     engine: EchoEngine,
     args: argparse.Namespace,
@@ -591,6 +594,7 @@ def _run_dashboard(
     warning: str | None,
     metrics_url: str | None,
     stop: threading.Event,
+    recorder: Recorder | None,
     notices: list[Callable[[], list[str]]],
     backstop: Backstop,
     kind_of: Callable[[str], str | None] | None,
@@ -605,8 +609,22 @@ def _run_dashboard(
         theme=args.theme,
         notices=(lambda: [n for take in notices for n in take()]) if notices else None,
         kind_of=kind_of,
+        recorder=recorder,
     )
-    return run_app(app, stop, backstop)
+    status = run_app(app, stop, backstop)
+    print_summary(engine, app.snapshot)
+    return status
+
+
+def print_summary(engine: EchoEngine, shown: Snapshot | None) -> None:
+    """After the dashboard: the summary line --headless prints (the engine has stopped)."""
+    report = Report()
+    report.take([], shown)  # what the dashboard applied last, then what came after it
+    events, snapshot, _ = engine.channel.drain()
+    report.take(events, snapshot)
+    if report.latest is not None:
+        with contextlib.suppress(OSError):  # the terminal is gone: nobody to tell
+            print_line(None, final_line(report, as_json=False))
 
 
 def run_app(app: App[Any], stop: threading.Event, backstop: Backstop) -> int:

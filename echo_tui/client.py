@@ -62,17 +62,23 @@ def connect(host: str, port: int) -> socket.socket:
     """A connected socket, or UsageError saying in one line why there is none."""
     try:
         return socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
-    except socket.gaierror:
-        raise UsageError(f"unknown host {host!r}") from None
-    except ConnectionRefusedError:
-        raise UsageError(
+    except OSError as exc:
+        raise UsageError(connect_failure(host, port, exc, CONNECT_TIMEOUT)) from None
+
+
+def connect_failure(host: str, port: int, exc: OSError, timeout: float) -> str:
+    """Why connecting to `host`:`port` failed, in one line that says what to do
+    (`echo-tui client` and `echo-tui load`)."""
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host {host!r}"
+    if isinstance(exc, ConnectionRefusedError):
+        return (
             f"nothing listens on {host}:{port} (connection refused): start the server, "
             "or give its --host and --port"
-        ) from None
-    except TimeoutError:
-        raise UsageError(f"no answer from {host}:{port} within {CONNECT_TIMEOUT:g}s") from None
-    except OSError as exc:
-        raise UsageError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from None
+        )
+    if isinstance(exc, TimeoutError):
+        return f"no answer from {host}:{port} within {timeout:g}s"
+    return f"cannot connect to {host}:{port}: {exc.strerror or exc}"
 
 
 def converse(sock: socket.socket, stdin_fd: int, stdout: TextIO) -> int:

@@ -21,7 +21,7 @@ from echo_tui.engine.events import (
     histogram_label,
 )
 from echo_tui.engine.server import EchoEngine
-from echo_tui.units import format_bytes, format_count, format_duration, format_rate
+from echo_tui.units import format_bytes, format_bytes_short, format_count, format_duration
 
 
 def headless_config(config: EngineConfig, interval: float) -> EngineConfig:
@@ -150,18 +150,20 @@ def clock_text(at: float, interval: float) -> str:
 
 
 def stats_line(report: Report, now: float, interval: float) -> str:
+    """The text stats line, within 120 characters (a terminal) under heavy load: rates and
+    what is pending now. Totals are in the summary, messages per second in the JSON line
+    (about events/s: a read event is one recv())."""
     snapshot, window = report.latest, report.window
     assert snapshot is not None and window is not None
     totals = snapshot.totals
     return (
         f"{clock_text(now, interval)}"
-        f"  connections {snapshot.open_count}"
-        f"  in {format_bytes(totals.bytes_in)} ({format_rate(window.bytes_in_per_s)})"
-        f"  out {format_bytes(totals.bytes_out)} ({format_rate(window.bytes_out_per_s)})"
-        f"  pending {format_bytes(totals.pending)}"
-        f"  msgs/s {window.msgs_per_s:.1f}"
-        f"  selects/s {window.selects_per_s:.1f}"
-        f"  events/select {window.events_per_select:.2f}"
+        f"  clients {snapshot.open_count:,}"
+        f"  in {format_bytes_short(window.bytes_in_per_s)}/s"
+        f"  out {format_bytes_short(window.bytes_out_per_s)}/s"
+        f"  pending {format_bytes_short(totals.pending)}"
+        f"  selects/s {format_count(window.selects_per_s)}"
+        f"  per select {window.events_per_select:.1f}"
         f"  busy {100 * window.busy:.0f}%" + ("  BUFFER FULL" if totals.buffer_full else "")
     )
 
@@ -233,24 +235,24 @@ def summary_record(report: Report) -> dict:
         "selects": loop.selects,
         "events": loop.events,
         "busy_seconds": round(loop.busy_seconds, 6),
-        "accept_pauses": report.accept_pauses,
+        "accept_pauses": snapshot.totals.accept_pauses,
         "events_dropped": snapshot.events_dropped,
     }
 
 
 def summary_line(report: Report) -> str:
     record = summary_record(report)
-    reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(record["closed"].items()))
+    reasons = ", ".join(f"{reason} {count:,}" for reason, count in sorted(record["closed"].items()))
     closed = sum(record["closed"].values())
     return (
         f"summary: up {format_duration(record['uptime'])}"
-        f"  accepted {record['accepted']}"
-        f"  closed {closed}{f' ({reasons})' if reasons else ''}"
+        f"  accepted {record['accepted']:,}"
+        f"  closed {closed:,}{f' ({reasons})' if reasons else ''}"
         f"  in {format_bytes(record['bytes_in'])}  out {format_bytes(record['bytes_out'])}"
-        f"  msgs in {record['msgs_in']}  out {record['msgs_out']}"
-        f"  selects {format_count(record['selects'])}"
-        f"  accept pauses {record['accept_pauses']}"
-        f"  events dropped {record['events_dropped']}"
+        f"  msgs in {record['msgs_in']:,}  out {record['msgs_out']:,}"
+        f"  selects {record['selects']:,}"
+        f"  accept pauses {record['accept_pauses']:,}"
+        f"  events dropped {record['events_dropped']:,}"
     )
 
 

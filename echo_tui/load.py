@@ -41,13 +41,15 @@ from echo_tui.arguments import (
     port_type,
     size_type,
 )
+from echo_tui.client import connect_failure
 from echo_tui.portable import raise_fd_limit
-from echo_tui.units import format_size
+from echo_tui.units import MIB, format_size
 
-MIB = 1024 * 1024
 HEADER = struct.Struct(">II")  # connection number, sequence number
-READ = 0x001  # select.EPOLLIN
-WRITE = 0x004  # select.EPOLLOUT
+# epoll's event bits (select.EPOLLIN, select.EPOLLOUT), spelled out: select has them only
+# where there is epoll, and SelectorPoller speaks them too.
+EPOLLIN = 0x001
+EPOLLOUT = 0x004
 PROGRESS_EVERY = 0.2  # seconds between progress updates from a worker
 # recv() allocates this much for every call: past malloc's mmap threshold (128 KiB) that
 # is an mmap per echo, which took 256 KiB reads to 5x the CPU per message.
@@ -180,7 +182,7 @@ class Payloads:
 
 
 class SelectorPoller:
-    """`select.epoll`'s interface (fds, READ/WRITE masks) over `selectors`, for want of epoll."""
+    """`select.epoll`'s interface (fds, EPOLLIN/EPOLLOUT bits) over `selectors`, for want of it."""
 
     def __init__(self) -> None:
         self._selector = selectors.DefaultSelector()
@@ -196,8 +198,8 @@ class SelectorPoller:
 
     def poll(self, timeout: float) -> list[tuple[int, int]]:
         return [
-            (key.fd, (READ if events & selectors.EVENT_READ else 0)
-             | (WRITE if events & selectors.EVENT_WRITE else 0))
+            (key.fd, (EPOLLIN if events & selectors.EVENT_READ else 0)
+             | (EPOLLOUT if events & selectors.EVENT_WRITE else 0))
             for key, events in self._selector.select(timeout)
         ]  # fmt: skip
 
@@ -206,8 +208,8 @@ class SelectorPoller:
 
 
 def _selector_events(mask: int) -> int:
-    return (selectors.EVENT_READ if mask & READ else 0) | (
-        selectors.EVENT_WRITE if mask & WRITE else 0
+    return (selectors.EVENT_READ if mask & EPOLLIN else 0) | (
+        selectors.EVENT_WRITE if mask & EPOLLOUT else 0
     )
 
 
@@ -243,8 +245,8 @@ class LoadClient:
             try:
                 sock = socket.create_connection((spec.host, spec.port), spec.connect_timeout)
             except OSError as exc:
-                reason = exc.strerror or str(exc) or type(exc).__name__
-                self.result.connect_error = f"cannot connect to {spec.host}:{spec.port}: {reason}"
+                failure = connect_failure(spec.host, spec.port, exc, spec.connect_timeout)
+                self.result.connect_error = failure
                 self.close()
                 return False
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -283,8 +285,9 @@ class LoadClient:
         deadline = start + spec.duration
         interval = 1.0 / spec.rate if spec.rate else 0.0
         schedule: list[tuple[float, int, _Conn]] = []  # (when, number, conn) of paced sends
+        conn: _Conn | None  # None: a ready fd lost earlier in its batch
         for index, conn in enumerate(list(conns.values())):
-            self.poller.register(conn.fd, READ)
+            self.poller.register(conn.fd, EPOLLIN)
             if interval:
                 conn.due = start + interval * index / len(conns)
                 schedule.append((conn.due, conn.number, conn))
@@ -309,7 +312,7 @@ class LoadClient:
                 conn = conns.get(fd)
                 if conn is None:  # lost earlier in this batch
                     continue
-                if mask & WRITE and (not self._flush(conn) or mask == WRITE):
+                if mask & EPOLLOUT and (not self._flush(conn) or mask == EPOLLOUT):
                     continue
                 try:
                     data = conn.recv(RECV_SIZE)
@@ -369,7 +372,7 @@ class LoadClient:
             conn.expect = message
         else:
             conn.expect = None
-            self.poller.modify(conn.fd, READ | WRITE)
+            self.poller.modify(conn.fd, EPOLLIN | EPOLLOUT)
 
     def _flush(self, conn: _Conn) -> bool:
         """Send more of a message that did not fit in the socket buffer at once.
@@ -384,7 +387,7 @@ class LoadClient:
             self._lose(conn, f"send failed: {exc.strerror or exc}")
             return False
         if conn.sent == len(conn.message):
-            self.poller.modify(conn.fd, READ)
+            self.poller.modify(conn.fd, EPOLLIN)
             if not conn.received:
                 conn.expect = conn.message
         return True
@@ -499,7 +502,7 @@ def _run_processes(
         pending = [pipe for _, pipe in workers]
         while pending:
             ready = multiprocessing.connection.wait(pending, timeout=PROGRESS_EVERY)
-            for pipe in ready:
+            for pipe in [p for p in pending if p in ready]:
                 merged.merge(_receive(pipe, "done"))
                 pending.remove(pipe)
             if progress is not None:

@@ -1,9 +1,11 @@
-"""What differs between operating systems, in one place (standard library only).
+"""What differs between operating systems and Python versions, in one place (standard
+library only).
 
 echo-tui runs where Textual runs: Linux, macOS and Windows.  Everything POSIX-only
 is looked up here at run time, so importing echo-tui never fails for lack of it:
 the file-descriptor limit (`resource`), the stop signals (no SIGHUP on Windows),
-a child process detached from the terminal's Ctrl+C, and select()'s limit.
+a child process detached from the terminal's Ctrl+C, and select()'s limit.  It
+runs on Python 3.10 too: `assert_never` stands in for typing's (3.11+).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 try:
     import resource
@@ -68,3 +70,9 @@ def detached_child_options() -> dict[str, Any]:
     if hasattr(subprocess, "CREATE_NEW_PROCESS_GROUP"):  # Windows
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
     return {}
+
+
+def assert_never(value: NoReturn) -> NoReturn:
+    """typing.assert_never (Python 3.11+): a type checker flags every call it can reach, so
+    a `match` ending in `case _: assert_never(x)` must handle every type `x` may have."""
+    raise AssertionError(f"unhandled {type(value).__name__}: {value!r}")

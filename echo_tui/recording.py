@@ -26,23 +26,27 @@ from pathlib import Path
 from typing import IO, TextIO
 
 from echo_tui import __version__
-from echo_tui.engine.events import EngineError, EventChannel, LifecycleEvent, Snapshot
+from echo_tui.engine.events import Connected, EventChannel, LifecycleEvent
 from echo_tui.engine.server import EchoEngine
 from echo_tui.records import (  # the codec, also the wire's; re-exported for readers
     FORMAT_VERSION,
+    ClientKind,
     Header,
+    Item,
     Record,
     RecordingError,
     parse_header,
     parse_line,
     record_line,
 )
+from echo_tui.units import format_bytes
 
 DRAIN_EVERY = 0.05  # seconds between takes from the channel (under the engine's 0.1 s tick)
 FLUSH_EVERY = 0.5  # seconds between flushes to the OS: a kill -9 loses at most this much
 DEFAULT_MAX_BYTES = 1 << 30
 GZIP_LEVEL = 3  # JSON compresses about 20 times at 3, at a fraction of the default 9's CPU
 CHANNEL_CAPACITY = 10_000  # lifecycle events the recorder's channel holds between writes
+KIND_WAIT = 5.0  # seconds a new client's --demo kind is waited for
 
 
 # ---------------------------------------------------------------------- writing
@@ -102,6 +106,12 @@ class Recorder:
         self._failed = False  # writing failed (once said, not said again when closing)
         self._written = 0  # bytes handed to the (compressing) stream
         self._origin = 0.0  # wall clock the record times count from
+        self._began: float | None = None  # time.monotonic() when recording began
+        # With --demo, what each demo client does (set once the swarm runs): peers
+        # connected whose kind the swarm has not reported yet, until when to ask.
+        self.kind_of: Callable[[str], str | None] | None = None
+        self._unnamed: dict[str, float] = {}
+        self._seconds = 0.0  # how long it recorded, once stopped
 
     def start(self) -> None:
         """Write the header (the engine must be listening) and start writing records."""
@@ -115,6 +125,7 @@ class Recorder:
             self._stopped_by(exc)
             return
         self._written += len(line)
+        self._began = time.monotonic()
         self._thread.start()
 
     def stop(self) -> None:
@@ -122,7 +133,34 @@ class Recorder:
         if self._thread.is_alive():
             self._stop.set()
             self._thread.join(10)
+        if not self._full:
+            self._seconds = self._recorded_seconds()
         self._close()
+
+    def _recorded_seconds(self) -> float:
+        return 0.0 if self._began is None else time.monotonic() - self._began
+
+    @property
+    def recording(self) -> bool:
+        """Records are being written (not yet stopped by --record-max or a disk error)."""
+        return self._began is not None and not self._full
+
+    def file_size(self) -> int:
+        """Bytes in the file so far (compressed when it is gzip; what reached the stream)."""
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError):  # closed: its size on disk, if it has one
+            try:
+                return self.path.stat().st_size
+            except OSError:
+                return 0
+
+    def summary(self) -> str | None:
+        """What was recorded, once stopped: `recorded 12.3 s, 1.2 MiB to FILE` (None if the
+        file could not be written)."""
+        if self._began is None or self._failed:  # a failure said so already
+            return None
+        return f"recorded {self._seconds:.1f} s, {format_bytes(self.file_size())} to {self.path}"
 
     def discard(self) -> None:
         """Close and delete the file: the engine never started, so nothing was recorded."""
@@ -158,10 +196,13 @@ class Recorder:
         """Disk full, file gone: recording stops and the server goes on."""
         self._notify(f"recording to {self.path} stopped: {exc}")
         self._full = self._failed = True
+        self._seconds = self._recorded_seconds()
 
     def _write_pending(self) -> None:
         events, snapshot, error = self.channel.drain()
         lines = [self._line(event) for event in events]
+        if self.kind_of is not None:
+            lines += [self._line(kind) for kind in self._kinds(events, self.kind_of)]
         if snapshot is not None:
             # The recording counts what *it* lost, not what the dashboard did.
             snapshot = replace(snapshot, events_dropped=self.channel.dropped)
@@ -170,7 +211,26 @@ class Recorder:
             lines.append(self._line(error))
         self._write(lines)
 
-    def _line(self, item: LifecycleEvent | Snapshot | EngineError | str) -> str:
+    def _kinds(
+        self, events: list[LifecycleEvent], kind_of: Callable[[str], str | None]
+    ) -> list[ClientKind]:
+        """The kinds of new clients the swarm has reported (it may report a little after
+        the engine accepted them: a client is asked about for KIND_WAIT seconds)."""
+        now = time.monotonic()
+        unnamed = self._unnamed
+        for event in events:
+            if isinstance(event, Connected):
+                unnamed[event.peer] = now + KIND_WAIT
+        named = []
+        for peer, until in list(unnamed.items()):
+            kind = kind_of(peer)
+            if kind is not None:
+                named.append(ClientKind(peer, kind))
+            if kind is not None or now > until:
+                del unnamed[peer]
+        return named
+
+    def _line(self, item: Item) -> str:
         at = time.time() if isinstance(item, str) else (getattr(item, "at", 0.0) or time.time())
         return record_line(at - self._origin, item)
 
@@ -182,6 +242,7 @@ class Recorder:
             note = f"recording stopped: --record-max {self.max_bytes:,} bytes reached"
             chunk = (self._line(note) + "\n").encode()
             self._full = True
+            self._seconds = self._recorded_seconds()
             self._notify(f"{note}; the server goes on")
         self._out.write(chunk)
         self._written += len(chunk)
@@ -225,10 +286,7 @@ def open_recording(path: str | os.PathLike[str]) -> Reading:
     Records are read lazily; a file cut short (a crash, kill -9, a gzip stream
     with no end) ends the iteration at the last whole record and sets `warning`.
     """
-    try:
-        raw = open(path, "rb")  # noqa: SIM115  # closed by the iterator
-    except OSError as exc:
-        raise RecordingError(f"cannot read {path}: {exc.strerror or exc}") from None
+    raw = open_for_reading(path)  # closed by the iterator
     compressed = raw.read(2) == b"\x1f\x8b"
     raw.seek(0)
     stream = gzip.GzipFile(fileobj=raw) if compressed else raw
@@ -236,14 +294,23 @@ def open_recording(path: str | os.PathLike[str]) -> Reading:
     try:
         first = lines.readline()
         header = parse_header(first)
-    except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
+    except RecordingError as exc:
         raw.close()
-        if isinstance(exc, RecordingError):
-            raise
-        raise RecordingError(f"{path} is not an echo-tui recording") from None
+        raise RecordingError(f"{path}: {exc}") from None
+    except (OSError, EOFError, UnicodeDecodeError, ValueError):
+        raw.close()
+        raise RecordingError(f"{path}: not an echo-tui recording") from None
     reading = Reading(header, iter(()), file=raw, size=os.fstat(raw.fileno()).st_size)
     reading.records = _records(lines, raw, reading, str(path))
     return reading
+
+
+def open_for_reading(path: str | os.PathLike[str]) -> IO[bytes]:
+    """The file at `path`, opened; RecordingError naming it when it cannot be read."""
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise RecordingError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def _records(

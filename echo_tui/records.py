@@ -29,7 +29,7 @@ from echo_tui.engine.events import (
 )
 
 FORMAT = "echo-tui-recording"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: ClientKind records (a version-1 reader would stop at one)
 
 _EVENT_TYPES: dict[str, type] = {
     cls.__name__: cls
@@ -81,13 +81,25 @@ class Record:
     """One line after the header: `t` seconds after the engine started."""
 
     t: float
-    item: LifecycleEvent | Snapshot | EngineError | str  # str: a note from the recorder
+    item: Item
+
+
+@dataclass(frozen=True, slots=True)
+class ClientKind:
+    """What a --demo client does (`slow reader`, ...), as the demo swarm reported it."""
+
+    peer: str
+    kind: str
+
+
+# What a record holds; str: a note from the recorder.
+Item = LifecycleEvent | Snapshot | EngineError | ClientKind | str
 
 
 # ---------------------------------------------------------------------- encoding
 
 
-def encode(item: LifecycleEvent | Snapshot | EngineError | str) -> tuple[str, dict[str, Any]]:
+def encode(item: Item) -> tuple[str, dict[str, Any]]:
     """The record's kind and data for an event, a snapshot or a note."""
     if isinstance(item, str):
         return "note", {"text": item}
@@ -107,13 +119,15 @@ def encode(item: LifecycleEvent | Snapshot | EngineError | str) -> tuple[str, di
 
 def decode(
     kind: str, data: Mapping[str, Any], connection_fields: tuple[str, ...] = CONNECTION_FIELDS
-) -> LifecycleEvent | Snapshot | EngineError | str:
+) -> Item:
     """The inverse of encode(); unknown fields are ignored, missing ones take their defaults.
 
     `connection_fields` names the values of a snapshot's connections (from the header).
     """
     if kind == "note":
         return str(data["text"])
+    if kind == "ClientKind":
+        return ClientKind(str(data["peer"]), str(data["kind"]))
     if kind == "Snapshot":
         totals = _build(Totals, data["totals"])
         totals = replace(totals, closed=MappingProxyType(dict(totals.closed)))
@@ -137,7 +151,7 @@ def decode(
     return _build(cls, data)
 
 
-def record_line(t: float, item: LifecycleEvent | Snapshot | EngineError | str) -> str:
+def record_line(t: float, item: Item) -> str:
     """The line (without its newline) that records `item` at `t` seconds."""
     kind, data = encode(item)
     return json.dumps({"t": round(t, 6), "kind": kind, "data": data}, separators=(",", ":"))

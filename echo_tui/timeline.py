@@ -24,7 +24,7 @@ from operator import attrgetter
 from types import MappingProxyType
 
 from echo_tui.engine.events import EngineError, Snapshot
-from echo_tui.recording import Record, open_recording, parse_line, record_line
+from echo_tui.recording import ClientKind, Record, open_recording, parse_line, record_line
 
 BLOCK_BYTES = 256 * 1024  # characters of lines per compressed block
 KEYFRAME_EVERY = 10.0  # recorded seconds between keyframes, at least
@@ -126,6 +126,7 @@ class Timeline:
         self.header = reading.header
         self.blocks: list[Block] = []
         self.keyframes: list[Keyframe] = []
+        self.kinds: dict[str, str] = {}  # --demo: peer -> what the client does (ClientKind)
         self._decoded: dict[int, list[Record]] = {}  # block number: its records
         block_done = (lambda: progress(reading.fraction_read())) if progress else lambda: None
         self._read(in_time_order(reading.records), block_bytes, keyframe_every, block_done)
@@ -163,6 +164,8 @@ class Timeline:
                     state = fold(state, snapshot)
                 case EngineError():
                     error[:] = [line]
+                case ClientKind(peer=peer, kind=kind):
+                    self.kinds[peer] = kind
                 case str():  # a note of the recorder's
                     pass
                 case _:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from echo_tui.engine.config import MIB
+
 _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 
@@ -17,6 +19,19 @@ def format_bytes(size: float) -> str:
             return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def format_bytes_short(size: float) -> str:
+    """At most 8 cells, three significant digits: '1.23 KiB', '12.3 KiB', '1013 KiB'."""
+    value = float(size)
+    for unit in _BYTE_UNITS:
+        if abs(value) < 1024 or unit == _BYTE_UNITS[-1]:
+            break
+        value /= 1024
+    if unit == "B":
+        return f"{int(value)} B"
+    decimals = 2 if abs(round(value, 2)) < 10 else 1 if abs(round(value, 1)) < 100 else 0
+    return f"{value:.{decimals}f} {unit}"
 
 
 def format_rate(per_second: float) -> str:
@@ -52,7 +67,7 @@ def format_duration(seconds: float) -> str:
 _SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+) *([a-z]*)", re.IGNORECASE)
 _SIZE_FACTORS = {
     "": 1, "b": 1,
-    "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20,
+    "k": 1 << 10, "kib": 1 << 10, "m": MIB, "mib": MIB,
     "g": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tib": 1 << 40,
     "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
 }  # fmt: skip
@@ -75,7 +90,7 @@ def format_size(size: int) -> str:
     """262144 -> '256KiB': the largest binary unit that divides `size` exactly, else bytes.
 
     The inverse of parse_size, for defaults shown in --help."""
-    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+    for unit, factor in (("GiB", 1 << 30), ("MiB", MIB), ("KiB", 1 << 10)):
         if size and size % factor == 0:
             return f"{size // factor}{unit}"
     return str(size)

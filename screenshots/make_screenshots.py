@@ -22,11 +22,12 @@ from textual.pilot import Pilot
 from echo_tui.demo import DemoSwarm
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.server import EchoEngine
+from echo_tui.playback import ReplaySource
 from echo_tui.recording import Recorder
 from echo_tui.remote.attach import attached_app
 from echo_tui.remote.server import ViewerServer
 from echo_tui.remote.viewer import RemoteSource, connect
-from echo_tui.replay import ReplaySource, Timeline
+from echo_tui.timeline import Timeline
 from echo_tui.ui.app import EchoTuiApp
 
 HERE = Path(__file__).resolve().parent
@@ -93,11 +94,17 @@ async def shoot_replay(size: tuple[int, int]) -> None:
         recorder.start()
         with DemoSwarm() as swarm:
             swarm.start(*engine.address, CLIENTS)
+            recorder.kind_of = swarm.kind_of  # as --demo --record does
             await asyncio.sleep(WARM_UP + 4)
         engine.stop()
         recorder.stop()
         source = ReplaySource(Timeline(path))
-        app = EchoTuiApp(source, clock=source.wall_clock, playback=source.channel)  # type: ignore[arg-type]
+        app = EchoTuiApp(
+            source,  # type: ignore[arg-type]
+            clock=source.wall_clock,
+            playback=source.channel,
+            kind_of=source.kind_of,
+        )
         async with app.run_test(size=size) as pilot:
             source.channel.seek(WARM_UP - 3)
             await pilot.pause(3.2)  # rate windows close as it plays

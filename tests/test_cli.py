@@ -14,10 +14,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 
 from echo_tui import __version__
+from echo_tui.cli import print_summary
 from echo_tui.engine.config import available_selectors
 from echo_tui.ui.app import REFRESH_RATES
 from tests.helpers import recv_exactly, wait_for
@@ -98,10 +100,12 @@ def test_headless_prints_the_address_then_stats_lines() -> None:
         with socket.create_connection((host, port), timeout=5) as client:
             client.sendall(b"x" * 1000)
             recv_exactly(client, 1000)
-            line = wait_for(lambda: _line_with(process, "connections 1"), timeout=5)
+            line = wait_for(lambda: _line_with(process, "clients 1"), timeout=5)
     assert re.search(
-        r"in 1000 B .* out 1000 B .* msgs/s [\d.]+ +selects/s [\d.]+ +events/select", line
-    )
+        r"clients 1  in [\d.]+ K?i?B/s  out [\d.]+ K?i?B/s  pending 0 B"
+        r"  selects/s [\d.]+k?  per select [\d.]+  busy \d+%",
+        line,
+    ), line
 
 
 def _line_with(process: subprocess.Popen[str], text: str) -> str | None:
@@ -360,12 +364,17 @@ def test_refresh_accepts_only_the_rates_the_dashboard_has() -> None:
     "args",
     [
         ["--port", "0"],
-        # Refused before the file is read: a missing one would be another error.
-        ["replay", "no-such-recording.jsonl"],
+        # Refused before the file is read (it is no recording): reading may take a while.
+        ["replay", "{garbage}"],
     ],
     ids=["live", "replay"],
 )
-def test_the_dashboard_refuses_to_start_without_a_terminal(redirect: str, args: list[str]) -> None:
+def test_the_dashboard_refuses_to_start_without_a_terminal(
+    redirect: str, args: list[str], tmp_path: Path
+) -> None:
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_bytes(b"no recording\n")
+    args = [arg.format(garbage=garbage) for arg in args]
     master, slave = os.openpty() if hasattr(os, "openpty") else (None, None)
     if slave is None:
         pytest.skip("no pseudo-terminals on this platform")
@@ -381,3 +390,30 @@ def test_the_dashboard_refuses_to_start_without_a_terminal(redirect: str, args: 
     [line] = done.stderr.splitlines()
     assert re.match(r"echo-tui( replay)?: error: the dashboard needs a terminal", line), line
     assert "--headless" in line
+
+
+def test_replaying_a_missing_file_without_a_terminal_names_the_file() -> None:
+    """The likelier mistake first: a wrong name, not the missing terminal."""
+    done = subprocess.run(
+        [*COMMAND, "replay", "missing.jsonl.gz"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "echo-tui replay: error: cannot read missing.jsonl.gz: No such file or directory\n"
+    )
+
+
+def test_quitting_the_dashboard_prints_the_headless_summary(make_engine, connect, capsys) -> None:
+    engine = make_engine()
+    client = connect(engine.address)
+    client.sendall(b"x")
+    assert recv_exactly(client, 1) == b"x"
+    engine.stop()  # as the app does when it quits; the last snapshot waits in the channel
+    print_summary(engine, None)
+    out = capsys.readouterr().out
+    assert out.startswith("summary: up ") and out.count("\n") == 1
+    assert "accepted 1  closed 1 (shutdown 1)  in 1 B  out 1 B" in out

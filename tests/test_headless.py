@@ -9,8 +9,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from echo_tui.engine.config import EngineConfig
-from echo_tui.engine.events import histogram_label
-from echo_tui.headless import Report, clock_text, headless_config, run_headless
+from echo_tui.engine.events import LoopStats, Snapshot, Totals, histogram_label
+from echo_tui.headless import (
+    Report,
+    clock_text,
+    headless_config,
+    run_headless,
+    stats_line,
+    summary_line,
+)
 from tests.helpers import recv_exactly, wait_for
 
 
@@ -145,7 +152,7 @@ def test_the_text_summary_names_each_close_reason(make_engine, connect) -> None:
     client.sendall(b"x")
     assert recv_exactly(client, 1) == b"x"
     with headless_lines(engine, 0.05, False) as out:
-        wait_for(lambda: "connections 1" in out.getvalue())
+        wait_for(lambda: "clients 1" in out.getvalue())
     summary = out.getvalue().splitlines()[-1]
     assert summary.startswith("summary: up ")
     assert "accepted 1" in summary and "closed 1 (shutdown 1)" in summary
@@ -167,3 +174,39 @@ def test_clock_text_tells_lines_an_interval_apart() -> None:
         assert len(set(stamps)) == 20, (interval, stamps)
     assert len(clock_text(at, 0.5)) == len("00:00:00.0")
     assert len(clock_text(at, 0.05)) == len("00:00:00.00")
+
+
+def heavy_report() -> Report:
+    """Two snapshots a second apart of a busy server: 300 clients, MiB/s, six-digit counts."""
+    report = Report()
+    for second in (1, 2):
+        loop = LoopStats(
+            selects=99_000 * second, events=980_000 * second, busy_seconds=0.9 * second
+        )
+        totals = Totals(
+            accepted=123_456, closed={"peer-closed": 123_156}, bytes_in=(2 << 30) * second,
+            bytes_out=(2 << 30) * second, msgs_in=413_499 * second, msgs_out=413_499 * second,
+            pending=255 << 20,
+        )  # fmt: skip
+        snapshot = Snapshot(
+            seq=second, at=1e9 + second, monotonic=float(second), started_at=1e9,
+            address=("127.0.0.1", 1234), selector="EpollSelector", max_clients=10_000,
+            open_count=300, totals=totals, loop=loop, changed={}, closed=frozenset(),
+            events_dropped=12_345,
+        )  # fmt: skip
+        report.take([], snapshot)
+    return report
+
+
+def test_the_text_line_fits_a_120_column_terminal_under_heavy_load() -> None:
+    line = stats_line(heavy_report(), 1e9 + 2, 1.0)
+    assert len(line) <= 120, (len(line), line)
+    assert "clients 300  in 2.00 GiB/s  out 2.00 GiB/s  pending 255 MiB" in line
+    assert "selects/s 99.0k  per select 9.9  busy 100%" in line
+
+
+def test_the_text_summary_gives_every_count_exactly() -> None:
+    summary = summary_line(heavy_report())
+    assert "accepted 123,456  closed 123,156 (peer-closed 123,156)" in summary
+    assert "msgs in 826,998  out 826,998  selects 198,000" in summary
+    assert "events dropped 12,345" in summary

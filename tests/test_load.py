@@ -179,7 +179,8 @@ def test_nothing_listening_exits_2_with_one_line(capsys, processes: str) -> None
     code = load_main(["--port", str(free_port()), "--connections", "2", "--processes", processes])
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
-    assert err.startswith("echo-tui load: cannot connect to 127.0.0.1:") and err.count("\n") == 1
+    assert err.startswith("echo-tui load: nothing listens on 127.0.0.1:") and err.count("\n") == 1
+    assert "start the server, or give its --host and --port" in err
 
 
 @pytest.mark.parametrize("args", [["--size", "0"], ["--port", "70000"], ["--rate", "x"]])

@@ -82,7 +82,7 @@ def test_headless_demo_echo_load_and_stop_without_posix_parts() -> None:
 
         def demo_connected() -> bool:
             line = server.stdout.readline()  # type: ignore[union-attr]
-            found = re.search(r"connections (\d+)", line)
+            found = re.search(r"clients (\d+)", line)
             return bool(found) and int(found.group(1)) >= 2
 
         wait_for(demo_connected, timeout=15)

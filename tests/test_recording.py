@@ -19,8 +19,9 @@ import pytest
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import Snapshot
 from echo_tui.engine.server import EchoEngine
-from echo_tui.recording import Recorder, open_recording
-from echo_tui.replay import ReplaySource, Timeline
+from echo_tui.playback import ReplaySource
+from echo_tui.recording import FORMAT_VERSION, Recorder, open_recording
+from echo_tui.timeline import Timeline
 from echo_tui.ui.app import EchoTuiApp
 from tests.helpers import recv_exactly, wait_for
 from tests.pty_app import ENTER_ALT_SCREEN
@@ -118,17 +119,21 @@ def test_cut_short_bogus_and_future_files(tmp_path: Path) -> None:
 
     bogus = tmp_path / "bogus.jsonl"
     bogus.write_bytes(os.urandom(3000))
+    bogus_gz = tmp_path / "bogus.jsonl.gz"
+    bogus_gz.write_bytes(gzip.compress(b"not json\n"))
     header, _, rest = whole.partition(b"\n")
     future = tmp_path / "future.jsonl"
-    future.write_bytes(header.replace(b'"version": 1', b'"version": 99') + b"\n" + rest)
+    future.write_bytes(header.replace(b'"version": 2', b'"version": 99') + b"\n" + rest)
     for bad, says in [
         (bogus, "not an echo-tui recording"),
+        (bogus_gz, "not an echo-tui recording"),
         (future, "newer than this echo-tui reads"),
         (tmp_path / "missing.jsonl", "cannot read"),
     ]:
         replayed = run("replay", str(bad), "--headless")
         assert replayed.returncode == 2, replayed
         assert says in replayed.stderr and len(replayed.stderr.splitlines()) == 1
+        assert str(bad) in replayed.stderr  # which file, when several are tried
         assert "Traceback" not in replayed.stderr
 
 
@@ -203,7 +208,7 @@ def test_an_existing_file_is_kept_unless_overwrite_is_given(tmp_path: Path) -> N
     assert "--record-overwrite" in refused.stderr and len(refused.stderr.splitlines()) == 1
     assert path.read_text() == "precious\n"
     record_headless(path, "--record-overwrite")
-    assert open_recording(path).header.version == 1
+    assert open_recording(path).header.version == FORMAT_VERSION
 
 
 def test_record_max_stops_the_recording_and_not_the_server(tmp_path: Path) -> None:
@@ -255,11 +260,15 @@ def test_headless_says_when_recording_stops_as_it_happens(
         server.send_signal(signal.SIGTERM)
         out, errors = server.communicate(timeout=10)
     assert server.returncode == 0, errors
-    assert errors == ""  # said once, not again at exit, and no traceback
+    # Said once, not again at exit, and no traceback; then what the file holds, if anything.
+    if target == "small.jsonl":
+        assert re.fullmatch(rf"echo-tui: recorded \d+\.\d s, \d+ B to {path}\n", errors), errors
+    else:
+        assert errors == ""
     assert all(json.loads(line) for line in out.splitlines())  # stdout stays JSON lines
     if path.is_file():
         timeline = Timeline(path)
-        assert timeline.warning is None and timeline.header.version == 1
+        assert timeline.warning is None and timeline.header.version == FORMAT_VERSION
         assert list(timeline.records())[-1].item.startswith("recording stopped")  # type: ignore[union-attr]
 
 

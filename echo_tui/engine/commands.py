@@ -116,7 +116,7 @@ class CommandInbox:
                 pass
         except OSError:  # BlockingIOError: empty; OSError: closed
             pass
-        taken = []
+        taken: list[Envelope] = []
         while True:
             try:
                 envelope = self._queue.get_nowait()

@@ -6,12 +6,14 @@ import socket
 from typing import TYPE_CHECKING
 
 from echo_tui.engine.events import BACKPRESSURED, CLOSING, MUTED, READING, ConnectionStats
+from echo_tui.engine.output import OutputBuffer
 
 if TYPE_CHECKING:
     from echo_tui.engine.inspection import Inspection
 
-# The output buffer of a client with nothing pending: shared, so an idle client holds no buffer.
-NO_OUTPUT = b""
+# The output buffer of a client with nothing pending: shared, so an idle client holds no
+# buffer.  Never appended to: a client with echo pending gets a buffer of its own.
+NO_OUTPUT = OutputBuffer()
 
 # A connection's cumulative counts, in the order Connection.counts() returns them.
 COUNTS = ("bytes_in", "bytes_out", "msgs_in", "msgs_out", "read_ready", "write_ready")
@@ -72,7 +74,7 @@ class Connection:
         self.read_misses = 0  # readable events whose recv() returned no data
         self.write_ready = 0
         self.published: tuple[int, ...] = ZERO_COUNTS  # counts() already added to the totals
-        self.out: bytes | bytearray = NO_OUTPUT  # echo not yet sent
+        self.out = NO_OUTPUT  # echo not yet sent
         self.mask = 0  # events registered with the selector (0: not registered, or closed)
         self.muted = False
         self.backpressured = False

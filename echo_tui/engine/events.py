@@ -233,9 +233,9 @@ def select_call(raw: tuple) -> SelectCall:
     The engine records tuples because they cost it a tenth of these objects; the
     consumer builds the objects (see EventChannel.take_trace).
     """
-    *fields, ready = raw
-    keys = tuple(e if type(e) is ReadyKey else ReadyKey(*e) for e in ready)
-    return SelectCall(*fields, keys)
+    seq, at, timeout, waited, keys, selector, stepped, ready = raw
+    entries = tuple(e if type(e) is ReadyKey else ReadyKey(*e) for e in ready)
+    return SelectCall(seq, at, timeout, waited, keys, selector, stepped, entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +361,7 @@ class EventChannel:
             self._trace.clear()
         if last is not None:
             calls = calls[-last:] if last else []
-        return [c if type(c) is SelectCall else select_call(c) for c in calls]
+        return [c if isinstance(c, SelectCall) else select_call(c) for c in calls]
 
     @property
     def latest(self) -> Snapshot | None:

@@ -1,8 +1,8 @@
-"""What the engine records for the one client a detail screen inspects, and for the trace.
+"""What the engine records for the one client a detail screen inspects (the trace is
+tracer.py's).
 
-Both cost nothing unless asked for: a client's interest changes and received
-bytes are recorded only while it is inspected, and the trace reads the state
-handlers leave behind (counters, masks) rather than adding work to them.
+It costs nothing unless asked for: a client's interest changes and received
+bytes are recorded only while it is inspected.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import selectors
 from collections import deque
 from typing import TYPE_CHECKING
 
+from echo_tui.engine.config import MIB
 from echo_tui.engine.events import (
     INTEREST_CHANGES,
     PREVIEW_BYTES,
@@ -21,7 +22,6 @@ from echo_tui.engine.events import (
 if TYPE_CHECKING:
     from echo_tui.engine.connection import Connection
 
-_MIB = 1024 * 1024
 _EVENT_NAMES = ((selectors.EVENT_READ, "EVENT_READ"), (selectors.EVENT_WRITE, "EVENT_WRITE"))
 
 
@@ -33,7 +33,7 @@ def event_names(mask: int) -> str:
 
 def amount(size: int) -> str:
     """Bytes for a cause line: `13,312 B`, or `2.0 MiB` from a MiB up."""
-    return f"{size / _MIB:.1f} MiB" if size >= _MIB else f"{size:,} B"
+    return f"{size / MIB:.1f} MiB" if size >= MIB else f"{size:,} B"
 
 
 class Inspection:

@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 import traceback
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
 from types import MappingProxyType
@@ -31,7 +31,6 @@ from echo_tui.engine.config import EngineConfig, selector_class
 from echo_tui.engine.connection import NO_OUTPUT, Connection, format_peer
 from echo_tui.engine.counters import Counters
 from echo_tui.engine.events import (
-    CLIENT,
     ERROR,
     FD_LIMIT,
     IDLE,
@@ -42,7 +41,6 @@ from echo_tui.engine.events import (
     RESET,
     SHUTDOWN,
     TICKER,
-    TRACE_CAPACITY,
     WAKEUP,
     AcceptPaused,
     AcceptResumed,
@@ -55,21 +53,23 @@ from echo_tui.engine.events import (
     EventChannel,
     InterestChange,
     LifecycleEvent,
-    ReadyKey,
     Rejected,
     Snapshot,
     Totals,
 )
 from echo_tui.engine.inspection import Inspection, amount
+from echo_tui.engine.output import PENDING_READ, OutputBuffer
 from echo_tui.engine.ticker import Ticker
-from echo_tui.portable import SELECT_LIMIT_TEXT, raise_fd_limit, select_can_watch
+from echo_tui.engine.tracer import Tracer
+from echo_tui.portable import SELECT_LIMIT_TEXT, assert_never, raise_fd_limit, select_can_watch
 
 READ = selectors.EVENT_READ
 WRITE = selectors.EVENT_WRITE
 
 
 class _Tag:
-    """Selector key data of the engine's own sockets (not clients).
+    """Selector key data of the engine's own sockets (not clients); `name` is its role in
+    the trace.
 
     `mask` is never EVENT_READ, so the loop's inline path never takes one (see _loop).
     """
@@ -84,9 +84,9 @@ class _Tag:
         return f"<{self.name}>"
 
 
-_LISTENER = _Tag("listener")
-_WAKEUP = _Tag("wakeup")
-_TICK = _Tag("tick")
+_LISTENER = _Tag(LISTENER)
+_WAKEUP = _Tag(WAKEUP)
+_TICK = _Tag(TICKER)
 
 # accept() errors that mean "out of resources": pause accepting instead of spinning.
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -126,8 +126,10 @@ class EchoEngine:
         self._inbox = CommandInbox()
         self._ticker = Ticker()
         self._thread: threading.Thread | None = None
-        self._listener: socket.socket | None = None
-        self._selector: selectors.BaseSelector | None = None
+        # Opened by start(), so there from then on; _release() closes what start() opened.
+        self._listener: socket.socket
+        self._selector: selectors.BaseSelector
+        self._opened = contextlib.ExitStack()
         self._stopping = False
         self._attention = False  # the ticker or the wake-up was ready in this select()
         self._tick_due = False  # the ticker was: housekeeping is due
@@ -139,10 +141,11 @@ class EchoEngine:
         self._to_wall = time.time() - self._now
         self.started_at = self._now + self._to_wall
         # What changed since the last snapshot: connections with traffic (the only thing
-        # done per message besides the echo), connections changed otherwise, closed ids.
+        # done per message besides the echo), connections changed otherwise, the ids
+        # closed (and why).
         self._active: set[Connection] = set()
         self._dirty: set[Connection] = set()
-        self._closed_ids: set[int] = set()
+        self._closed_since: dict[int, str] = {}
         self._writers: set[Connection] = set()
         # The global bound: bytes pending for all clients, and whether it was reached.
         self._pending_total = 0
@@ -159,14 +162,10 @@ class EchoEngine:
         self._accepted = 0
         self._closed: Counter[str] = Counter()
         self._accept_pauses = 0
-        # The loop inspector (see inspection.py): off unless asked for.
+        # The loop inspector (see tracer.py and inspection.py): off unless asked for.
         self.steps = StepControl()
-        self._trace: deque[tuple] | None = None  # select() calls not yet published
-        self._traced_calls = 0
-        self._select_started = self._now  # while tracing: when the next select() began
+        self._tracer: Tracer | None = None
         self._inspection: Inspection | None = None
-        self._last_close = ""  # the reason of the last _close(), for the trace
-        self._ran: list[str] = []  # what the last _run_commands() did, for the trace
 
     # ----------------------------------------------------------------- control
 
@@ -174,9 +173,11 @@ class EchoEngine:
         """Bind (errors raise here, in the caller's thread), then run the loop thread."""
         raise_fd_limit(self.config.max_clients + 64)
         self._listener = bind_listener(self.config.host, self.config.port, self.config.backlog)
+        self._opened.callback(self._listener.close)
         try:
             self.address = self._listener.getsockname()[:2]
             self._selector = self._selector_cls()
+            self._opened.callback(lambda: self._selector.close())  # the one switched to last
             self._selector.register(self._listener, READ, _LISTENER)
             self._selector.register(self._inbox.wake_reader, READ, _WAKEUP)
             self._selector.register(self._ticker.reader, READ, _TICK)
@@ -317,7 +318,7 @@ class EchoEngine:
         read_size = self._read_size
         mark_active = self._active.add
         reading = READ
-        select = self._selector.select  # type: ignore[union-attr]
+        select = self._selector.select
         self._counters.start(time.monotonic())
         quiet = self._schedule()
         while True:
@@ -327,9 +328,9 @@ class EchoEngine:
                 batches[count] += 1
             except IndexError:
                 self._counters.large_batch(count)
-            if self._trace is not None:  # the loop inspector's one check per select()
-                self._traced(self._trace, ready)
-                ready = ()
+            if self._tracer is not None:  # the loop inspector's one check per select()
+                self._tracer.run(ready)
+                ready = []
             for key, mask in ready:
                 conn = key.data
                 if conn.mask != reading:  # not a client only reading: see _dispatch
@@ -363,7 +364,7 @@ class EchoEngine:
                 if self._stopping:
                     return
                 self._attention = False
-                select = self._selector.select  # type: ignore[union-attr]  # may have switched
+                select = self._selector.select  # it may have been switched
                 if self._tick_due:
                     self._tick_due = False
                     self._ticker.take()
@@ -389,7 +390,6 @@ class EchoEngine:
             self._tick_due = self._attention = True
         else:
             self._on_wakeup()
-            self._attention = True
 
     def _serve(self, conn: Connection, mask: int) -> None:
         """One client's ready events on every path but the inline one (see _loop): echo
@@ -418,83 +418,19 @@ class EchoEngine:
         if sent != size:
             self._echo_rest(conn, data, sent)
 
-    def _traced(self, trace: deque[tuple], ready: list) -> None:
-        """Handle one select() call's ready list as the loop does, recording what each
-        handler did; in step mode, then wait for the next step."""
-        now = time.monotonic()
-        waited = now - self._select_started
-        keys = len(self._selector.get_map())  # type: ignore[union-attr]
-        entries = []
-        for key, mask in ready:
-            data = key.data
-            if type(data) is Connection or type(data) is Inspection:
-                conn = data if type(data) is Connection else data.conn
-                entries.append(self._traced_client(key.fd, mask, conn))
-            elif data is _TICK:
-                self._dispatch(data, mask)
-                entries.append(ReadyKey(key.fd, mask, TICKER))
-            elif data is _LISTENER:
-                first, rejected = self._next_id, sum(self._closed.values())
-                self._counters.accept_events += 1
-                self._on_acceptable()
-                conns = (self._conns.get(cid) for cid in range(first, self._next_id))
-                accepted = tuple((c.fd, c.peer) for c in conns if c is not None)
-                rejected = sum(self._closed.values()) - rejected
-                entries.append(
-                    ReadyKey(key.fd, mask, LISTENER, accepted=accepted, rejected=rejected)
-                )
-            else:
-                self._dispatch(data, mask)  # the wake-up: runs the commands
-                entries.append(ReadyKey(key.fd, mask, WAKEUP, commands=tuple(self._ran)))
-        self._traced_calls += 1
-        stepping = self.steps.stepping
-        trace.append(
-            (self._traced_calls, now + self._to_wall, None, waited, keys, self.selector_name,
-             stepping, entries)
-        )  # a SelectCall as select_call() reads it  # fmt: skip
-        if stepping:
-            self._freeze()
-            self._attention |= self._stopping  # stop() asked while the loop was frozen
-        self._select_started = time.monotonic()
+    def _freeze(self, wait: Callable[[], float]) -> None:
+        """Step mode (see Tracer): publish what the last step did, then block in `wait`.
 
-    def _traced_client(self, fd: int, mask: int, conn: Connection) -> ReadyKey | tuple:
-        """A client's handlers, run as the loop runs them, and what they did."""
-        if not mask & conn.mask:  # closed earlier in this batch, or no longer wanted
-            return ReadyKey(fd, mask, CLIENT, conn.conn_id, skipped=True)
-        bytes_in, bytes_out, before = conn.bytes_in, conn.bytes_out, conn.mask
-        closing = conn.closing
-        self._last_close = ""
-        self._serve(conn, mask)
-        closed = self._last_close if conn.closed else ""
-        received = conn.bytes_in - bytes_in
-        eof = bool(mask & before & READ) and not received
-        pending = len(conn.out)
-        return (  # ReadyKey's leading fields, see select_call()
-            fd,
-            mask,
-            CLIENT,
-            conn.conn_id,
-            received,
-            eof and (conn.closing != closing or closed == PEER_CLOSED),
-            conn.bytes_in - pending - bytes_out,
-            pending,
-            before,
-            conn.mask,
-            closed,
-        )
-
-    def _freeze(self) -> None:
-        """Step mode: publish what the last step did, then wait for the next step.
-
-        Time spent frozen is not idle time: activity clocks move forward by it.
+        The seconds it returns are not idle time: activity clocks move forward by them.
         """
         self._now = time.monotonic()
         self._publish()
-        frozen = self.steps.wait_turn()
+        frozen = wait()
         for conn in self._conns.values():
             conn.last_activity += frozen
         self._next_idle_check += frozen
         self._now = time.monotonic()
+        self._attention |= self._stopping  # stop() asked meanwhile: the loop must see it
 
     def _schedule(self) -> bool:
         """Arm the ticker for the next housekeeping; True when nothing waits to be published."""
@@ -505,7 +441,9 @@ class EchoEngine:
 
     def _changed(self) -> bool:
         """Anything to publish since the last snapshot (then snapshots come every tick)."""
-        return bool(self._active or self._dirty or self._closed_ids or self._events_since_snapshot)
+        return bool(
+            self._active or self._dirty or self._closed_since or self._events_since_snapshot
+        )
 
     def _plan(self) -> tuple[float, float]:
         """When housekeeping is next due: (while anything changes, while nothing does)."""
@@ -556,7 +494,7 @@ class EchoEngine:
         listener = self._listener
         for _ in range(ACCEPTS_PER_EVENT):
             try:
-                sock, address = listener.accept()  # type: ignore[union-attr]
+                sock, address = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -596,16 +534,17 @@ class EchoEngine:
         return not select_can_watch(sock.fileno(), len(self._selector.get_map()))
 
     def _on_readable_pending(self, conn: Connection) -> None:
-        """A read while earlier echo still waits: take only what fits, queue it behind."""
+        """A read while earlier echo still waits: take only what fits, PENDING_READ at
+        most, and queue it behind."""
         room = self.config.max_buffer - len(conn.out)  # pending stays <= max_buffer
-        data = self._receive(conn, min(self._read_size, room))
+        data = self._receive(conn, min(self._read_size, PENDING_READ, room))
         if data is None:
             return
         conn.bytes_in += len(data)
         conn.msgs_in += 1
         conn.msgs_out_offset -= 1  # not echoed by its own send()
         self._mark_active(conn)
-        conn.out += data
+        conn.out.append(data)
         self._buffered(len(data))
         self._set_interest(conn)
 
@@ -650,7 +589,7 @@ class EchoEngine:
         if isinstance(exc, (BlockingIOError, InterruptedError)):
             self._echo_rest(conn, data, 0)
             return
-        conn.out = data  # never sent: bytes_out and msgs_out count only what left
+        conn.out = OutputBuffer(data)  # never sent: bytes_out and msgs_out count only what left
         conn.msgs_out_offset -= 1
         self._buffered(len(data))  # until _close lets it go
         self._send_failed(conn, exc)
@@ -661,14 +600,14 @@ class EchoEngine:
             conn.msgs_out_offset -= 1
         if conn.inspection is not None:
             conn.inspection.last_send = (sent, len(data))
-        conn.out = bytearray(memoryview(data)[sent:])
+        conn.out = OutputBuffer(data, sent)  # holds `data` itself, not a copy
         self._buffered(len(data) - sent)
         self._set_interest(conn)
 
     def _on_writable(self, conn: Connection) -> None:
         conn.write_ready += 1
         try:
-            sent = conn.sock.send(conn.out)
+            sent = conn.out.send(conn.sock)
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError as exc:
@@ -677,7 +616,6 @@ class EchoEngine:
         if sent:
             conn.msgs_out_offset += 1
             self._mark_active(conn)
-            del conn.out[:sent]  # type: ignore[union-attr]  # a bytearray while pending
             if not conn.out:
                 conn.out = NO_OUTPUT  # let a large buffer go
             self._buffered(-sent)
@@ -745,11 +683,11 @@ class EchoEngine:
         inspection = conn.inspection
         data = conn if inspection is None else inspection
         if conn.mask == 0:
-            selector.register(conn.sock, wanted, data)  # type: ignore[union-attr]
+            selector.register(conn.sock, wanted, data)
         elif wanted == 0:
-            selector.unregister(conn.sock)  # type: ignore[union-attr]
+            selector.unregister(conn.sock)
         else:
-            selector.modify(conn.sock, wanted, data)  # type: ignore[union-attr]
+            selector.modify(conn.sock, wanted, data)
         if inspection is not None:
             self._record_interest(conn, inspection, wanted, pending, why)
         conn.mask = wanted
@@ -782,9 +720,8 @@ class EchoEngine:
             return
         conn.closed = True
         self._now = time.monotonic()
-        self._last_close = reason
         if conn.mask:
-            self._selector.unregister(conn.sock)  # type: ignore[union-attr]
+            self._selector.unregister(conn.sock)
             if conn.inspection is not None:
                 at = self._now + self._to_wall
                 conn.inspection.interest(at, conn.mask, 0, f"closed: {reason}")
@@ -797,7 +734,7 @@ class EchoEngine:
         self._writers.discard(conn)
         if conn.out:
             self._buffered(-len(conn.out))
-        self._closed_ids.add(conn.conn_id)
+        self._closed_since[conn.conn_id] = reason
         self._closed[reason] += 1
         self._emit(
             Disconnected(
@@ -812,7 +749,7 @@ class EchoEngine:
         )
 
     def _pause_accepting(self, exc: OSError) -> None:
-        self._selector.unregister(self._listener)  # type: ignore[union-attr]
+        self._selector.unregister(self._listener)
         self._accept_resume_at = self._now + ACCEPT_RETRY_DELAY  # planned at the next tick
         if not self._accept_paused:  # announce the pause once, not at every failed retry
             self._accept_paused = True
@@ -822,7 +759,7 @@ class EchoEngine:
 
     def _resume_accepting(self) -> None:
         self._accept_resume_at = None
-        self._selector.register(self._listener, READ, _LISTENER)  # type: ignore[union-attr]
+        self._selector.register(self._listener, READ, _LISTENER)
 
     def _emit(self, event: LifecycleEvent) -> None:
         self._events_since_snapshot = True
@@ -831,14 +768,16 @@ class EchoEngine:
 
     # ----------------------------------------------------------------- commands
 
-    def _on_wakeup(self) -> None:
-        """Run the queued commands (stop() sets _stopping before it wakes the loop)."""
+    def _on_wakeup(self) -> list[str]:
+        """Run the queued commands (stop() sets _stopping before it wakes the loop); the
+        outcome of each."""
         self._counters.wakeup_events += 1
+        self._attention = True
         self._now = time.monotonic()  # a command may stamp activity or close clients
-        self._run_commands()
+        return self._run_commands()
 
-    def _run_commands(self) -> None:
-        self._ran = ran = []
+    def _run_commands(self) -> list[str]:
+        ran = []
         for envelope in self._inbox.take_all():
             if self._stopping:  # stop() asked: a backlog of commands must not delay it
                 envelope.refuse("engine stopped")
@@ -854,36 +793,43 @@ class EchoEngine:
             if not isinstance(envelope.command, QUIET_COMMANDS):
                 self._emit(result)
             envelope.future.set_result(result)
+        return ran
 
     def _execute(self, command: Command) -> CommandResult:
-        if isinstance(command, Kick):
-            conn = self._conns.get(command.conn_id)
-            if conn is None:
-                return CommandResult(
-                    "kick", False, f"#{command.conn_id} is not connected", command.conn_id
-                )
+        match command:
+            case Kick(conn_id):
+                return self._kick(conn_id)
+            case KickWhere(predicate):
+                return self._kick_where(predicate)
+            case Mute():
+                return self._mute(command)
+            case SwitchSelector(name):
+                return self._switch_selector(name)
+            case Trace(on):
+                return self._trace(on)
+            case Inspect():
+                return self._inspect(command)
+            case _:
+                assert_never(command)
+
+    def _kick(self, conn_id: int) -> CommandResult:
+        conn = self._conns.get(conn_id)
+        if conn is None:
+            return CommandResult("kick", False, f"#{conn_id} is not connected", conn_id)
+        self._close(conn, KICKED)
+        return CommandResult("kick", True, f"kicked #{conn.conn_id} {conn.peer}", conn.conn_id, 1)
+
+    def _kick_where(self, predicate: Callable[[ConnectionStats], bool]) -> CommandResult:
+        self._stamp_activity()  # the predicate sees last_activity as a snapshot would
+        matching = [c for c in self._conns.values() if predicate(c.stats(self._to_wall))]
+        for conn in matching:
             self._close(conn, KICKED)
-            return CommandResult(
-                "kick", True, f"kicked #{conn.conn_id} {conn.peer}", conn.conn_id, 1
-            )
-        if isinstance(command, KickWhere):
-            self._stamp_activity()  # the predicate sees last_activity as a snapshot would
-            matching = [
-                c for c in self._conns.values() if command.predicate(c.stats(self._to_wall))
-            ]
-            for conn in matching:
-                self._close(conn, KICKED)
-            return CommandResult("kick_where", True, f"kicked {len(matching)}", None, len(matching))
-        if isinstance(command, Mute):
-            return self._mute(command)
-        if isinstance(command, Trace):
-            if command.on != (self._trace is not None):
-                self._trace = deque(maxlen=TRACE_CAPACITY) if command.on else None
-                self._select_started = time.monotonic()
-            return CommandResult("trace", True, f"trace {'on' if command.on else 'off'}")
-        if isinstance(command, Inspect):
-            return self._inspect(command)
-        return self._switch_selector(command.name)
+        return CommandResult("kick_where", True, f"kicked {len(matching)}", None, len(matching))
+
+    def _trace(self, on: bool) -> CommandResult:
+        if on != (self._tracer is not None):
+            self._tracer = Tracer(self) if on else None
+        return CommandResult("trace", True, f"trace {'on' if on else 'off'}")
 
     def _inspect(self, command: Inspect) -> CommandResult:
         """Move the inspection to `command.conn_id` (or end it); keep the record if unmoved."""
@@ -915,7 +861,7 @@ class EchoEngine:
         conn.inspection = inspection
         if conn.mask:
             data = conn if inspection is None else inspection
-            self._selector.modify(conn.sock, conn.mask, data)  # type: ignore[union-attr]
+            self._selector.modify(conn.sock, conn.mask, data)
 
     def _mute(self, command: Mute) -> CommandResult:
         verb = "mute" if command.muted else "unmute"
@@ -935,7 +881,7 @@ class EchoEngine:
         except ValueError as exc:
             return CommandResult("switch_selector", False, str(exc))
         old = self._selector
-        keys = list(old.get_map().values())  # type: ignore[union-attr]
+        keys = list(old.get_map().values())
         if cls is selectors.SelectSelector and not all(
             select_can_watch(key.fd, watched) for watched, key in enumerate(keys)
         ):
@@ -952,7 +898,7 @@ class EchoEngine:
             new.close()
             raise
         self._selector = new
-        old.close()  # type: ignore[union-attr]
+        old.close()
         previous, self.selector_name = type(old).__name__, cls.__name__
         return CommandResult(
             "switch_selector",
@@ -973,11 +919,8 @@ class EchoEngine:
             fold(conn)
             changed[conn.conn_id] = conn.stats(to_wall)
         counters = self._counters
-        trace = self._trace
-        if trace:
-            for channel in self._channels:  # a subscriber may be a remote viewer
-                channel.put_trace(trace)
-            trace.clear()
+        if self._tracer is not None:
+            self._tracer.publish(self._channels)  # every subscriber's too: a viewer traces
         inspection = self._inspection
         self._seq += 1
         self._last_snapshot = self._now
@@ -1004,13 +947,13 @@ class EchoEngine:
             ),
             loop=counters.loop_stats(self._now),
             changed=MappingProxyType(changed),
-            closed=frozenset(self._closed_ids),
+            closed=frozenset(self._closed_since),
             events_dropped=self.channel.dropped,
             inspected=None if inspection is None else inspection.view(),
             stepping=self.steps.stepping,
         )
         self._dirty.clear()
-        self._closed_ids.clear()
+        self._closed_since.clear()
         self._events_since_snapshot = False
         for channel in self._channels:
             channel.put_snapshot(snapshot)
@@ -1021,17 +964,14 @@ class EchoEngine:
             conn.closed = True
             conn.sock.close()
             self._counters.fold(conn)
-            self._closed_ids.add(conn.conn_id)
+            self._closed_since[conn.conn_id] = SHUTDOWN
         self._closed[SHUTDOWN] += len(self._conns)
         self._conns.clear()
         self._active.clear()
         self._dirty.clear()
         self._writers.clear()
         self._pending_total = 0
-        if self._selector is not None:
-            self._selector.close()
-        if self._listener is not None:
-            self._listener.close()
+        self._opened.close()
         self._inbox.refuse_all("engine stopped")
         self._inbox.close()
         self._ticker.close()

@@ -98,6 +98,9 @@ def attach_main(argv: list[str]) -> int:
         source.stop()
         if recorder is not None:
             recorder.stop()
+            for notice in [*recorder.take_notices(), recorder.summary()]:
+                if notice is not None:
+                    print(f"echo-tui attach: {notice}", file=sys.stderr)
 
 
 def _open_recorder(source: RemoteSource, path: str, overwrite: bool) -> Recorder:
@@ -141,4 +144,5 @@ def attached_app(
         refresh_hz=refresh_hz,
         theme=theme,
         notices=notices,
+        recorder=recorder,
     )

@@ -27,7 +27,8 @@ from echo_tui.engine.events import (
     EventChannel,
     Snapshot,
 )
-from echo_tui.records import Record
+from echo_tui.playback import recorded_config
+from echo_tui.records import ClientKind, Record
 from echo_tui.remote.protocol import (
     MAX_SERVER_FRAME,
     Frame,
@@ -45,7 +46,6 @@ from echo_tui.remote.protocol import (
     parse_frame,
 )
 from echo_tui.remote.server import parse_address
-from echo_tui.replay import recorded_config
 from echo_tui.timeline import fold
 
 CONNECT_TIMEOUT = 5.0  # to connect, and for the server's welcome
@@ -319,7 +319,7 @@ class RemoteSource:
                 self.error = item
                 for channel in self._channels:
                     channel.put_error(item)
-            elif not isinstance(item, str):
+            elif not isinstance(item, (str, ClientKind)):  # notes and kinds: for files
                 for channel in self._channels:
                     channel.put_event(item)
         elif isinstance(frame, Trace):

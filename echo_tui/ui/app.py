@@ -19,11 +19,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
+from echo_tui.addresses import connect_command
 from echo_tui.engine.config import available_selectors
+from echo_tui.engine.connection import format_peer
 from echo_tui.engine.events import MUTED, CommandResult, EngineError, Snapshot
-from echo_tui.replay import SPEEDS
+from echo_tui.playback import SPEEDS
 from echo_tui.text import escape, safe_text
 from echo_tui.ui import REFRESH_RATES
 from echo_tui.ui.commands import DashboardCommands
@@ -33,9 +35,10 @@ from echo_tui.ui.screens.confirm import ConfirmScreen
 from echo_tui.ui.screens.help import HelpScreen
 from echo_tui.ui.screens.selector_chooser import SelectorChooser
 from echo_tui.ui.screens.trace import TraceScreen
-from echo_tui.ui.widgets.clients_table import COLUMNS, ClientsTable, quoted, with_kinds
+from echo_tui.ui.widgets.clients_table import COLUMN_KEYS, ClientsTable, quoted
 from echo_tui.ui.widgets.event_log import EventLog
 from echo_tui.ui.widgets.filter_input import FilterInput
+from echo_tui.ui.widgets.footer import DashboardFooter
 from echo_tui.ui.widgets.header import Status, StatusHeader
 from echo_tui.ui.widgets.select_panel import SelectPanel
 from echo_tui.ui.widgets.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmall
@@ -46,40 +49,52 @@ if TYPE_CHECKING:
     from textual.driver import Driver
 
     from echo_tui.engine.server import EchoEngine
-    from echo_tui.replay import ReplayChannel
+    from echo_tui.playback import ReplayChannel
+    from echo_tui.recording import Recorder
 
 KICK = Binding.Group("Kick", compact=True)  # the footer shows "kK Kick"; help tells them apart
 RATE = Binding.Group("Rate", compact=True)
 PLAYBACK = Binding.Group("Playback")
-# What only a running server can do: not offered in replay.
+# What only a running server can do: not offered in replay (nor pausing the view: in
+# replay space pauses the playback).
 _SERVER_ACTIONS = frozenset(
     {"kick", "kick_matching", "mute", "unmute", "choose_selector", "detail", "trace"}
 )
+_LIVE_ACTIONS = _SERVER_ACTIONS | {"pause", "resume"}
+# In replay these keys say in one line why they do nothing.
+_NOT_IN_REPLAY = (
+    ("t", "the select() trace (a recording has the counters, not each call)"),
+    ("enter", "a client's detail (its counters are in the table)"),
+    ("k,K", "kicking: no server runs in a replay"),
+    ("m", "muting: no server runs in a replay"),
+    ("S", "switching the selector: no server runs in a replay"),
+)
+_WIDE_ONLY = frozenset({"trace", "sort"})  # in the footer only from 120 columns
 _PLAYBACK_ACTIONS = frozenset({"play", "hold", "seek", "speed", "seek_to"})
 REPLAY_NOTE = (
-    "Replay: the dashboard shows a recording, no server runs. Kicking, muting and switching "
-    "the selector act on a running server, so they are not offered here."
+    "Replay: the dashboard plays a recording back; no server runs, so only the keys that "
+    "change the view are offered."
 )
 # Commands whose success another log line already tells (the disconnect, the switch).
 _SAID_ELSEWHERE = frozenset({"kick", "switch_selector"})
+
+
+# The screen's classes by size (the TCSS styles them).
+WIDTH_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-narrow"), (120, "-wide")]
+HEIGHT_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-short"), (34, "-tall")]
 
 
 class EchoTuiApp(App[None]):
     """The echo-tui dashboard over a started EchoEngine."""
 
     CSS_PATH = "echo_tui.tcss"
+    NOTIFICATION_TIMEOUT = 3  # seconds (Textual: 5): toasts stack over the log and the table
     COMMANDS = App.COMMANDS | {DashboardCommands}
     TITLE = "echo-tui"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
-        (0, "-too-narrow"),
-        (MIN_WIDTH, "-narrow"),
-        (120, "-wide"),
-    ]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
-        (0, "-too-short"),
-        (MIN_HEIGHT, "-short"),
-        (34, "-tall"),
-    ]
+    # Module constants: Textual annotates these `ClassVar[...] | None`, which type checkers
+    # read as instance variables, so a ClassVar here would not match.
+    HORIZONTAL_BREAKPOINTS = WIDTH_BREAKPOINTS
+    VERTICAL_BREAKPOINTS = HEIGHT_BREAKPOINTS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "k", "kick", "Kick", tooltip="Kick the highlighted client (asks first)", group=KICK
@@ -99,24 +114,19 @@ class EchoTuiApp(App[None]):
             "Detail",
             tooltip="The highlighted client up close: SelectorKey, interest changes",
         ),
-        # Trace and Sort are not in the footer, which has no room for them at 80 columns
-        # (with Unmute and Resume): help and the palette list them; headers sort on click.
+        # Trace and Sort show in the footer from 120 columns (_WIDE_ONLY): at 80 it has no
+        # room for them with Unmute and Resume; help and the palette list them everywhere.
+        Binding("t", "trace", "Trace", tooltip="The select() trace: every call, step by step"),
+        Binding("s", "sort", "Sort", tooltip="Sort by the next column (or click a header)"),
         Binding(
-            "t",
-            "trace",
-            "Trace",
-            tooltip="The select() trace: every call, step by step",
-            show=False,
-        ),
-        Binding(
-            "s", "sort", "Sort", tooltip="Sort by the next column (or click a header)", show=False
+            "r", "reverse_sort", "Reverse", show=False, tooltip="Reverse the order of the sort"
         ),
         Binding(
             "slash",
             "filter",
             "Filter",
             key_display="/",
-            tooltip="Filter by address, state, events (rw) or fd (fd 12)",
+            tooltip="Filter by address, state, kind (--demo), events (rw) or fd (fd 12)",
         ),
         Binding("S", "choose_selector", "Selector", tooltip="Switch the selector class live"),
         Binding("p", "pause", "Pause", tooltip="Pause / resume the view (the server runs on)"),
@@ -144,6 +154,13 @@ class EchoTuiApp(App[None]):
         ),
         Binding(
             "end", "seek_to(-1)", "End", show=False, priority=True, tooltip="Replay: to the end"
+        ),
+        Binding(
+            "escape", "clear_filter", "Clear filter", show=False, tooltip="Clear a kept filter"
+        ),
+        *(
+            Binding(keys, f"not_in_replay({what!r})", show=False, system=True)
+            for keys, what in _NOT_IN_REPLAY
         ),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Show the help"),
         Binding("q", "quit", "Quit", tooltip="Quit (stops the server)"),
@@ -175,10 +192,12 @@ class EchoTuiApp(App[None]):
         playback: ReplayChannel | None = None,
         notices: Callable[[], list[str]] | None = None,
         kind_of: Callable[[str], str | None] | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
-        """`engine`: a started EchoEngine, or with `playback` a replay.ReplaySource.
+        """`engine`: a started EchoEngine, or with `playback` a playback.ReplaySource.
 
         `kind_of(peer)` names what a --demo client does (the table then has a Kind column).
+        `recorder`: the --record recorder (the header shows REC and the file's size).
         """
         super().__init__()
         if theme is not None:
@@ -187,6 +206,7 @@ class EchoTuiApp(App[None]):
         self.playback = playback
         self.notices = notices  # what else has something to say (the recorder)
         self.kind_of = kind_of
+        self.recorder = recorder
         self.warning = warning
         self.metrics_url = metrics_url
         self.clock = clock
@@ -209,14 +229,11 @@ class EchoTuiApp(App[None]):
         self.banner = Static(id="banner")
         self.traffic_panel = TrafficPanel(id="traffic")
         self.select_panel = SelectPanel(id="select")
-        self.table = ClientsTable(
-            self.model,
-            self.clock,
-            COLUMNS if self.kind_of is None else with_kinds(self.kind_of),
-            id="clients",
-        )
+        self.table = ClientsTable(self.model, self.clock, self.kind_of, id="clients")
+        kind = ", kind" if self.kind_of is not None else ""
         self.filter_input = FilterInput(
-            placeholder="address or state; Enter keeps the filter, Escape clears it", id="filter"
+            placeholder=f"address, state{kind} or fd N; Enter keeps the filter, Escape clears it",
+            id="filter",
         )
         self.event_log = EventLog(id="log")
         with Vertical(id="dashboard"):
@@ -228,7 +245,7 @@ class EchoTuiApp(App[None]):
             yield self.table
             yield self.filter_input
             yield self.event_log
-            yield Footer(compact=True)
+            yield DashboardFooter(wide_only=_WIDE_ONLY)
         yield TooSmall(id="too-small")  # shown instead below MIN_WIDTH x MIN_HEIGHT
 
     def get_driver_class(self) -> type[Driver]:
@@ -242,6 +259,13 @@ class EchoTuiApp(App[None]):
 
     def on_mount(self) -> None:
         self.table.focus()
+        if self.playback is None:
+            hint = f"connect with: {connect_command(self.engine.address)}"
+            self.table.empty_hint = hint
+            address = format_peer(self.engine.address)
+            self.event_log.write(Text(f"Listening on {address}; {hint}", "dim"))
+        if self.recorder is not None:
+            self.event_log.write(Text(f"Recording to {self.recorder.path}", "dim"))
         if self.metrics_url:
             self.event_log.write(Text(f"Prometheus metrics on {self.metrics_url}", "dim"))
         self._start_timer()
@@ -268,7 +292,10 @@ class EchoTuiApp(App[None]):
                     self._start_afresh()
                 log = self.event_log
                 for event in events:
-                    if not isinstance(event, CommandResult):  # logged from its future
+                    if isinstance(event, CommandResult):  # live: logged from its future
+                        if self.playback is not None:
+                            self._log_result(event)
+                    else:
                         log.log_event(event)
                 if snapshot is not None:
                     self._apply(snapshot)
@@ -340,6 +367,7 @@ class EchoTuiApp(App[None]):
             buffer_full=snapshot is not None and snapshot.totals.buffer_full,
             warning=self.warning,
             replay=None if self.playback is None else replay_status(self.playback),
+            recording=None if self.recorder is None else recording_status(self.recorder),
         )
         self.status_header.show_status(status)  # repaints only when its text changes
 
@@ -361,8 +389,10 @@ class EchoTuiApp(App[None]):
         In replay, what needs a running server is not offered; live, playback is not.
         """
         playback = self.playback
-        if action in _SERVER_ACTIONS and playback is not None:
+        if action in _LIVE_ACTIONS and playback is not None:
             return False
+        if action == "not_in_replay":
+            return playback is not None
         if action in _PLAYBACK_ACTIONS:
             if playback is None:
                 return False
@@ -397,9 +427,13 @@ class EchoTuiApp(App[None]):
             self.notify(
                 escape(message), severity="information" if result.ok else "warning", markup=False
             )
-            if not result.ok or result.command not in _SAID_ELSEWHERE:
-                self.event_log.log_note(result.at or self.clock(), message, result.ok)
+            self._log_result(result, message)
         self._pending = still
+
+    def _log_result(self, result: CommandResult, message: str | None = None) -> None:
+        """Log a command's outcome (`message`: how to word it), unless another line tells it."""
+        if not result.ok or result.command not in _SAID_ELSEWHERE:
+            self.event_log.log_note(result.at or self.clock(), message or result.message, result.ok)
 
     def _track(
         self, future: Future[CommandResult], words: Callable[[CommandResult], str] | None = None
@@ -468,7 +502,7 @@ class EchoTuiApp(App[None]):
         if text:
             title.append_text(quoted(text, "bold"))
             title.append("?", "bold")
-        predicate = matcher(text)
+        predicate = matcher(text, self.kind_of)
         self.push_screen(
             ConfirmScreen(title, body, "Kick all"),
             lambda ok: (
@@ -492,6 +526,10 @@ class EchoTuiApp(App[None]):
         if cid is None:
             self.notify("No client is highlighted.", severity="warning")
             return
+        self.show_detail(cid)
+
+    def show_detail(self, cid: int) -> None:
+        """Open the detail screen of client `cid` (Enter and the palette)."""
         self.push_screen(ClientDetail(cid))
 
     def action_trace(self) -> None:
@@ -503,6 +541,9 @@ class EchoTuiApp(App[None]):
     def action_sort(self) -> None:
         self.table.cycle_sort()
 
+    def action_reverse_sort(self) -> None:
+        self.table.sort_by(self.table.sort_column)  # the current column again: reversed
+
     def action_filter(self) -> None:
         field = self.filter_input
         field.add_class("shown")
@@ -511,6 +552,9 @@ class EchoTuiApp(App[None]):
     @on(Input.Changed, "#filter")
     def filter_changed(self, event: Input.Changed) -> None:
         self.table.set_filter(event.value)
+
+    def action_clear_filter(self) -> None:
+        self.filter_input.clear()  # its Changed message clears the table's filter
 
     def on_filter_input_closed(self, event: FilterInput.Closed) -> None:
         self.filter_input.remove_class("shown")
@@ -554,35 +598,44 @@ class EchoTuiApp(App[None]):
         self.refresh_hz = REFRESH_RATES[max(0, min(len(REFRESH_RATES) - 1, index))]
 
     def action_help(self) -> None:
-        hidden = _PLAYBACK_ACTIONS if self.playback is None else _SERVER_ACTIONS
-        offered = [b for b in self.BINDINGS if _action_name(b) not in hidden]
+        hidden = _PLAYBACK_ACTIONS if self.playback is None else _LIVE_ACTIONS
+        hidden |= {"not_in_replay"}
+        offered = [b for b in self.BINDINGS if _action_name(b) not in hidden] + COLUMN_KEYS
         if self.playback is None:  # the inspector's screens' own keys too
             screens = [*TraceScreen.BINDINGS, *ClientDetail.BINDINGS]
             offered += [b for b in screens if not _action_name(b).startswith("app.")]
+        self.clear_notifications()  # they would cover the help
         self.push_screen(HelpScreen(offered, note=None if self.playback is None else REPLAY_NOTE))
 
     # -- replay ------------------------------------------------------------------------------
 
+    def action_not_in_replay(self, what: str) -> None:
+        self.notify(f"Not in a replay: {what}.", severity="warning")
+
     def action_play(self) -> None:
-        self._playback_changed(self.playback.toggle_pause)  # type: ignore[union-attr]
+        if self.playback is not None:  # check_action offers playback keys only in replay
+            self._playback_changed(self.playback.toggle_pause)
 
     def action_hold(self) -> None:
         self.action_play()
 
     def action_seek(self, seconds: float) -> None:
         playback = self.playback
-        self._playback_changed(lambda: playback.seek(playback.position + seconds))  # type: ignore[union-attr]
+        if playback is not None:
+            self._playback_changed(lambda: playback.seek(playback.position + seconds))
 
     def action_seek_to(self, position: float) -> None:
         playback = self.playback
-        end = playback.timeline.duration  # type: ignore[union-attr]
-        self._playback_changed(lambda: playback.seek(end if position < 0 else position))  # type: ignore[union-attr]
+        if playback is not None:
+            end = playback.timeline.duration
+            self._playback_changed(lambda: playback.seek(end if position < 0 else position))
 
     def action_speed(self, step: int) -> None:
         playback = self.playback
-        index = SPEEDS.index(playback.speed) + step  # type: ignore[union-attr]
-        speed = SPEEDS[max(0, min(len(SPEEDS) - 1, index))]
-        self._playback_changed(lambda: playback.set_speed(speed))  # type: ignore[union-attr]
+        if playback is not None:
+            index = SPEEDS.index(playback.speed) + step
+            speed = SPEEDS[max(0, min(len(SPEEDS) - 1, index))]
+            self._playback_changed(lambda: playback.set_speed(speed))
 
     def _playback_changed(self, change: Callable[[], None]) -> None:
         change()
@@ -598,6 +651,13 @@ def replay_status(playback: ReplayChannel) -> str:
         f"{format_clock(playback.position)} / {format_clock(playback.timeline.duration)}"
         f"  ×{playback.speed:g} {state}  recorded {recorded}"
     )
+
+
+def recording_status(recorder: Recorder) -> str:
+    """The header's REC part: the file's size, or that recording stopped."""
+    if not recorder.recording:
+        return "stopped"
+    return format_bytes(recorder.file_size())
 
 
 def format_clock(seconds: float) -> str:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import re
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
@@ -19,8 +21,6 @@ from textual.content import Content
 from echo_tui.engine.config import SELECTOR_CLASSES, available_selectors
 from echo_tui.engine.events import MUTED
 from echo_tui.text import escape
-from echo_tui.ui.screens.client_detail import ClientDetail
-from echo_tui.ui.widgets.clients_table import COLUMNS
 
 if TYPE_CHECKING:
     from echo_tui.ui.app import EchoTuiApp
@@ -33,6 +33,7 @@ class PaletteCommand(NamedTuple):
     title: str  # plain text, already escaped
     help: str  # Textual parses help as markup: never put client data here
     run: Callable[[], object]
+    conn_id: int | None = None  # the client it acts on
 
 
 def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
@@ -58,11 +59,11 @@ def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
         "The server keeps running either way",
         app.action_resume if app.paused else app.action_pause,
     )
-    for column in COLUMNS:
+    for column in app.table.columns:
         yield PaletteCommand(
             f"Sort by {column.label}",
             "Again: reverse the order",
-            lambda k=column.key: app.table.sort_by(k),
+            partial(app.table.sort_by, column.key),
         )
     current = app.engine.selector_name
     for name in available_selectors() if live else ():
@@ -71,7 +72,7 @@ def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
             yield PaletteCommand(
                 f"Switch selector to {cls}",
                 "Move every socket to a new selector, live",
-                lambda n=name: app.switch_selector(n),
+                partial(app.switch_selector, name),
             )
     from echo_tui.ui.app import REFRESH_RATES  # app.py imports this module
 
@@ -80,7 +81,7 @@ def app_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
             yield PaletteCommand(
                 f"Refresh {hz:g} Hz",
                 "How often the view updates",
-                lambda hz=hz: setattr(app, "refresh_hz", hz),
+                partial(setattr, app, "refresh_hz", hz),
             )
     yield PaletteCommand("Help", "Every key binding", app.action_help)
 
@@ -94,17 +95,27 @@ def client_commands(app: EchoTuiApp) -> Iterator[PaletteCommand]:
         yield PaletteCommand(
             f"Show {name}",
             "Its counters, state and recent events",
-            lambda c=cid: app.push_screen(ClientDetail(c)),
+            partial(app.show_detail, cid),
+            cid,
         )
         yield PaletteCommand(
-            f"Kick {name}", "Close this connection (asks first)", lambda c=cid: app.confirm_kick(c)
+            f"Kick {name}",
+            "Close this connection (asks first)",
+            partial(app.confirm_kick, cid),
+            cid,
         )
         muted = client.stats.state == MUTED
         yield PaletteCommand(
             f"{'Unmute' if muted else 'Mute'} {name}",
             "Read from this client again" if muted else "Stop reading from this client",
-            lambda c=cid, m=not muted: app.set_muted(c, m),
+            partial(app.set_muted, cid, not muted),
+            cid,
         )
+
+
+def named_ids(query: str) -> set[int]:
+    """The client ids a query names as whole numbers (`kick 4`, `#4`), not parts of a port."""
+    return {int(number) for number in re.findall(r"(?<![\d.:])#?(\d+)(?![\d.:])", query)}
 
 
 def highlight(matcher: Matcher, title: str) -> Content:
@@ -133,8 +144,11 @@ class DashboardCommands(Provider):
             if (score := matcher.match(command.title)) > 0:
                 yield self._hit(matcher, score, command)
         scored = []
+        ids = named_ids(query)
         for count, command in enumerate(client_commands(self._app), 1):
             if (score := matcher.match(command.title)) > 0:
+                if ids:  # a client named by its exact id comes first
+                    score = 1.0 if command.conn_id in ids else min(score, 0.99)
                 scored.append((score, -count, command))
             if count % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)

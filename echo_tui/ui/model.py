@@ -10,6 +10,7 @@ changed, plus the clients whose rate is still moving (so a quiet one falls to 0)
 from __future__ import annotations
 
 import re
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ from echo_tui.ui.loop_text import short_events
 
 _FD = re.compile(r"fd\s*=?\s*(\d+)")
 RATE_WINDOW = 1.0  # seconds a per-client rate is measured over, so bursts don't flicker
+HISTORY = 60  # rate windows of each client's history (the detail's sparklines)
+HISTORY_CLIENTS = 256  # clients with a history: the most recently busy (memory stays bounded)
 
 
 # The all-clients counters measured over the window, in this order.
@@ -59,6 +62,10 @@ class ClientModel:
         self._open_windows: set[int] = set()  # ids with traffic or a non-zero rate to settle
         self._window_start: float | None = None  # snapshot monotonic time the window opened
         self._window_totals: tuple[int, ...] = (0,) * 4  # traffic_counters() then
+        self._windows = 0  # rate windows closed so far
+        # conn_id -> (the window of its last sample, its (in, out) rates), least recently
+        # busy first; a window with no sample was a quiet one.
+        self._history: OrderedDict[int, tuple[int, deque[tuple[float, float]]]] = OrderedDict()
 
     def reset(self) -> Change:
         """Forget every client and rate (a replay seeked): the change removes them all."""
@@ -74,6 +81,8 @@ class ClientModel:
         updated: list[int] = []
         removed = [cid for cid in snapshot.closed if self.clients.pop(cid, None) is not None]
         self._open_windows.difference_update(snapshot.closed)
+        for cid in removed:
+            self._history.pop(cid, None)
         for cid, stats in snapshot.changed.items():
             client = self.clients.get(cid)
             if client is None:
@@ -97,6 +106,7 @@ class ClientModel:
             (new - old) / elapsed for new, old in zip(totals, self._window_totals, strict=True)
         )
         self._window_start, self._window_totals = now, totals
+        self._windows += 1
         settled = []
         for cid in self._open_windows:
             client = self.clients[cid]
@@ -108,17 +118,46 @@ class ClientModel:
                 if cid not in snapshot.changed:
                     updated.append(cid)
             client.window_in, client.window_out = stats.bytes_in, stats.bytes_out
+            self._sample(cid, rate_in, rate_out)
             if not (rate_in or rate_out):
                 settled.append(cid)
         self._open_windows.difference_update(settled)
         return Change(added, updated, removed, window_closed=True)
 
+    def _sample(self, cid: int, rate_in: float, rate_out: float) -> None:
+        """Add the window just closed to `cid`'s history (zeros for the quiet ones between)."""
+        history = self._history
+        entry = history.get(cid)
+        if entry is None:
+            rates: deque[tuple[float, float]] = deque(maxlen=HISTORY)
+            if len(history) >= HISTORY_CLIENTS:
+                history.popitem(last=False)
+        else:
+            last, rates = entry
+            rates.extend([(0.0, 0.0)] * min(HISTORY, self._windows - last - 1))
+            history.move_to_end(cid)
+        rates.append((rate_in, rate_out))
+        history[cid] = (self._windows, rates)
 
-def matcher(text: str) -> Callable[[ConnectionStats], bool]:
+    def history_of(self, cid: int) -> list[tuple[float, float]]:
+        """`cid`'s (in, out) rates, one per window, oldest first: up to HISTORY windows."""
+        entry = self._history.get(cid)
+        if entry is None:
+            return []
+        last, rates = entry
+        quiet = min(HISTORY, self._windows - last)
+        return [*rates, *[(0.0, 0.0)] * quiet][-HISTORY:]
+
+
+def matcher(
+    text: str, kind_of: Callable[[str], str | None] | None = None
+) -> Callable[[ConnectionStats], bool]:
     """A predicate: the peer address contains `text`, or the state starts with it, or
-    `text` is the Events cell (`rw`, `w`, `-`, ...); `fd 12` (or `fd=12`) matches that fd.
+    `text` is the Events cell (`rw`, `w`, `-`, ...), or the Kind (`kind_of(peer)`, with
+    --demo) contains it; `fd 12` (or `fd=12`) matches that fd.
 
-    Plain function of the stats, so the engine thread may run it (kick_where).
+    Plain function of the stats (and a dict look-up), so the engine thread may run it
+    (kick_where).
     """
     needle = text.strip().lower()
     if not needle:
@@ -127,11 +166,18 @@ def matcher(text: str) -> Callable[[ConnectionStats], bool]:
     if fd:
         wanted = int(fd.group(1))
         return lambda stats: stats.fd == wanted
-    return lambda stats: (
-        needle in stats.peer.lower()
-        or stats.state.startswith(needle)
-        or needle == short_events(stats.events).lower()
-    )
+
+    def matches(stats: ConnectionStats) -> bool:
+        if (
+            needle in stats.peer.lower()
+            or stats.state.startswith(needle)
+            or needle == short_events(stats.events).lower()
+        ):
+            return True
+        kind = kind_of(stats.peer) if kind_of is not None else None
+        return kind is not None and needle in kind.lower()
+
+    return matches
 
 
 def _match_all(stats: ConnectionStats) -> bool:

@@ -38,7 +38,8 @@ import select
 import signal
 import threading
 from collections.abc import Callable
-from typing import IO, Any
+from io import TextIOWrapper
+from typing import IO, Any, cast
 
 from textual.app import App
 from textual.drivers.linux_driver import LinuxDriver
@@ -50,7 +51,12 @@ class TerminalDriver(LinuxDriver):
     def __init__(self, app: App[Any], **options: Any) -> None:
         super().__init__(app, **options)
         self._lost = False
-        self._file = TerminalOutput(self._file, self._terminal_lost)  # every writer's output
+        if self._file is None:  # Python started without stderr: nothing to draw on
+            raise RuntimeError("the dashboard needs a terminal on stderr")
+        self._output = TerminalOutput(self._file, self._terminal_lost)
+        # Every writer's output. Textual types the attribute as the stderr it defaults
+        # to, but uses only write(), flush() and fileno().
+        self._file = cast(TextIOWrapper, self._output)
         self._watcher: HangUpWatcher | None = None
 
     def start_application_mode(self) -> None:
@@ -81,10 +87,10 @@ class TerminalDriver(LinuxDriver):
         if self._lost:
             return
         self._lost = True
-        terminal = os.fstat(self._file.fileno())
+        terminal = os.fstat(self._output.fileno())
         null = os.open(os.devnull, os.O_WRONLY)
         try:
-            for fd in {1, 2, self._file.fileno()}:
+            for fd in {1, 2, self._output.fileno()}:
                 with contextlib.suppress(OSError):
                     if os.path.samestat(os.fstat(fd), terminal):
                         os.dup2(null, fd)

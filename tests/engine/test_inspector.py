@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+import selectors
 import socket
 import time
 from collections.abc import Callable
 
-from echo_tui.engine.events import LISTENER, WAKEUP, SelectCall, Snapshot
+from echo_tui.engine.events import (
+    CLIENT,
+    LISTENER,
+    PEER_CLOSED,
+    WAKEUP,
+    ReadyKey,
+    SelectCall,
+    Snapshot,
+)
 from echo_tui.engine.server import EchoEngine
 from echo_tui.records import encode
 from tests.helpers import recv_exactly, wait_for
@@ -57,6 +66,32 @@ def test_trace_names_the_listener_and_wakeup(engine: EchoEngine, connect: Connec
     assert any("muted #1" in " ".join(e.commands) for e in wakeups)
     assert all(c.selector == engine.selector_name and c.keys >= 2 for c in calls)
     client.close()
+
+
+def test_trace_says_what_each_handler_did(engine: EchoEngine, connect: Connect) -> None:
+    engine.trace(True).result(5)
+    client = connect(engine.address)
+    client.sendall(b"hello")
+    assert recv_exactly(client, 5) == b"hello"
+    client.shutdown(socket.SHUT_WR)
+    assert client.recv(1) == b""  # the engine closed its side
+    calls: list[SelectCall] = []
+
+    def entries(role: str) -> list[ReadyKey]:
+        return [e for c in calls for e in c.ready if e.role == role]
+
+    wait_for(lambda: calls.extend(engine.channel.take_trace()) or entries(CLIENT)[-1:])
+    wait_for(lambda: calls.extend(engine.channel.take_trace()) or entries(CLIENT)[-1].closed)
+    [accept] = entries(LISTENER)
+    host, port = client.getsockname()
+    assert accept.accepted == ((entries(CLIENT)[0].fd, f"{host}:{port}"),)
+    *echoes, end = entries(CLIENT)
+    assert sum(e.received for e in echoes) == sum(e.sent for e in echoes) == 5
+    assert not any(e.eof or e.closed or e.pending or e.skipped for e in echoes)
+    assert all(e.events_before == e.events_after == selectors.EVENT_READ for e in echoes)
+    assert (end.received, end.eof, end.closed) == (0, True, PEER_CLOSED)
+    assert (end.events_before, end.events_after) == (selectors.EVENT_READ, 0)
+    assert [c.seq for c in calls] == list(range(calls[0].seq, calls[0].seq + len(calls)))
 
 
 def test_stepping_queues_commands_and_keeps_idle_clients(

@@ -14,10 +14,12 @@ SENDERS = 300
 DURATION = 15.0  # seconds of flood
 BOUND = 256 * MIB  # --max-total-buffer's default
 SLACK = 64 * MIB  # the interpreter, 64 KiB reads past the bound, allocator overhead
-# Seconds for any of the bystander's round trips.  The worst comes while the 300 buffers
-# grow to 2 MiB each (a select() round then reads 19 MiB, and growing bytearrays are
-# copied): rounds of 35-55 ms, and an echo can wait for two.  Measured 28-53 ms; 59-197 ms
-# while this process's own garbage collector could pause mid-measurement (now off).
+# Seconds for any of the bystander's round trips.  While the 300 buffers grow to 2 MiB
+# each, a select() round reads 16 KiB and sends one chunk for each sender: its longest
+# round takes 16-80 ms of CPU, median 28, and an echo can wait for two.  Beside other
+# work on two cores, the machine alone delays an echo by up to 240 ms (after the fill
+# in benchmarks/flood.py): a bound of 100 ms, the aim, would measure the machine.
+# 59-197 ms were measured while this process's garbage collector could pause (now off).
 ECHO_LATENCY = 0.25
 CHUNK = b"\x5a" * 65536
 

@@ -90,6 +90,6 @@ def test_a_period_counts_from_its_base_and_knows_its_max_only_as_a_bucket() -> N
     loop = LoopStats(selects=20, events=40, max_batch=9, histogram=(1, 7, 8, 4) + (0,) * 8)
     period = Period.between("PollSelector", 5.0, base, loop)
     assert period.per_select == 1.0
-    assert period.max_batch == "2-3"  # 9 was before the switch; since then at most 2-3
+    assert period.max_batch == "≤3"  # 9 was before the switch; since then at most 3
     later = dataclasses.replace(loop, max_batch=12)
     assert Period.between("PollSelector", 6.0, base, later).max_batch == "12"

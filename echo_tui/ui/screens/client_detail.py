@@ -7,7 +7,6 @@ that.  The app's tick calls `live_update`.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.table import Table
@@ -32,7 +31,6 @@ EXPLAIN = (
     "A SelectorKey is what selector.register(sock, events, data) returned for it;\n"
     "select() watches its events, modified as the client's state changes (below)."
 )
-HISTORY = 60  # seconds of rates in the sparklines
 
 
 class ClientDetail(ModalScreen[None]):
@@ -55,8 +53,7 @@ class ClientDetail(ModalScreen[None]):
         self.preview = False
         self.stats: ConnectionStats | None = None  # the last known, kept after it disconnects
         self.gone = False
-        self.rates: deque[tuple[float, float]] = deque(maxlen=HISTORY)
-        self._sampled_at = float("-inf")
+        self.rates: list[tuple[float, float]] = []  # per second, oldest first (kept when gone)
         self.title_line = LiveText(id="detail-title")
         self.key_text = Static(id="detail-key")
         self._key: tuple[object, ...] | None = None
@@ -120,9 +117,7 @@ class ClientDetail(ModalScreen[None]):
         snapshot = app.snapshot
         if client is not None:
             self.stats = client.stats
-            if snapshot is not None and snapshot.monotonic - self._sampled_at >= 1.0:
-                self._sampled_at = snapshot.monotonic
-                self.rates.append((client.rate_in, client.rate_out))
+            self.rates = app.model.history_of(self.conn_id)  # from before the screen opened
         elif self.stats is not None:
             self.gone = True
         inspected = snapshot.inspected if snapshot is not None else None
@@ -202,12 +197,13 @@ def stats_text(stats: ConnectionStats, now: float) -> Text:
 
 
 def changes_text(inspected: Inspected | None) -> Text:
-    """The interest changes recorded since the detail opened, oldest first."""
+    """The interest changes recorded since the detail opened, newest first (on screen at
+    80x24, where the oldest would be below the fold)."""
     text = Text("Interest changes", "bold", end="")
-    text.append(" (register / modify / unregister, oldest first)", "dim")
+    text.append(" (register / modify / unregister, newest first)", "dim")
     if inspected is None:
         text.append("\n  …", "dim")
-    for change in inspected.changes if inspected is not None else ():
+    for change in reversed(inspected.changes) if inspected is not None else ():
         text.append("\n  ")
         text.append_text(change_line(change))
     return text

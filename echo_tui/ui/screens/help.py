@@ -153,6 +153,8 @@ def key_lines(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
     for entry in bindings:
         binding = entry if isinstance(entry, Binding) else Binding(*entry)
         meaning = binding.tooltip or binding.description
+        if not meaning:  # says nothing (replay's "not here" keys)
+            continue
         key = binding.key_display or binding.key
         keys = lines.setdefault(meaning, [])
         if key not in keys:

@@ -41,7 +41,7 @@ from echo_tui.engine.events import BACKPRESSURED, MUTED, ConnectionStats
 from echo_tui.text import escape, safe_text
 from echo_tui.ui.loop_text import short_events
 from echo_tui.ui.model import Change, Client, ClientModel, matcher
-from echo_tui.units import format_bytes, format_count, format_duration
+from echo_tui.units import format_bytes_short, format_count, format_duration
 
 
 def _plain(value: Any, now: float) -> str:
@@ -53,7 +53,7 @@ def _escaped(value: str, now: float) -> str:
 
 
 def _bytes(value: float, now: float) -> str:
-    return format_bytes(value)
+    return format_bytes_short(value)
 
 
 def _count(value: float, now: float) -> str:
@@ -83,8 +83,9 @@ class Column(NamedTuple):
 
 
 # Most telling first: a narrow terminal shows the leftmost columns (80 columns: up to
-# Pending; 120: up to In), the rest scroll into view.  Rates and sizes fit 10 cells
-# ("1023.9 KiB"); the header's "/s" says which are rates.
+# Pending; 120: up to Out), the rest scroll into view (← → h l).  Rates and sizes are
+# at most 8 cells wide ("1023 KiB") in 10, so two numbers never touch; the header's "/s"
+# says which are rates.
 COLUMNS = (
     Column("id", "ID", 6, lambda c: c.stats.conn_id, _plain),
     Column("peer", "Peer", 21, lambda c: c.stats.peer, _escaped, left=True),
@@ -105,13 +106,18 @@ KIND_WIDTH = 11  # "slow reader"
 _STRONG = frozenset({MUTED, BACKPRESSURED})  # states drawn in bold
 
 
-def with_kinds(kind_of: Callable[[str], str | None]) -> tuple[Column, ...]:
-    """COLUMNS plus Kind after Peer: what `kind_of(peer)` says the client is ("" unknown)."""
+WIDE = 120  # from this many columns of terminal the Kind column comes after Peer
 
+
+def with_kinds(kind_of: Callable[[str], str | None], wide: bool) -> tuple[Column, ...]:
+    """COLUMNS plus Kind: what `kind_of(peer)` says the client is ("" unknown).
+
+    After Peer when `wide`; last otherwise, so that 80 columns still show up to Pending.
+    """
     column = Column(
         "kind", "Kind", KIND_WIDTH, lambda c: kind_of(c.stats.peer) or "", _plain, left=True
     )
-    return (*COLUMNS[:2], column, *COLUMNS[2:])
+    return (*COLUMNS[:2], column, *COLUMNS[2:]) if wide else (*COLUMNS, column)
 
 
 def quoted(text: str, style: str = "") -> Text:
@@ -140,6 +146,19 @@ def visible_end(ends: tuple[int, ...], scroll_x: int, width: int) -> int:
     return fitting[-1] if fitting else scroll_x + width
 
 
+# The keys that scroll the columns (listed by the help and --help, with the app's).
+COLUMN_KEYS: list[BindingType] = [
+    Binding("right,l", "scroll_columns(1)", "Next column", show=False, key_display="→ l",
+            tooltip="Scroll the table one column right / left"),
+    Binding("left,h", "scroll_columns(-1)", "Previous column", show=False, key_display="← h",
+            tooltip="Scroll the table one column right / left"),
+    Binding("shift+right,shift+end", "scroll_columns(99)", "Last column", show=False,
+            key_display="shift → ←", tooltip="Scroll the table to its last / first column"),
+    Binding("shift+left,shift+home", "scroll_columns(-99)", "First column", show=False,
+            key_display="shift → ←", tooltip="Scroll the table to its last / first column"),
+]  # fmt: skip
+
+
 class ClientsTable(ScrollView, can_focus=True):
     """Connected clients, one row each; see the module docstring for the update rules."""
 
@@ -150,6 +169,7 @@ class ClientsTable(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home,ctrl+home", "cursor_to(0)", "First", show=False),
         Binding("end,ctrl+end", "cursor_to(-1)", "Last", show=False),
+        *COLUMN_KEYS,
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "clients-table--header",
@@ -192,18 +212,17 @@ class ClientsTable(ScrollView, can_focus=True):
         self,
         model: ClientModel,
         clock: Callable[[], float],
-        columns: tuple[Column, ...] = COLUMNS,
-        **kwargs: Any,
+        kind_of: Callable[[str], str | None] | None = None,
+        *,
+        id: str | None = None,
     ) -> None:
-        super().__init__(**kwargs)
+        """`kind_of(peer)` names what a --demo client does: the table then has a Kind column."""
+        super().__init__(id=id)
         self.model = model
         self.clock = clock
-        self.columns = columns
-        self._by_key = {column.key: column for column in columns}
-        self._column_keys = tuple(self._by_key)
-        self._width = sum(column.width + 1 for column in columns) + 1  # a space before each
-        self._ends = tuple(accumulate(column.width + 1 for column in columns))
-        self._state_index = self._column_keys.index("state")
+        self.kind_of = kind_of
+        self._set_columns(COLUMNS if kind_of is None else with_kinds(kind_of, wide=True))
+        self.empty_hint = ""  # said after "no clients connected" (how to connect)
         self.filter_text = ""
         self.sort_column = "id"
         self.sort_reverse = False
@@ -227,6 +246,24 @@ class ClientsTable(ScrollView, can_focus=True):
         self._max_height = 0  # the height asked for (see _fit_height)
         self.virtual_size = Size(self._width, 1)
         self._show_title()
+
+    def _set_columns(self, columns: tuple[Column, ...]) -> None:
+        self.columns: tuple[Column, ...] = columns
+        self._by_key = {column.key: column for column in columns}
+        self._column_keys = tuple(self._by_key)
+        self._width = sum(column.width + 1 for column in columns) + 1  # a space before each
+        self._ends = tuple(accumulate(column.width + 1 for column in columns))
+        self._state_index = self._column_keys.index("state")
+
+    def _fit_columns(self) -> None:
+        """With --demo, Kind after Peer from WIDE columns of terminal, else last."""
+        if self.kind_of is None:
+            return
+        columns = with_kinds(self.kind_of, wide=self.app.size.width >= WIDE)
+        if columns != self.columns:
+            self._set_columns(columns)
+            self._rows_painted = {}
+            self.refresh()
 
     # -- what the app reads -------------------------------------------------------------------
 
@@ -351,13 +388,27 @@ class ClientsTable(ScrollView, can_focus=True):
     def set_filter(self, text: str) -> None:
         """Show only clients whose address contains `text` or whose state starts with it."""
         self.filter_text = text
-        self._predicate = predicate = matcher(text)
+        self._predicate = predicate = matcher(text, self.kind_of)
         self._set_rows([cid for cid, c in self.model.clients.items() if predicate(c.stats)])
 
     def cycle_sort(self) -> None:
         """Sort by the next column (`s`)."""
         keys = self._column_keys
         self.sort_by(keys[(keys.index(self.sort_column) + 1) % len(keys)])
+
+    def action_scroll_columns(self, step: int) -> None:
+        """Scroll `step` columns right (left if negative), whole columns at a time."""
+        starts = (0, *self._ends[:-1])
+        x = self.scroll_offset.x
+        current = max(i for i, start in enumerate(starts) if start <= x)
+        if step > 0 and x >= self.max_scroll_x:
+            return
+        target = starts[max(0, min(len(starts) - 1, current + step))]
+        self.scroll_to(x=min(target, self.max_scroll_x), animate=False)
+
+    def watch_scroll_x(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_x(old_value, new_value)
+        self._show_title()
 
     def sort_by(self, column_key: str) -> None:
         """Sort by `column_key`; choosing the current column again reverses the order."""
@@ -451,9 +502,22 @@ class ClientsTable(ScrollView, can_focus=True):
         if self.filter_text.strip():
             title.append(" · filter ", "dim")
             title.append_text(quoted(self.filter_text.strip(), "bold"))
+        hidden = self._hidden_sides()
+        if hidden:
+            title.append(f" · {hidden} more columns", "dim")
         if title != self._title:
             self._title = title
             self._paint_title(title)
+
+    def _hidden_sides(self) -> str:
+        """Which arrow keys show more columns: "←", "→", "← →" or ""."""
+        if not self.is_mounted:
+            return ""
+        x = self.scroll_offset.x
+        shown = self.scrollable_content_region.width
+        left = "←" if x > 0 else ""
+        right = "→" if shown and visible_end(self._ends, x, shown) < self._ends[-1] else ""
+        return " ".join(filter(None, (left, right)))
 
     # -- cursor -------------------------------------------------------------------------------
 
@@ -513,7 +577,9 @@ class ClientsTable(ScrollView, can_focus=True):
             self._move_cursor(scroll_y + offset.y - 1)
 
     def on_resize(self) -> None:
+        self._fit_columns()
         self._fit_height()
+        self._show_title()
 
     def on_focus(self) -> None:
         self._forget_styles()
@@ -542,7 +608,9 @@ class ClientsTable(ScrollView, can_focus=True):
         if index < len(self._rows):
             return self._rows[index]
         if y == 1 and not self._rows:
-            return "no client matches the filter" if self.model.clients else "no clients connected"
+            if self.model.clients:
+                return "no client matches the filter"
+            return " · ".join(filter(None, ("no clients connected", self.empty_hint)))
         return None
 
     def _row_styles(self) -> tuple[Style, Style, Style, Style]:

@@ -84,10 +84,15 @@ class EventLog(RichLog):
     BORDER_TITLE = "Events"
     MAX_LINES = 1000
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(
-            max_lines=self.MAX_LINES, wrap=False, markup=False, highlight=False, **kwargs
-        )  # type: ignore[arg-type]
+            max_lines=self.MAX_LINES,
+            wrap=False,
+            markup=False,
+            highlight=False,
+            id=id,
+            classes=classes,
+        )
 
     def log_event(self, event: LifecycleEvent | EngineError) -> None:
         self.write(describe(event))

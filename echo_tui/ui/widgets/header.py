@@ -36,6 +36,7 @@ class Status:
     accept_paused: bool = False
     buffer_full: bool = False
     replay: str | None = None  # position, speed and state when replaying a recording
+    recording: str | None = None  # with --record: the file's size, or "stopped"
     warning: str | None = None
 
 
@@ -46,6 +47,10 @@ def render_status(status: Status) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     text.append(" echo-tui ", "bold reverse")
     text.append(" ")
+    if status.recording is not None:  # first: at 80 columns the line's end is cut
+        stopped = status.recording == "stopped"
+        text.append(" REC ", "bold" if stopped else "bold white on red")
+        text.append(f" {status.recording}  ", "dim" if stopped else "")
     if is_loopback(host):
         text.append(address, "bold")
     else:

@@ -68,7 +68,7 @@ class Period:
     events: int
     busy: float
     wait: float
-    max_batch: str  # exact, or the histogram bucket ("4-7") when the all-time max is older
+    max_batch: str  # exact, or a bound ("≤7", the histogram) when the all-time max is older
 
     @classmethod
     def between(cls, selector: str, seconds: float, base: LoopStats, loop: LoopStats) -> Period:
@@ -77,7 +77,9 @@ class Period:
         else:
             pairs = zip(loop.histogram, base.histogram, strict=True)
             grown = [bucket for bucket, (now, then) in enumerate(pairs) if now > then]
-            max_batch = histogram_label(grown[-1]) if grown else "0"
+            label = histogram_label(grown[-1]) if grown else "0"
+            _, _, high = label.partition("-")  # "4-7": at most 7
+            max_batch = f"≤{high}" if high else label
         return cls(
             selector,
             seconds,

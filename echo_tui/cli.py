@@ -11,6 +11,7 @@ import importlib
 import ipaddress
 import json
 import platform
+import secrets
 import signal
 import socket
 import sys
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
     from echo_tui.engine.events import Snapshot
     from echo_tui.metrics import MetricsServer
+    from echo_tui.remote.server import ViewerServer
 
 
 def _selector(text: str) -> str:
@@ -84,7 +86,7 @@ def _rates_text() -> str:
     return f"{', '.join(most)} or {last}"
 
 
-def _refresh_rate(text: str) -> float:
+def refresh_rate(text: str) -> float:
     hz = number_type(float, 0, strict=True)(text)
     if hz not in REFRESH_RATES:
         raise argparse.ArgumentTypeError(f"must be {_rates_text()} (Hz), got {text}")
@@ -183,6 +185,7 @@ SUBCOMMANDS = {
     "load": ("echo_tui.load", "load_main", "drive any echo server, checking every echo"),
     "client": ("echo_tui.client", "client_main", "type lines to an echo server, see them back"),
     "replay": ("echo_tui.replay", "replay_main", "play a --record file back in the dashboard"),
+    "attach": ("echo_tui.remote.attach", "attach_main", "the dashboard of a --listen-ui server"),
 }
 
 
@@ -275,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--record-overwrite", action="store_true", help="replace FILE if it exists")
     parser.add_argument(
         "--refresh",
-        type=_refresh_rate,
+        type=refresh_rate,
         default="5",
         metavar="HZ",
         help=f"dashboard refreshes per second: {_rates_text()} (+/- step through them)",
@@ -294,7 +297,45 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="[HOST:]PORT",
         help="serve Prometheus metrics at http://HOST:PORT/metrics (HOST: 127.0.0.1)",
     )
+    parser.add_argument(
+        "--listen-ui",
+        type=_listen_address,
+        metavar="[HOST:]PORT|unix:PATH",
+        help="serve the dashboard's stream to `echo-tui attach` viewers (HOST: 127.0.0.1; "
+        "another HOST needs a token; a Unix socket is made mode 0600)",
+    )
+    parser.add_argument(
+        "--listen-ui-readonly",
+        action="store_true",
+        help="--listen-ui viewers may watch (trace, inspect) but not act",
+    )
+    parser.add_argument(
+        "--ui-token-file",
+        metavar="FILE",
+        help="the token viewers must give (else one is made and printed when HOST is not loopback)",
+    )
     return parser
+
+
+def _listen_address(text: str) -> str | tuple[str, int]:
+    from echo_tui.remote.server import parse_address
+
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def read_token(path: str) -> str:
+    """The token in file `path` (surrounding whitespace stripped); UsageError when none."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            token = file.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the token file {path}: {exc}") from None
+    if not token:
+        raise UsageError(f"the token file {path} is empty")
+    return token
 
 
 def bind_error_message(exc: OSError, host: str, port: int, option: str = "--port") -> str:
@@ -370,6 +411,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event, backstop: Backstop) 
     if args.headless:
         config = headless_config(config, args.interval)
     engine = EchoEngine(config)
+    viewers = _viewer_server(engine, args) if args.listen_ui is not None else None
     recorder = _open_recorder(engine, args) if args.record else None
     try:
         engine.start()
@@ -385,6 +427,11 @@ def _serve(args: argparse.Namespace, stop: threading.Event, backstop: Backstop) 
         if recorder is not None:
             recorder.start()
         warnings = [exposure_warning(engine.address[0])]
+        if viewers is not None:
+            _start_viewers(viewers)
+            if not isinstance(viewers.address, str):
+                exposed = exposure_warning(viewers.address[0], "its viewer port (with a token)")
+                warnings.append(exposed)
         if args.metrics:
             metrics = _start_metrics(engine, *args.metrics)
             warnings.append(exposure_warning(metrics.address[0], "its Prometheus metrics"))
@@ -401,11 +448,14 @@ def _serve(args: argparse.Namespace, stop: threading.Event, backstop: Backstop) 
                 recorder.kind_of = swarm.kind_of  # the Kind column in replay
         metrics_url = None if metrics is None else metrics.url
         if args.headless:
-            status = _run_headless(engine, args, metrics_url, stop)
+            status = _run_headless(engine, args, metrics_url, stop, viewers)
         else:
             kind_of = None if swarm is None else swarm.kind_of
+            if viewers is not None and viewers.token is not None and not args.ui_token_file:
+                warning = "; ".join(filter(None, (warning, f"viewer token {viewers.token}")))
+            notices = [r.take_notices for r in (recorder, viewers) if r is not None]
             status = _run_dashboard(
-                engine, args, warning, metrics_url, stop, recorder, backstop, kind_of
+                engine, args, warning, metrics_url, stop, recorder, notices, backstop, kind_of
             )
         if engine.error is not None:  # shown after the terminal is restored
             print(f"echo-tui: engine failed: {engine.error.message}", file=sys.stderr)
@@ -418,6 +468,10 @@ def _serve(args: argparse.Namespace, stop: threading.Event, backstop: Backstop) 
         if metrics is not None:
             metrics.stop()
         engine.stop()
+        if viewers is not None:  # after the engine: viewers see it stop
+            viewers.stop()
+            for notice in viewers.take_notices():
+                _print_notice(notice)
         if recorder is not None:
             recorder.stop()
             for notice in recorder.take_notices():  # the dashboard's, not shown yet
@@ -448,6 +502,42 @@ def _open_recorder(engine: EchoEngine, args: argparse.Namespace) -> Recorder:
         raise UsageError(f"cannot write {args.record}: {exc.strerror or exc}") from None
 
 
+def _viewer_server(engine: EchoEngine, args: argparse.Namespace) -> ViewerServer:
+    """The --listen-ui server (before the engine starts: it subscribes).
+
+    A TCP address other than loopback needs a token: --ui-token-file's, or one made
+    now and printed once on stderr.
+    """
+    from echo_tui.remote.server import ViewerServer, is_loopback
+
+    address = args.listen_ui
+    token = read_token(args.ui_token_file) if args.ui_token_file else None
+    if token is None and isinstance(address, tuple) and not is_loopback(address[0]):
+        token = secrets.token_urlsafe(24)
+        _print_notice(
+            f"viewer token (give it to attach with --token-file or ECHO_TUI_TOKEN): {token}"
+        )
+    notify = _print_notice if args.headless else None
+    return ViewerServer(
+        engine, address, token=token, readonly=args.listen_ui_readonly, notify=notify
+    )
+
+
+def _start_viewers(viewers: ViewerServer) -> None:
+    try:
+        viewers.start()
+    except OSError as exc:
+        if isinstance(viewers.requested, str):
+            raise UsageError(
+                f"cannot listen on unix:{viewers.requested}: {exc.strerror or exc}"
+            ) from None
+        host, port = viewers.requested
+        raise UsageError(bind_error_message(exc, host, port, "--listen-ui port")) from None
+    except (UnicodeError, ValueError) as exc:
+        raise UsageError(f"bad --listen-ui host: {exc}") from None
+    _print_notice(f"viewers attach with: echo-tui attach {viewers.url}")
+
+
 def _print_notice(notice: str) -> None:
     """One line on stderr, at once, from any thread (stdout may be JSON lines)."""
     sys.stderr.write(f"echo-tui: {notice}\n")
@@ -468,29 +558,46 @@ def _start_metrics(engine: EchoEngine, host: str, port: int) -> MetricsServer:
 
 
 def _run_headless(
-    engine: EchoEngine, args: argparse.Namespace, metrics_url: str | None, stop: threading.Event
+    engine: EchoEngine,
+    args: argparse.Namespace,
+    metrics_url: str | None,
+    stop: threading.Event,
+    viewers: ViewerServer | None,
 ) -> int:
     try:
-        print(listening_line(engine, args.json, metrics_url), flush=True)
+        viewers_url = None if viewers is None else viewers.url
+        print(listening_line(engine, args.json, metrics_url, viewers_url), flush=True)
         return run_headless(engine, stop, args.interval, args.json, with_clients=args.json_clients)
     except BrokenPipeError:  # stdout was closed (e.g. piped into head): a normal way to stop
         sys.stdout = None
         return 0
 
 
-def listening_line(engine: EchoEngine, as_json: bool, metrics_url: str | None = None) -> str:
+def listening_line(
+    engine: EchoEngine,
+    as_json: bool,
+    metrics_url: str | None = None,
+    viewers_url: str | None = None,
+) -> str:
     """The first headless line: where the server listens, as text or as a JSON object.
 
-    With --metrics, where to scrape: a `metrics` key, or a second line of text.
+    With --metrics, where to scrape: a `metrics` key, or a line of text; with
+    --listen-ui, where viewers attach: a `viewers` key, or a line of text.
     """
     host, port = engine.address[:2]
     if as_json:
         record = dict(event="listening", host=host, port=port, selector=engine.selector_name)
         if metrics_url:
             record["metrics"] = metrics_url
+        if viewers_url:
+            record["viewers"] = viewers_url
         return json.dumps(record)
-    line = f"listening on {format_peer(engine.address)} ({engine.selector_name})"
-    return f"{line}\nmetrics on {metrics_url}" if metrics_url else line
+    lines = [f"listening on {format_peer(engine.address)} ({engine.selector_name})"]
+    if metrics_url:
+        lines.append(f"metrics on {metrics_url}")
+    if viewers_url:
+        lines.append(f"viewers on {viewers_url}")
+    return "\n".join(lines)
 
 
 def _run_dashboard(
@@ -500,6 +607,7 @@ def _run_dashboard(
     metrics_url: str | None,
     stop: threading.Event,
     recorder: Recorder | None,
+    notices: list[Callable[[], list[str]]],
     backstop: Backstop,
     kind_of: Callable[[str], str | None] | None,
 ) -> int:
@@ -512,7 +620,7 @@ def _run_dashboard(
         warning=warning,
         metrics_url=metrics_url,
         theme=args.theme,
-        notices=None if recorder is None else recorder.take_notices,
+        notices=(lambda: [n for take in notices for n in take()]) if notices else None,
         kind_of=kind_of,
         recorder=recorder,
     )

@@ -20,31 +20,27 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, fields, replace
-from functools import cache
-from operator import attrgetter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from types import MappingProxyType
-from typing import IO, Any, TextIO
+from typing import IO, TextIO
 
 from echo_tui import __version__
-from echo_tui.engine import events
-from echo_tui.engine.events import (
-    Connected,
-    ConnectionStats,
-    EngineError,
-    EventChannel,
-    LifecycleEvent,
-    LoopStats,
-    Snapshot,
-    Totals,
-)
+from echo_tui.engine.events import Connected, EventChannel, LifecycleEvent
 from echo_tui.engine.server import EchoEngine
+from echo_tui.records import (  # the codec, also the wire's; re-exported for readers
+    FORMAT_VERSION,
+    ClientKind,
+    Header,
+    Item,
+    Record,
+    RecordingError,
+    parse_header,
+    parse_line,
+    record_line,
+)
 from echo_tui.units import format_bytes
 
-FORMAT = "echo-tui-recording"
-FORMAT_VERSION = 2  # 2: ClientKind records (a version-1 reader would stop at one)
 DRAIN_EVERY = 0.05  # seconds between takes from the channel (under the engine's 0.1 s tick)
 FLUSH_EVERY = 0.5  # seconds between flushes to the OS: a kill -9 loses at most this much
 DEFAULT_MAX_BYTES = 1 << 30
@@ -52,155 +48,20 @@ GZIP_LEVEL = 3  # JSON compresses about 20 times at 3, at a fraction of the defa
 CHANNEL_CAPACITY = 10_000  # lifecycle events the recorder's channel holds between writes
 KIND_WAIT = 5.0  # seconds a new client's --demo kind is waited for
 
-_EVENT_TYPES: dict[str, type] = {
-    cls.__name__: cls
-    for cls in (
-        events.Connected,
-        events.Disconnected,
-        events.Rejected,
-        events.CommandResult,
-        events.AcceptPaused,
-        events.AcceptResumed,
-        events.EngineStopped,
-        EngineError,
-    )
-}
-
-
-class RecordingError(Exception):
-    """The file is not a recording this version can read (the message says why, in one line)."""
-
-
-# A snapshot's connections are written as arrays of these fields, named once in the header.
-CONNECTION_FIELDS = tuple(f.name for f in fields(ConnectionStats))
-_connection_values = attrgetter(*CONNECTION_FIELDS)
-
-
-@dataclass(frozen=True, slots=True)
-class Header:
-    """What the first line of a recording says about the session."""
-
-    version: int
-    echo_tui: str
-    started_at: float  # wall clock
-    address: tuple[str, int]
-    selector: str
-    limits: Mapping[str, Any]  # EngineConfig's fields as recorded
-    connection_fields: tuple[str, ...] = CONNECTION_FIELDS  # the order of a connection's values
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            **asdict(self),
-            "limits": dict(self.limits),
-            "connection_fields": list(self.connection_fields),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One line after the header: `t` seconds after the engine started."""
-
-    t: float
-    item: Item
-
-
-@dataclass(frozen=True, slots=True)
-class ClientKind:
-    """What a --demo client does (`slow reader`, ...), as the demo swarm reported it."""
-
-    peer: str
-    kind: str
-
-
-# What a record holds; str: a note from the recorder.
-Item = LifecycleEvent | Snapshot | EngineError | ClientKind | str
-
-
-# ---------------------------------------------------------------------- encoding
-
-
-def encode(item: Item) -> tuple[str, dict[str, Any]]:
-    """The record's kind and data for an event, a snapshot or a note."""
-    if isinstance(item, str):
-        return "note", {"text": item}
-    if isinstance(item, Snapshot):
-        # Not what the loop inspector records for its screens: a preview of client bytes
-        # lives only while the operator looks at it, never in a file.
-        data = {f.name: getattr(item, f.name) for f in fields(Snapshot) if f.name != "inspected"}
-        totals = item.totals
-        data["totals"] = {f.name: getattr(totals, f.name) for f in fields(Totals)}
-        data["totals"]["closed"] = dict(totals.closed)
-        data["loop"] = asdict(item.loop)
-        data["changed"] = [_connection_values(stats) for stats in item.changed.values()]
-        data["closed"] = sorted(item.closed)
-        return "Snapshot", data
-    return type(item).__name__, asdict(item)
-
-
-def decode(
-    kind: str, data: Mapping[str, Any], connection_fields: tuple[str, ...] = CONNECTION_FIELDS
-) -> Item:
-    """The inverse of encode(); unknown fields are ignored, missing ones take their defaults.
-
-    `connection_fields` names the values of a snapshot's connections (from the header).
-    """
-    if kind == "note":
-        return str(data["text"])
-    if kind == "ClientKind":
-        return ClientKind(str(data["peer"]), str(data["kind"]))
-    if kind == "Snapshot":
-        totals = _build(Totals, data["totals"])
-        totals = replace(totals, closed=MappingProxyType(dict(totals.closed)))
-        loop = _build(LoopStats, data["loop"])
-        loop = replace(loop, histogram=tuple(loop.histogram))
-        changed = [_connection(values, connection_fields) for values in data["changed"]]
-        return _build(
-            Snapshot,
-            {
-                **data,
-                "address": tuple(data["address"]),
-                "totals": totals,
-                "loop": loop,
-                "changed": MappingProxyType({stats.conn_id: stats for stats in changed}),
-                "closed": frozenset(data["closed"]),
-            },
-        )
-    cls = _EVENT_TYPES.get(kind)
-    if cls is None:
-        raise KeyError(kind)
-    return _build(cls, data)
-
-
-def record_line(t: float, item: Item) -> str:
-    """The line (without its newline) that records `item` at `t` seconds."""
-    kind, data = encode(item)
-    return json.dumps({"t": round(t, 6), "kind": kind, "data": data}, separators=(",", ":"))
-
-
-def parse_line(line: str, connection_fields: tuple[str, ...] = CONNECTION_FIELDS) -> Record:
-    """The record on a line (ValueError, KeyError or TypeError when it is damaged)."""
-    record = json.loads(line)
-    return Record(float(record["t"]), decode(record["kind"], record["data"], connection_fields))
-
-
-def _connection(values: list[Any], connection_fields: tuple[str, ...]) -> ConnectionStats:
-    if connection_fields == CONNECTION_FIELDS and len(values) == len(CONNECTION_FIELDS):
-        return ConnectionStats(*values)  # most of a replay's decoding: make it quick
-    return _build(ConnectionStats, dict(zip(connection_fields, values, strict=False)))
-
-
-@cache
-def _field_names(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in fields(cls))
-
-
-def _build(cls: type, data: Mapping[str, Any]) -> Any:
-    known = _field_names(cls)
-    return cls(**{name: value for name, value in data.items() if name in known})
-
 
 # ---------------------------------------------------------------------- writing
+
+
+def engine_header(engine: EchoEngine) -> Header:
+    """What a recording's header (and a viewer's welcome) says about a started engine."""
+    return Header(
+        version=FORMAT_VERSION,
+        echo_tui=__version__,
+        started_at=engine.started_at,
+        address=tuple(engine.address),  # type: ignore[arg-type]
+        selector=engine.selector_name,
+        limits=asdict(engine.config),
+    )
 
 
 class Recorder:
@@ -254,16 +115,8 @@ class Recorder:
 
     def start(self) -> None:
         """Write the header (the engine must be listening) and start writing records."""
-        engine = self._engine
-        self._origin = engine.started_at
-        header = Header(
-            version=FORMAT_VERSION,
-            echo_tui=__version__,
-            started_at=engine.started_at,
-            address=tuple(engine.address),  # type: ignore[arg-type]
-            selector=engine.selector_name,
-            limits=asdict(engine.config),
-        )
+        self._origin = self._engine.started_at
+        header = engine_header(self._engine)
         line = (json.dumps(header.to_json()) + "\n").encode()
         try:  # never refused for --record-max: without its header a file is no recording
             self._out.write(line)
@@ -442,7 +295,7 @@ def open_recording(path: str | os.PathLike[str]) -> Reading:
     lines = io.TextIOWrapper(stream, encoding="utf-8", errors="strict")
     try:
         first = lines.readline()
-        header = _parse_header(first)
+        header = parse_header(first)
     except RecordingError as exc:
         raw.close()
         raise RecordingError(f"{path}: {exc}") from None
@@ -460,33 +313,6 @@ def open_for_reading(path: str | os.PathLike[str]) -> IO[bytes]:
         return open(path, "rb")
     except OSError as exc:
         raise RecordingError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def _parse_header(line: str) -> Header:
-    try:
-        data = json.loads(line)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise RecordingError("not an echo-tui recording")
-    version = data.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise RecordingError(
-            f"recording format version {version} is newer than this echo-tui reads "
-            f"({FORMAT_VERSION}): upgrade echo-tui"
-        )
-    try:
-        return Header(
-            version=version,
-            echo_tui=str(data["echo_tui"]),
-            started_at=float(data["started_at"]),
-            address=(str(data["address"][0]), int(data["address"][1])),
-            selector=str(data["selector"]),
-            limits=MappingProxyType(dict(data["limits"])),
-            connection_fields=tuple(map(str, data["connection_fields"])),
-        )
-    except (KeyError, IndexError, TypeError, ValueError):
-        raise RecordingError("the recording's header is damaged") from None
 
 
 def _records(

@@ -5,7 +5,8 @@ against it, runs the real dashboard headless, lets traffic flow, and saves:
 dashboard.svg (120x36), dashboard-80x24.svg, kick-confirm.svg, help.svg, the loop
 inspector's trace-stepping.svg and client-detail.svg (100x32), dashboard-light.svg
 (the textual-light theme, for projectors); then records a demo session and saves
-replay.svg of the dashboard playing it back.
+replay.svg of the dashboard playing it back, and attached.svg: the dashboard of
+`echo-tui attach` on an engine served with --listen-ui.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.server import EchoEngine
 from echo_tui.playback import ReplaySource
 from echo_tui.recording import Recorder
+from echo_tui.remote.attach import attached_app
+from echo_tui.remote.server import ViewerServer
+from echo_tui.remote.viewer import RemoteSource, connect
 from echo_tui.timeline import Timeline
 from echo_tui.ui.app import EchoTuiApp
 
@@ -110,6 +114,26 @@ async def shoot_replay(size: tuple[int, int]) -> None:
             print(f"wrote {HERE / 'replay.svg'}")
 
 
+async def shoot_attached(size: tuple[int, int]) -> None:
+    """attached.svg: the dashboard attached over a socket to a served engine with a swarm."""
+    engine = EchoEngine(EngineConfig(port=0))
+    viewers = ViewerServer(engine, ("127.0.0.1", 0))
+    engine.start()
+    viewers.start()
+    source = RemoteSource(viewers.url, connect(viewers.url, None))
+    source.start()
+    with DemoSwarm() as swarm:
+        swarm.start(*engine.address, CLIENTS)
+        app = attached_app(source)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause(WARM_UP)
+            app.save_screenshot("attached.svg", path=str(HERE))
+            print(f"wrote {HERE / 'attached.svg'}")
+    source.stop()
+    engine.stop()
+    viewers.stop()
+
+
 async def main() -> int:
     await shoot(
         (120, 36),
@@ -125,6 +149,7 @@ async def main() -> int:
     )
     await shoot((120, 36), [("dashboard-light.svg", ())], theme="textual-light")
     await shoot_replay((120, 36))
+    await shoot_attached((120, 36))
     return 0
 
 

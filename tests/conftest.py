@@ -14,6 +14,7 @@ from echo_tui.engine.server import EchoEngine
 
 if TYPE_CHECKING:
     from tests.pty_app import PtyApp
+    from tests.remote_helpers import Served
 
 # Property-based tests: a short run by default (CI); `--hypothesis-profile=long` for many more.
 _FUZZ = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
@@ -82,3 +83,20 @@ def pty_app() -> Iterator[Callable[..., PtyApp]]:
     yield start
     for app in apps:
         app.close()
+
+
+@pytest.fixture
+def served() -> Iterator[type[Served]]:
+    """serve(...) engines and viewer servers; all stopped afterwards."""
+    started: list[Served] = []
+
+    from tests.remote_helpers import serve
+
+    def start(*args: object, **options: object) -> Served:
+        server = serve(*args, **options)  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield start  # type: ignore[misc]
+    for server in started:
+        server.stop()

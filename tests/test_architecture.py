@@ -8,7 +8,9 @@
   the standard library and the engine: a source (remote, probe) implements it
   without Textual;
 - the probe (once it exists) imports only the standard library: it runs inside
-  other people's programs.
+  other people's programs;
+- the wire protocol and the records it shares with recordings import only the
+  standard library and the engine's event types: the probe will speak it.
 
 Every import counts, including those inside functions and under TYPE_CHECKING.
 """
@@ -104,6 +106,12 @@ def test_the_seam_imports_only_the_standard_library_and_the_engine() -> None:
 @pytest.mark.skipif(not modules_under("echo_tui.probe"), reason="no probe yet")
 def test_the_probe_imports_only_the_standard_library() -> None:
     assert outside("echo_tui.probe", ("echo_tui.probe",)) == []
+
+
+def test_the_protocol_imports_only_the_standard_library_and_the_event_types() -> None:
+    events = ("echo_tui.engine.events",)
+    assert outside("echo_tui.records", events) == []
+    assert outside("echo_tui.remote.protocol", (*events, "echo_tui.records")) == []
 
 
 def test_the_rules_catch_what_they_forbid() -> None:

@@ -68,3 +68,9 @@ def test_one_client_benchmark_quick() -> None:
 def test_flood_benchmark_quick() -> None:
     out = run("flood.py")
     assert "| echo-tui " in out and "worst ms" in out and "worst while filling ms" in out
+
+
+def test_viewers_benchmark_quick() -> None:
+    out = run("viewers.py", "--connections", "10")
+    assert "| --listen-ui, no viewer / plain " in out
+    assert "| one viewer / no viewer " in out

@@ -922,7 +922,7 @@ class EchoEngine:
             changed[conn.conn_id] = conn.stats(to_wall)
         counters = self._counters
         if self._tracer is not None:
-            self._tracer.publish(self.channel)
+            self._tracer.publish(self._channels)  # every subscriber's too: a viewer traces
         inspection = self._inspection
         self._seq += 1
         self._last_snapshot = self._now

@@ -78,10 +78,11 @@ class Tracer:
             engine._freeze(engine.steps.wait_turn)
         self._select_started = time.monotonic()
 
-    def publish(self, channel: EventChannel) -> None:
-        """Hand the calls traced since the last time to `channel`."""
+    def publish(self, channels: list[EventChannel]) -> None:
+        """Hand the calls traced since the last time to every channel."""
         if self._calls:
-            channel.put_trace(self._calls)
+            for channel in channels:
+                channel.put_trace(self._calls)
             self._calls.clear()
 
     def _client(self, fd: int, mask: int, conn: Connection) -> ReadyKey | tuple:

@@ -91,7 +91,7 @@ class Headless:
             self.process.kill()
             _, errors = self.process.communicate(timeout=5)
             pytest.fail(f"headless did not start: {first!r} {errors}")
-        listening = json.loads(first)
+        self.listening = listening = json.loads(first)
         self.address = (listening["host"], listening["port"])
         self.pid = self.process.pid
         self.lines: list[dict] = []

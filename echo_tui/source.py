@@ -122,6 +122,21 @@ class Limited(Protocol):
         ...
 
 
+@runtime_checkable
+class Connected(Protocol):
+    """A source on the other side of a connection says when that connection is down."""
+
+    @property
+    def status(self) -> str | None:
+        """While the connection is down: that it is, and what happens (None while up)."""
+        ...
+
+
+def connection_status(source: Source) -> str | None:
+    """What a source's connection is doing when it is down; None when it is up or local."""
+    return source.status if isinstance(source, Connected) else None
+
+
 def unavailable(controls: Controls | None, action: Action) -> str | None:
     """Why `action` cannot be asked of `controls`, in a few words; None when it can."""
     if controls is None:

@@ -7,10 +7,8 @@ header (DISCONNECTED) while the last view stays and the source reconnects.
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from echo_tui.arguments import USAGE_ERROR, DefaultsHelpFormatter, OneLineParser, UsageError
@@ -122,14 +120,6 @@ def attached_app(
     """The dashboard over `source`; its header says DISCONNECTED while the connection is down."""
     from echo_tui.ui.app import EchoTuiApp
 
-    class AttachedApp(EchoTuiApp):
-        # Textual reads a relative CSS_PATH next to the module of the class that sets it.
-        CSS_PATH = str(Path(inspect.getfile(EchoTuiApp)).parent / str(EchoTuiApp.CSS_PATH))
-
-        def _show_header(self) -> None:
-            self.warning = source.status or identity
-            super()._show_header()
-
     welcome = source.welcome
     identity = f"attached to {source.url}: {welcome.program} PID {welcome.pid} on {welcome.host}"
     if welcome.readonly:
@@ -139,9 +129,10 @@ def attached_app(
         said = source.take_notices()
         return said + recorder.take_notices() if recorder is not None else said
 
-    return AttachedApp(
+    return EchoTuiApp(
         source,
         source,
+        warning=identity,
         refresh_hz=refresh_hz,
         theme=theme,
         notices=notices,

@@ -27,7 +27,7 @@ from echo_tui.engine.config import available_selectors
 from echo_tui.engine.connection import format_peer
 from echo_tui.engine.events import MUTED, CommandResult, EngineError, Snapshot
 from echo_tui.playback import SPEEDS
-from echo_tui.source import Action, Controls, Source, unavailable
+from echo_tui.source import Action, Controls, Source, connection_status, unavailable
 from echo_tui.text import escape, safe_text
 from echo_tui.ui import REFRESH_RATES
 from echo_tui.ui.commands import DashboardCommands
@@ -365,7 +365,7 @@ class EchoTuiApp(App[None]):
             dropped=self._dropped_logged,
             accept_paused=snapshot is not None and snapshot.totals.accept_paused,
             buffer_full=snapshot is not None and snapshot.totals.buffer_full,
-            warning=self.warning,
+            warning=connection_status(source) or self.warning,
             replay=None if self.playback is None else replay_status(self.playback),
             recording=None if self.recorder is None else recording_status(self.recorder),
         )

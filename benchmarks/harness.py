@@ -154,7 +154,7 @@ def run_load(
     processes: int = LOAD_PROCESSES,
 ) -> dict:
     """Run `echo-tui load --json` in its own process(es) and return its summary."""
-    command = [PYTHON, "-m", "echo_tui.load", "--host", host, "--port", str(port)]
+    command = [PYTHON, "-m", "echo_tui.tools.load", "--host", host, "--port", str(port)]
     command += ["--connections", str(connections), "--size", str(size)]
     command += ["--duration", str(duration), "--processes", str(processes), "--json"]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=duration + 60)

@@ -40,8 +40,8 @@ REPLAY_MINUTES = 10
 # A replay process: read the recording, seek about, play it all through; its peak RSS.
 REPLAY_PROBE = """
 import resource, sys, time
-from echo_tui.playback import ReplayChannel
-from echo_tui.timeline import Timeline
+from echo_tui.recordings.playback import ReplayChannel
+from echo_tui.recordings.timeline import Timeline
 timeline = Timeline(sys.argv[1])
 now = [0.0]
 channel = ReplayChannel(timeline, clock=lambda: now[0])

@@ -12,7 +12,6 @@ import ipaddress
 import json
 import platform
 import secrets
-import signal
 import socket
 import sys
 import textwrap
@@ -33,14 +32,14 @@ from echo_tui.arguments import (
     port_type,
     size_type,
 )
-from echo_tui.backstop import Backstop
 from echo_tui.engine.config import MIB, EngineConfig, available_selectors
 from echo_tui.engine.connection import format_peer
 from echo_tui.engine.server import EchoEngine
 from echo_tui.headless import Report, final_line, headless_config, print_line, run_headless
-from echo_tui.portable import CAN_RAISE_FD_LIMIT, STOP_SIGNALS
-from echo_tui.recording import DEFAULT_MAX_BYTES, Recorder
-from echo_tui.signal_safe import SignalSafeEvent
+from echo_tui.portable import CAN_RAISE_FD_LIMIT
+from echo_tui.recordings.recording import DEFAULT_MAX_BYTES, Recorder
+from echo_tui.shutdown.backstop import Backstop
+from echo_tui.shutdown.signals import SignalSafeEvent, flag_stop_signals, on_stop_signals
 from echo_tui.ui import REFRESH_RATES
 from echo_tui.units import format_size
 
@@ -182,8 +181,12 @@ def key_bindings_help() -> str:
 
 # `echo-tui NAME ...`: the module and function run with the rest of the arguments, and what for.
 SUBCOMMANDS = {
-    "load": ("echo_tui.load", "load_main", "drive any echo server, checking every echo"),
-    "client": ("echo_tui.client", "client_main", "type lines to an echo server, see them back"),
+    "load": ("echo_tui.tools.load", "load_main", "drive any echo server, checking every echo"),
+    "client": (
+        "echo_tui.tools.client",
+        "client_main",
+        "type lines to an echo server, see them back",
+    ),
     "replay": ("echo_tui.replay", "replay_main", "play a --record file back in the dashboard"),
     "attach": ("echo_tui.remote.attach", "attach_main", "the dashboard of a --listen-ui server"),
 }
@@ -439,7 +442,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event, backstop: Backstop) 
             print(f"echo-tui: warning: {line}", file=sys.stderr)
         warning = "; ".join(filter(None, warnings)) or None
         if args.demo:
-            from echo_tui.demo import DemoSwarm
+            from echo_tui.tools.demo import DemoSwarm
 
             swarm = DemoSwarm()
             swarm.start(client_host(engine.address[0]), engine.address[1], int(args.demo))
@@ -659,7 +662,7 @@ def run_app(app: App[Any], stop: threading.Event, backstop: Backstop) -> int:
             raise KeyboardInterrupt from None
         loop.call_soon_threadsafe(app.exit)
 
-    _on_stop_signals(request_exit)
+    on_stop_signals(request_exit)
     if stop.is_set():  # signalled while starting up (the engine was already listening)
         return 0
     app.run()
@@ -667,24 +670,3 @@ def run_app(app: App[Any], stop: threading.Event, backstop: Backstop) -> int:
     # Python's last collections at exit need not walk the app's objects (~0.6 s under load).
     gc.freeze()
     return app.return_code or 0
-
-
-def flag_stop_signals(stop: threading.Event, backstop: Backstop) -> None:
-    """From now on a stop signal only sets `stop` (and arms the backstop)."""
-
-    def flag(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-        backstop.arm()
-
-    _on_stop_signals(flag)
-
-
-def interrupt_on_stop_signals() -> None:
-    """From now on every stop signal raises KeyboardInterrupt, as Ctrl-C does, so `with`
-    blocks undo what they drew (a progress bar hides the cursor) before the exit."""
-    _on_stop_signals(signal.default_int_handler)
-
-
-def _on_stop_signals(handler: Callable[[int, FrameType | None], None]) -> None:
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, handler)

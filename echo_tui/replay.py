@@ -1,6 +1,6 @@
 """`echo-tui replay FILE`: a recording played back, headless or in the dashboard.
 
-The playback model itself (what the dashboard drains) is in echo_tui.playback.
+The playback model itself (what the dashboard drains) is in echo_tui.recordings.playback.
 """
 
 from __future__ import annotations
@@ -17,22 +17,20 @@ from echo_tui.arguments import (
     UsageError,
     number_type,
 )
-from echo_tui.backstop import Backstop
 from echo_tui.cli import (
     add_theme_option,
     check_mode_options,
     check_terminal,
-    flag_stop_signals,
-    interrupt_on_stop_signals,
     run_app,
 )
 from echo_tui.engine.events import EngineError, Snapshot
 from echo_tui.headless import Report, final_line, print_line, report_line
-from echo_tui.playback import SPEEDS, ReplaySource
-from echo_tui.recording import ClientKind, RecordingError, open_for_reading
-from echo_tui.signal_safe import SignalSafeEvent
+from echo_tui.recordings.playback import SPEEDS, ReplaySource
+from echo_tui.recordings.recording import ClientKind, RecordingError, open_for_reading
+from echo_tui.recordings.timeline import Timeline
+from echo_tui.shutdown.backstop import Backstop
+from echo_tui.shutdown.signals import SignalSafeEvent, flag_stop_signals, interrupt_on_stop_signals
 from echo_tui.text import escape
-from echo_tui.timeline import Timeline
 
 # ---------------------------------------------------------------------- headless
 

@@ -19,15 +19,15 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from echo_tui.demo import DemoSwarm
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.server import EchoEngine
-from echo_tui.playback import ReplaySource
-from echo_tui.recording import Recorder
+from echo_tui.recordings.playback import ReplaySource
+from echo_tui.recordings.recording import Recorder
+from echo_tui.recordings.timeline import Timeline
 from echo_tui.remote.attach import attached_app
 from echo_tui.remote.server import ViewerServer
 from echo_tui.remote.viewer import RemoteSource, connect
-from echo_tui.timeline import Timeline
+from echo_tui.tools.demo import DemoSwarm
 from echo_tui.ui.app import EchoTuiApp
 
 HERE = Path(__file__).resolve().parent

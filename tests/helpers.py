@@ -11,7 +11,7 @@ import pytest
 
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.server import EchoEngine
-from echo_tui.recording import Recorder
+from echo_tui.recordings.recording import Recorder
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 5.0, interval: float = 0.005):

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import EventChannel, Snapshot
 from echo_tui.engine.server import EchoEngine
+from echo_tui.recordings.timeline import fold
 from echo_tui.remote.protocol import FrameReader, hello_frame, parse_frame
 from echo_tui.remote.server import ViewerServer
 from echo_tui.remote.viewer import RemoteSource, connect
-from echo_tui.timeline import fold
 
 
 @dataclass

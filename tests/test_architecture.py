@@ -110,8 +110,8 @@ def test_the_probe_imports_only_the_standard_library() -> None:
 
 def test_the_protocol_imports_only_the_standard_library_and_the_event_types() -> None:
     events = ("echo_tui.engine.events",)
-    assert outside("echo_tui.records", events) == []
-    assert outside("echo_tui.remote.protocol", (*events, "echo_tui.records")) == []
+    assert outside("echo_tui.recordings.records", events) == []
+    assert outside("echo_tui.remote.protocol", (*events, "echo_tui.recordings.records")) == []
 
 
 def test_the_rules_catch_what_they_forbid() -> None:

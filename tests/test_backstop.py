@@ -16,7 +16,7 @@ BOUND = 3.0  # seconds from the stop request to the forced exit (README)
 
 HANGING_SHUTDOWN = """
 import subprocess, sys, threading, time
-from echo_tui.backstop import Backstop
+from echo_tui.shutdown.backstop import Backstop
 
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
 backstop = Backstop()  # the bound echo-tui uses

@@ -9,9 +9,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from echo_tui.demo import BEHAVIOURS, COMEBACK_DELAY, KINDS, DemoSwarm, behaviour_for, slow_reader
 from echo_tui.engine.events import BACKPRESSURED, Connected, ConnectionStats
 from echo_tui.engine.server import EchoEngine
+from echo_tui.tools.demo import (
+    BEHAVIOURS,
+    COMEBACK_DELAY,
+    KINDS,
+    DemoSwarm,
+    behaviour_for,
+    slow_reader,
+)
 from echo_tui.ui.app import EchoTuiApp
 from tests.helpers import wait_for
 from tests.ui.helpers import client_ids, peer_of, screen_text, until
@@ -92,7 +99,7 @@ def test_swarm_exits_when_its_parent_dies(engine) -> None:
     host, port = engine.address
     parent = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from echo_tui.demo import DemoSwarm; s = DemoSwarm(); "
+         "import sys, time; from echo_tui.tools.demo import DemoSwarm; s = DemoSwarm(); "
          f"s.start({host!r}, {port}, 2); print(s.pid, flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -108,7 +115,7 @@ def test_swarm_exits_when_its_parent_dies(engine) -> None:
 
 def test_swarm_process_runs_as_a_module_and_rejects_bad_arguments() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "echo_tui.demo", "127.0.0.1", "not-a-port", "3"],
+        [sys.executable, "-m", "echo_tui.tools.demo", "127.0.0.1", "not-a-port", "3"],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert done.returncode == 2 and "invalid int value" in done.stderr

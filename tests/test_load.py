@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from echo_tui.load import (
+from echo_tui.tools.load import (
     HEADER,
     LoadClient,
     LoadSpec,

@@ -147,7 +147,7 @@ def test_headless_demo_echo_load_and_stop_without_posix_parts() -> None:
 
 
 def _demo_children(parent: int) -> list[str]:
-    """PIDs of the `echo_tui.demo` processes whose parent is `parent`."""
+    """PIDs of the `echo_tui.tools.demo` processes whose parent is `parent`."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -157,6 +157,6 @@ def _demo_children(parent: int) -> list[str]:
                 ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
         except OSError:
             continue
-        if b"echo_tui.demo" in args and ppid == parent:
+        if b"echo_tui.tools.demo" in args and ppid == parent:
             found.append(pid)
     return found

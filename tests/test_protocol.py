@@ -22,7 +22,7 @@ from echo_tui.engine.events import (
     Snapshot,
     Totals,
 )
-from echo_tui.records import FORMAT_VERSION, Header, Record, record_line
+from echo_tui.recordings.records import FORMAT_VERSION, Header, Record, record_line
 from echo_tui.remote.protocol import (
     MAX_VIEWER_FRAME,
     VERSION,

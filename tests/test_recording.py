@@ -21,9 +21,9 @@ import pytest
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import Snapshot
 from echo_tui.engine.server import EchoEngine
-from echo_tui.playback import ReplaySource
-from echo_tui.recording import FORMAT_VERSION, Recorder, open_recording
-from echo_tui.timeline import Timeline
+from echo_tui.recordings.playback import ReplaySource
+from echo_tui.recordings.recording import FORMAT_VERSION, Recorder, open_recording
+from echo_tui.recordings.timeline import Timeline
 from echo_tui.ui.app import EchoTuiApp
 from tests.helpers import recv_exactly, wait_for
 from tests.pty_app import ENTER_ALT_SCREEN

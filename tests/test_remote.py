@@ -16,7 +16,7 @@ import time
 import pytest
 
 from echo_tui.engine.events import CLIENT, Disconnected, Snapshot
-from echo_tui.records import Record
+from echo_tui.recordings.records import Record
 from echo_tui.remote.protocol import (
     FrameReader,
     Refused,

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from echo_tui.engine.events import Snapshot
-from echo_tui.recording import open_recording
+from echo_tui.recordings.recording import open_recording
 from echo_tui.remote.viewer import RemoteSource, connect
 from tests.helpers import recv_exactly, wait_for
 from tests.reliability.procs import REPO, Headless, python_process

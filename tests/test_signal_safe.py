@@ -44,6 +44,6 @@ def run_rounds(module: str, event: str) -> subprocess.CompletedProcess[str] | No
 
 @pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs SIGUSR1")
 def test_a_signal_handler_sets_it_while_the_main_thread_polls_it() -> None:
-    done = run_rounds("echo_tui.signal_safe", "SignalSafeEvent")
+    done = run_rounds("echo_tui.shutdown.signals", "SignalSafeEvent")
     assert done is not None, "hung: the handler waited for the lock its own thread held"
     assert (done.returncode, done.stdout, done.stderr) == (0, "done\n", "")

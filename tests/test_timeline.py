@@ -20,10 +20,10 @@ import pytest
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import EngineError, Snapshot
 from echo_tui.engine.server import EchoEngine
-from echo_tui.playback import ReplayChannel
-from echo_tui.recording import Record, Recorder, open_recording
+from echo_tui.recordings.playback import ReplayChannel
+from echo_tui.recordings.recording import Record, Recorder, open_recording
+from echo_tui.recordings.timeline import LOG_AFTER_SEEK, Timeline, fold, in_time_order
 from echo_tui.replay import replay_headless
-from echo_tui.timeline import LOG_AFTER_SEEK, Timeline, fold, in_time_order
 from tests.helpers import recv_exactly, wait_for
 
 SMALL = {"block_bytes": 2048, "keyframe_every": 0.0}  # many blocks, a keyframe whenever it pays

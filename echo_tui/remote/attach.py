@@ -12,18 +12,17 @@ import sys
 from typing import TYPE_CHECKING
 
 from echo_tui.arguments import USAGE_ERROR, DefaultsHelpFormatter, OneLineParser, UsageError
-from echo_tui.backstop import Backstop
 from echo_tui.cli import (
     add_theme_option,
     check_mode,
-    flag_stop_signals,
     read_token,
     refresh_rate,
     run_app,
 )
-from echo_tui.recording import Recorder
+from echo_tui.recordings.recording import Recorder
 from echo_tui.remote.viewer import AttachError, RemoteSource, connect
-from echo_tui.signal_safe import SignalSafeEvent
+from echo_tui.shutdown.backstop import Backstop
+from echo_tui.shutdown.signals import SignalSafeEvent, flag_stop_signals
 
 if TYPE_CHECKING:
     from echo_tui.ui.app import EchoTuiApp

@@ -1,6 +1,6 @@
 """The viewer protocol (docs/protocol.md): newline-delimited JSON frames, each bounded.
 
-The server's stream is the recording's records (echo_tui.records), so one
+The server's stream is the recording's records (echo_tui.recordings.records), so one
 decoder reads a recording and the wire; around them the wire adds a hello each
 way, the select() trace, commands from the viewer and their replies.  Standard
 library and the engine's event types only: the probe serves viewers with it
@@ -26,8 +26,15 @@ from echo_tui.engine.events import (
     Snapshot,
     select_call,
 )
-from echo_tui.records import CONNECTION_FIELDS, Header, Record, RecordingError, decode, encode
-from echo_tui.records import header_from as _header_from
+from echo_tui.recordings.records import (
+    CONNECTION_FIELDS,
+    Header,
+    Record,
+    RecordingError,
+    decode,
+    encode,
+)
+from echo_tui.recordings.records import header_from as _header_from
 
 PROTOCOL = "echo-tui"
 VERSION = 1

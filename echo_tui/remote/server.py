@@ -37,7 +37,7 @@ from echo_tui.engine.events import (
     Snapshot,
 )
 from echo_tui.engine.server import EchoEngine, bind_listener
-from echo_tui.recording import engine_header
+from echo_tui.recordings.recording import engine_header
 from echo_tui.remote.protocol import (
     COMMANDS,
     CONTROLS,

@@ -27,8 +27,9 @@ from echo_tui.engine.events import (
     EventChannel,
     Snapshot,
 )
-from echo_tui.playback import recorded_config
-from echo_tui.records import ClientKind, Record
+from echo_tui.recordings.playback import recorded_config
+from echo_tui.recordings.records import ClientKind, Record
+from echo_tui.recordings.timeline import fold
 from echo_tui.remote.protocol import (
     MAX_SERVER_FRAME,
     Frame,
@@ -46,7 +47,6 @@ from echo_tui.remote.protocol import (
     parse_frame,
 )
 from echo_tui.remote.server import parse_address
-from echo_tui.timeline import fold
 
 CONNECT_TIMEOUT = 5.0  # to connect, and for the server's welcome
 IO_TIMEOUT = 5.0  # a send to the server that takes longer: the connection is lost

@@ -26,7 +26,7 @@ from echo_tui.addresses import connect_command
 from echo_tui.engine.config import available_selectors
 from echo_tui.engine.connection import format_peer
 from echo_tui.engine.events import MUTED, CommandResult, EngineError, Snapshot
-from echo_tui.playback import SPEEDS
+from echo_tui.recordings.playback import SPEEDS
 from echo_tui.source import Action, Controls, Source, connection_status, unavailable
 from echo_tui.text import escape, safe_text
 from echo_tui.ui import REFRESH_RATES
@@ -51,8 +51,8 @@ from echo_tui.units import format_bytes, format_duration
 if TYPE_CHECKING:
     from textual.driver import Driver
 
-    from echo_tui.playback import ReplayChannel
-    from echo_tui.recording import Recorder
+    from echo_tui.recordings.playback import ReplayChannel
+    from echo_tui.recordings.recording import Recorder
 
 KICK = Binding.Group("Kick", compact=True)  # the footer shows "kK Kick"; help tells them apart
 RATE = Binding.Group("Rate", compact=True)

@@ -22,7 +22,7 @@ from echo_tui.engine.events import (
     Snapshot,
 )
 from echo_tui.engine.server import EchoEngine
-from echo_tui.records import encode
+from echo_tui.recordings.records import encode
 from tests.engine.conftest import Consumer, is_closed
 from tests.helpers import recv_exactly, wait_for
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import READING
 from echo_tui.engine.server import EchoEngine
-from echo_tui.playback import ReplaySource
-from echo_tui.recording import Recorder
+from echo_tui.recordings.playback import ReplaySource
+from echo_tui.recordings.recording import Recorder
+from echo_tui.recordings.timeline import Timeline
 from echo_tui.source import ACTIONS, Channel, Controls, Limited, Source, unavailable
-from echo_tui.timeline import Timeline
 from echo_tui.ui.app import EchoTuiApp
 from echo_tui.ui.commands import app_commands, client_commands
 from echo_tui.ui.screens.client_detail import ClientDetail

@@ -16,9 +16,9 @@ from textual.widgets import Footer
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import MUTED, CommandResult, Snapshot
 from echo_tui.engine.server import EchoEngine
-from echo_tui.playback import ReplaySource
-from echo_tui.recording import Recorder, RecordingError
-from echo_tui.timeline import Timeline
+from echo_tui.recordings.playback import ReplaySource
+from echo_tui.recordings.recording import Recorder, RecordingError
+from echo_tui.recordings.timeline import Timeline
 from echo_tui.ui.app import EchoTuiApp
 from echo_tui.ui.commands import DashboardCommands, app_commands
 from echo_tui.ui.screens.help import HelpScreen

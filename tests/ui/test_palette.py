@@ -15,9 +15,9 @@ from textual.widgets import Input
 from echo_tui.engine.config import SELECTOR_CLASSES, EngineConfig, available_selectors
 from echo_tui.engine.events import MUTED, Snapshot
 from echo_tui.engine.server import EchoEngine
-from echo_tui.playback import ReplaySource
-from echo_tui.recording import Recorder
-from echo_tui.timeline import Timeline
+from echo_tui.recordings.playback import ReplaySource
+from echo_tui.recordings.recording import Recorder
+from echo_tui.recordings.timeline import Timeline
 from echo_tui.ui.app import EchoTuiApp
 from echo_tui.ui.commands import DashboardCommands, app_commands, client_commands
 from echo_tui.ui.screens.client_detail import ClientDetail

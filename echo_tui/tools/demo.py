@@ -1,6 +1,6 @@
 """The `--demo N` client swarm: simulated clients of mixed behaviour, in a separate process.
 
-`DemoSwarm().start(host, port, clients)` launches `python -m echo_tui.demo`, an
+`DemoSwarm().start(host, port, clients)` launches `python -m echo_tui.tools.demo`, an
 asyncio process that runs the clients forever; `stop()` ends it and leaves no
 process behind.  The swarm also exits by itself when its parent goes away: it
 watches its stdin (a pipe from the parent) for end-of-file and polls its parent
@@ -313,7 +313,7 @@ class DemoSwarm:
         """Launch `clients` simulated clients against host:port in a new process."""
         if self._process is not None:
             raise RuntimeError("the demo swarm is already started")
-        command = [sys.executable, "-m", "echo_tui.demo", host, str(port), str(clients)]
+        command = [sys.executable, "-m", "echo_tui.tools.demo", host, str(port), str(clients)]
         self._process = process = subprocess.Popen(
             command,
             cwd=PACKAGE_ROOT,  # `-m` imports from the working directory first: our echo_tui
@@ -355,8 +355,8 @@ class DemoSwarm:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the swarm process: `python -m echo_tui.demo HOST PORT CLIENTS`."""
-    parser = argparse.ArgumentParser(prog="python -m echo_tui.demo")
+    """Entry point of the swarm process: `python -m echo_tui.tools.demo HOST PORT CLIENTS`."""
+    parser = argparse.ArgumentParser(prog="python -m echo_tui.tools.demo")
     parser.add_argument("host")
     parser.add_argument("port", type=int)
     parser.add_argument("clients", type=int)

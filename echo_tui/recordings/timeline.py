@@ -24,7 +24,13 @@ from operator import attrgetter
 from types import MappingProxyType
 
 from echo_tui.engine.events import EngineError, Snapshot
-from echo_tui.recording import ClientKind, Record, open_recording, parse_line, record_line
+from echo_tui.recordings.recording import (
+    ClientKind,
+    Record,
+    open_recording,
+    parse_line,
+    record_line,
+)
 
 BLOCK_BYTES = 256 * 1024  # characters of lines per compressed block
 KEYFRAME_EVERY = 10.0  # recorded seconds between keyframes, at least

@@ -28,7 +28,7 @@ from typing import IO, TextIO
 from echo_tui import __version__
 from echo_tui.engine.events import Connected, EventChannel, LifecycleEvent
 from echo_tui.engine.server import EchoEngine
-from echo_tui.records import (  # the codec, also the wire's; re-exported for readers
+from echo_tui.recordings.records import (  # the codec, also the wire's; re-exported for readers
     FORMAT_VERSION,
     ClientKind,
     Header,

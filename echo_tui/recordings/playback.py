@@ -16,8 +16,8 @@ from itertools import chain
 
 from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import EngineError, LifecycleEvent, SelectCall, Snapshot
-from echo_tui.recording import ClientKind, Header, Record
-from echo_tui.timeline import LOG_AFTER_SEEK, Timeline, fold
+from echo_tui.recordings.recording import ClientKind, Header, Record
+from echo_tui.recordings.timeline import LOG_AFTER_SEEK, Timeline, fold
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 

@@ -41,8 +41,8 @@ from echo_tui.arguments import (
     port_type,
     size_type,
 )
-from echo_tui.client import connect_failure
 from echo_tui.portable import raise_fd_limit
+from echo_tui.tools.client import connect_failure
 from echo_tui.units import MIB, format_size
 
 HEADER = struct.Struct(">II")  # connection number, sequence number

@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 
-from echo_tui.signal_safe import SignalSafeEvent
+from echo_tui.shutdown.signals import SignalSafeEvent
 
 BOUND = 3.0  # seconds from the stop request to the forced exit
 FORCED_EXIT = 1  # the orderly shutdown failed

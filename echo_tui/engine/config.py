@@ -46,6 +46,10 @@ class EngineConfig:
     max_buffer: int = 4 * MIB  # hard cap on one client's pending output
     max_total_buffer: int = 256 * MIB  # pending output of all clients that stops reading; 0: none
     read_size: int = 64 * 1024  # bytes asked of one recv()
+    # SO_SNDBUF of each client's socket (the kernel doubles it); 0: the kernel's autotuning,
+    # which grows a never-reading client's send buffer to 4 MiB: 300 of them put the
+    # kernel's TCP memory under pressure, and send() then took 100 ms rounds of system time.
+    send_buffer: int = 256 * 1024
     tick: float = 0.1  # seconds between snapshots while anything changes
     heartbeat: float = 1.0  # seconds between snapshots while nothing changes
     channel_capacity: int = 10_000  # lifecycle events the channel holds

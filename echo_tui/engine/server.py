@@ -521,6 +521,8 @@ class EchoEngine:
             sock.setblocking(False)
             with contextlib.suppress(OSError):  # the peer left already: the read will say so
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self.config.send_buffer:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.config.send_buffer)
             conn = Connection(self._next_id, sock, peer, self._now)
             self._next_id += 1
             self._conns[conn.conn_id] = conn

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from echo_tui.engine.events import (
+    BACKPRESSURED,
     FD_LIMIT,
     IDLE,
     MAX_CLIENTS,
@@ -221,3 +222,34 @@ def test_accept_pauses_under_emfile_without_spinning_and_resumes(connect):
         proc.stdin.close()
         assert proc.wait(10) == 0
         proc.stdout.close()
+
+
+@pytest.mark.parametrize("send_buffer", [256 * 1024, 0])
+def test_a_never_reading_client_holds_at_most_the_send_buffer_in_the_kernel(
+    make_engine, connect, consumer, send_buffer
+):
+    """What the kernel takes off the server's hands for a client that never reads (its
+    bytes out: the server's send buffer and the client's receive buffer) stays near
+    send_buffer (doubled by Linux); with 0, the kernel's autotuning, it grows to MiBs."""
+    engine = make_engine(send_buffer=send_buffer)
+    view = consumer(engine)
+    client = connect(engine.address, SO_RCVBUF=4096)
+    cid = view.conn_id(client)
+    client.setblocking(False)
+    chunk = b"\x5a" * 65536
+
+    def backpressured(view) -> bool:
+        try:
+            while client.send(chunk):
+                pass
+        except BlockingIOError:
+            pass
+        stats = view.conns.get(cid)
+        return stats is not None and stats.state == BACKPRESSURED
+
+    view.until(backpressured, timeout=20)
+    taken = view.until(lambda v: v.conns[cid].bytes_out, timeout=5)
+    if send_buffer:
+        assert taken <= 2 * send_buffer + 256 * 1024, taken  # 372 KiB measured
+    else:
+        assert taken > 1024 * 1024, taken  # 2.9 MiB measured: what the bound prevents

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -57,3 +59,22 @@ def quiet_recording(path: Path) -> Path:
     engine.stop()
     recorder.stop()
     return path
+
+
+def cpu_waits(pid: int | str = "self") -> dict[str, int]:
+    """Nanoseconds each thread of process `pid` has spent ready to run but waiting for a
+    CPU (Linux schedstat, by thread id): what a busy machine, not the code, adds to a
+    time measured meanwhile.  Empty once the process is gone, or without /proc."""
+    waits = {}
+    with contextlib.suppress(OSError):
+        for thread in os.listdir(f"/proc/{pid}/task"):
+            path = f"/proc/{pid}/task/{thread}/schedstat"
+            with contextlib.suppress(OSError, IndexError, ValueError), open(path) as stat:
+                waits[thread] = int(stat.read().split()[1])
+    return waits
+
+
+def waited_since(before: dict[str, int], now: dict[str, int]) -> float:
+    """Seconds of CPU waits (cpu_waits) between `before` and `now`; threads that ended
+    meanwhile count nothing, so it errs on the side of the code."""
+    return sum(wait - before.get(thread, 0) for thread, wait in now.items()) / 1e9

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import re
@@ -14,6 +13,8 @@ import sys
 import termios
 import time
 from collections.abc import Callable, Sequence
+
+from tests.helpers import cpu_waits, waited_since
 
 ENTER_ALT_SCREEN = b"\x1b[?1049h"
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
@@ -122,15 +123,10 @@ class PtyApp:
         return status, time.monotonic() - signalled - self.cpu_waited_since(waits)
 
     def cpu_waits(self) -> dict[str, int]:
-        """Nanoseconds each of the app's threads has spent ready to run but waiting for a CPU
-        (Linux schedstat, by thread id).  Once it exited, as of its exit (wait_exit reads
-        them before the exit status is collected)."""
-        waits = {}
-        with contextlib.suppress(OSError):  # reaped, or no /proc
-            for thread in os.listdir(f"/proc/{self.process.pid}/task"):
-                path = f"/proc/{self.process.pid}/task/{thread}/schedstat"
-                with contextlib.suppress(OSError, IndexError, ValueError), open(path) as stat:
-                    waits[thread] = int(stat.read().split()[1])
+        """Nanoseconds each of the app's threads has spent waiting for a CPU (cpu_waits);
+        once it exited, as of its exit (wait_exit reads them before the exit status is
+        collected)."""
+        waits = cpu_waits(self.process.pid)
         if waits:
             self._cpu_waits = waits
         return self._cpu_waits
@@ -139,8 +135,7 @@ class PtyApp:
         """Seconds the app's threads have waited for a CPU since `before` (cpu_waits): what a
         busy machine, not the app, added to a time measured meanwhile (threads that ended
         meanwhile count nothing, so it errs on the side of the app)."""
-        now = self.cpu_waits()
-        return sum(wait - before.get(thread, 0) for thread, wait in now.items()) / 1e9
+        return waited_since(before, self.cpu_waits())
 
     def _read(self, timeout: float) -> bool:
         ready, _, _ = select.select([self.master], [], [], timeout)

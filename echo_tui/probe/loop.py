@@ -49,7 +49,7 @@ class Key:
         return self.fileobj.get("inode")
 
 
-@dataclass
+@dataclass(eq=False)  # a loop is itself: compared and hashed by identity
 class Loop:
     """The records of one probed selector instance (a loop: asyncio's, or the program's own),
     named by the thread that calls its select()."""

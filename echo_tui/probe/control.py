@@ -11,6 +11,7 @@ Commands (`loop` is a loop's id from a snapshot):
   {"cmd": "step", "loop": 1, "on": true}     -> {"ok": true}   (step mode on / off)
   {"cmd": "next", "loop": 1}                 -> {"ok": true}   (one step)
   {"cmd": "trace", "loop": 1, "on": true}    -> {"ok": true}   (callers' lines of changes)
+  {"cmd": "inspect", "loop": 1, "fd": 7, "on": true} -> {"ok": true}  (... of that key's)
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ def answer(command: dict[str, Any], stepped: set[Loop]) -> dict[str, Any]:
             return {"ok": True}
         case "trace":
             find(command["loop"]).traced = bool(command["on"])
+            return {"ok": True}
+        case "inspect":
+            loop = find(command["loop"])
+            fd = int(command["fd"])
+            (loop.inspected.add if command["on"] else loop.inspected.discard)(fd)
             return {"ok": True}
         case other:
             raise LookupError(f"unknown command {other!r}")

@@ -28,6 +28,7 @@ class DocsServer:
         self.listener.setblocking(False)
         self.selector.register(self.listener, selectors.EVENT_READ, self.accept)
         self.stopping = False
+        self.served: list[int] = []  # the fd of each read, in the order the loop served them
         self.thread = threading.Thread(target=self.run, name="docs-loop")
         self.thread.start()
 
@@ -41,6 +42,7 @@ class DocsServer:
         self.selector.register(conn, selectors.EVENT_READ, self.read)
 
     def read(self, conn: socket.socket, mask: int) -> None:
+        self.served.append(conn.fileno())
         data = conn.recv(4096)
         if data:
             conn.sendall(data)

@@ -20,6 +20,7 @@ from echo_tui.probe.describe import describe_data, describe_fd, printable
 from echo_tui.probe.selector import ProbedSelector
 from echo_tui.probe.tcp import tcp_bytes
 from tests.helpers import recv_exactly, wait_for
+from tests.probe import conftest
 from tests.probe.conftest import DocsServer
 
 
@@ -180,6 +181,45 @@ def test_select_calls_record_the_ready_list_and_keys_their_description(
         ("unregister", fd_b),
     ]
     assert all(c["iteration"] >= 0 for c in snapshot["calls"][1:])
+
+
+def test_a_ready_list_keeps_the_order_select_returned(
+    docs_server: Callable[[], DocsServer],
+) -> None:
+    server = docs_server()
+    loop = loop_of(server.selector)
+    clients = [connect(server) for _ in range(3)]
+    for client in clients:
+        echo(client, b"x")
+    loop.set_stepping(True)
+    wait_for(lambda: loop.snapshot()["calls"][-1]["stepped"])  # held: the three wait together
+    for client in reversed(clients):
+        client.sendall(b"y")
+    loop.release()
+    for client in clients:
+        assert recv_exactly(client, 1) == b"y"
+        client.close()
+    reads = set(server.served)
+    ready = [fd for call in loop.snapshot()["calls"] for fd, _ in call["ready"] if fd in reads]
+    assert ready[: len(server.served)] == server.served
+    assert any(len(call["ready"]) == 3 for call in loop.snapshot()["calls"])
+
+
+def test_traced_changes_name_the_programs_line(docs_server: Callable[[], DocsServer]) -> None:
+    server = docs_server()
+    loop = loop_of(server.selector)
+    with connect(server) as untraced:
+        echo(untraced, b"x")
+    wait_for(lambda: len(loop.snapshot()["changes"]) == 3)  # its unregister too
+    loop.traced = True
+    with connect(server) as traced:
+        echo(traced, b"x")
+    wait_for(lambda: len(loop.snapshot()["changes"]) == 5)
+    lines = [(c["op"], c["where"]) for c in loop.snapshot()["changes"]]
+    register = DocsServer.accept.__code__.co_firstlineno + 3
+    assert lines[1:3] == [("register", None), ("unregister", None)]
+    assert lines[3] == ("register", f"{conftest.__file__}:{register}")
+    assert lines[4][1].startswith(f"{conftest.__file__}:")
 
 
 def counted(loop: probe.Loop, fd: int) -> tuple[int, int] | None:

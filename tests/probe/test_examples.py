@@ -227,6 +227,58 @@ def test_step_mode_freezes_the_program_until_a_step_and_detaching_releases_it(
     client.close()
 
 
+def test_a_controller_killed_with_sigkill_leaves_the_program_running_unfrozen(
+    run: Callable[..., ProbedProgram],
+) -> None:
+    program = run(example("selectors_echo"))
+    (client,) = connect(program.ports()[0])
+    loop_id = program.loop()["id"]
+    controller = subprocess.Popen(
+        [sys.executable, "-c", CONTROLLER, program.control_path, str(loop_id)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert controller.stdout is not None
+        assert controller.stdout.readline() == "stepping\n"
+        client.sendall(b"frozen")
+        wait_for(lambda: any(c["stepped"] and c["ready"] for c in program.loop()["calls"]))
+        controller.kill()
+        assert recv_exactly(client, 6) == b"frozen"
+        echo(client, b"and running")
+    finally:
+        controller.kill()
+        controller.wait(10)
+        controller.stdout.close()  # type: ignore[union-attr]
+    client.close()
+
+
+CONTROLLER = """
+import json, socket, sys, time
+control = socket.socket(socket.AF_UNIX)
+control.connect(sys.argv[1])
+control.sendall(json.dumps({"cmd": "step", "loop": int(sys.argv[2]), "on": True}).encode() + b"\\n")
+control.recv(100)
+print("stepping", flush=True)
+time.sleep(60)
+"""
+
+
+def test_inspecting_a_key_names_the_lines_that_change_it(
+    run: Callable[..., ProbedProgram],
+) -> None:
+    program = run(example("selectors_echo"))
+    (client,) = connect(program.ports()[0])
+    loop = program.loop()
+    fd = fd_of(loop, client)
+    program.command(cmd="inspect", loop=loop["id"], fd=fd, on=True)
+    client.close()
+    wait_for(lambda: program.loop()["changes"][-1]["op"] == "unregister")
+    script = example("selectors_echo")
+    unregister = line_of(script, "        sel.unregister(conn)")
+    assert program.loop()["changes"][-1]["where"] == f"{script}:{unregister}"
+
+
 def test_each_loop_is_named_by_its_thread(run: Callable[..., ProbedProgram]) -> None:
     program = run(example("two_loops"))
     _, second = program.ports(2)

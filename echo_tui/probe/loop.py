@@ -2,9 +2,10 @@
 act on it between two select() calls.
 
 The loop thread writes (its selector's calls); any other thread reads through
-`snapshot()`.  Per select() the loop thread does two clock reads, a few integer adds
-and one append to a bounded deque; everything else (descriptions, socket byte
-counts, callers' lines) happens once per key or only when a consumer asks.
+`snapshot()`.  Per select() the loop thread does two clock reads and a few adds; while
+the trace is open, also one append to a bounded deque (the ready list as fds: the
+program's keys and file objects are never held).  Everything else (descriptions,
+socket byte counts, callers' lines) happens once per key or only when a reader asks.
 Appends and copies of deques and dicts are atomic under the GIL, so readers take
 no lock the loop would wait on.
 """
@@ -64,11 +65,12 @@ class Loop:
     calls: deque[tuple] = field(default_factory=lambda: deque(maxlen=CALLS_KEPT))
     changes: deque[tuple] = field(default_factory=lambda: deque(maxlen=CHANGES_KEPT))
     selects: int = 0  # select() calls returned
+    recorded: int = 0  # select() calls recorded in `calls` (while traced), dropped ones too
     change_count: int = 0  # register / modify / unregister calls
     waited: float = 0.0  # seconds spent inside select()
-    busy: float = 0.0  # seconds between select() returning and the next call
-    last_returned: float | None = None  # monotonic
-    traced: bool = False  # record the caller's line of every change
+    first_started: float = 0.0  # monotonic, when the first select() was called
+    last_returned: float = 0.0  # monotonic, when the last select() returned
+    traced: bool = False  # record every select() call, and the caller's line of every change
     inspected: set[int] = field(default_factory=set)  # fds whose changes record callers
     stepping: bool = False
     actions: list[Callable[[], None]] = field(default_factory=list)  # for the loop thread
@@ -95,30 +97,22 @@ class Loop:
                 self.keys[fd] = Key(fd, events, described, id(data), key.fileobj, key.registered)
 
     def selected(self, timeout: float | None, started: float, returned: float, ready: list) -> None:
-        """Record one select() call: asked timeout, time waited, ready (fd, mask) pairs in
-        order, and the iteration before it (previous return → this call)."""
+        """Count one select() call and its time waited; while traced, record it: its number,
+        when it started and returned, the asked timeout, the keys registered, whether step
+        mode held it, and the ready (fd, mask) pairs in order.  The rest (time waited, the
+        iteration before it, busy time) is arithmetic on these, done by readers."""
         if self.thread is None:
             self.thread = threading.current_thread().name
-        last = self.last_returned
-        iteration = started - last if last is not None else None
-        if iteration is not None:
-            self.busy += iteration
-        waited = returned - started
-        self.waited += waited
+            self.first_started = started
         self.selects += 1
+        self.waited += returned - started
         self.last_returned = returned
-        self.calls.append(
-            (
-                self.selects,
-                returned,
-                timeout,
-                waited,
-                iteration,
-                len(self.keys),
-                self.stepping,
-                [(key.fd, mask) for key, mask in ready],
+        if self.traced:
+            self.recorded += 1
+            ready_fds = [(key.fd, mask) for key, mask in ready]
+            self.calls.append(
+                (self.selects, started, returned, timeout, len(self.keys), self.stepping, ready_fds)
             )
-        )
 
     def hold(self) -> None:
         """In step mode, keep select()'s result until a step is granted or stepping ends."""
@@ -184,12 +178,20 @@ class Loop:
         done.wait()
         return outcome[0]
 
+    def busy(self) -> float:
+        """Seconds the loop spent outside select() (running handlers) since its first call."""
+        return (
+            max(0.0, self.last_returned - self.first_started - self.waited) if self.selects else 0.0
+        )
+
     def snapshot(self, since: int = 0, bytes_counted: bool = True) -> dict[str, Any]:
         """Plain data (JSON-ready) for a reader: the loop's totals, its keys (with the TCP
         bytes each way where the kernel says), and the calls and changes after number
         `since` (older ones the rings dropped are counted, not listed)."""
         keys = list(self.keys.values())
-        calls = [c for c in self.calls.copy() if c[0] > since]
+        recorded = self.recorded
+        calls_kept = self.calls.copy()
+        calls = [c for c in calls_kept if c[0] >= since]  # and call `since`: its return
         changes = self.changes.copy()
         return {
             "id": self.id,
@@ -200,11 +202,11 @@ class Loop:
             "stepping": self.stepping,
             "selects": self.selects,
             "waited": self.waited,
-            "busy": self.busy,
-            "calls_dropped": max(0, self.selects - CALLS_KEPT),
+            "busy": self.busy(),
+            "calls_dropped": max(0, recorded - len(calls_kept)),
             "changes_dropped": max(0, self.change_count - CHANGES_KEPT),
             "keys": [key_view(key, bytes_counted) for key in keys],
-            "calls": [call_view(call) for call in calls],
+            "calls": [view for view in calls_view(calls) if view["seq"] > since],
             "changes": [change_view(change) for change in changes],
         }
 
@@ -224,18 +226,26 @@ def key_view(key: Key, bytes_counted: bool) -> dict[str, Any]:
     return view
 
 
-def call_view(call: tuple) -> dict[str, Any]:
-    seq, returned, timeout, waited, iteration, keys, stepped, ready = call
-    return {
-        "seq": seq,
-        "at": returned + WALL_OFFSET,
-        "timeout": timeout,
-        "waited": waited,
-        "iteration": iteration,
-        "keys": keys,
-        "stepped": stepped,
-        "ready": ready,
-    }
+def calls_view(calls: list[tuple]) -> list[dict[str, Any]]:
+    """The recorded calls as readers see them, with each one's wait and the iteration before
+    it (from the previous call's return: unknown for the first one kept)."""
+    views = []
+    previous_return = None
+    for seq, started, returned, timeout, keys, stepped, ready in calls:
+        views.append(
+            {
+                "seq": seq,
+                "at": returned + WALL_OFFSET,
+                "timeout": timeout,
+                "waited": returned - started,
+                "iteration": None if previous_return is None else started - previous_return,
+                "keys": keys,
+                "stepped": stepped,
+                "ready": ready,
+            }
+        )
+        previous_return = returned
+    return views
 
 
 def change_view(change: tuple) -> dict[str, Any]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import selectors
 import threading
-import time
 import traceback
 import weakref
 from collections.abc import Mapping
+from time import monotonic
 from typing import Any
 
 from echo_tui.probe.loop import Loop
@@ -93,9 +93,9 @@ class ProbedSelector(selectors.BaseSelector):
                 loop.run_actions()
             except Exception as error:
                 self._fail(error)
-        started = time.monotonic()
+        started = monotonic()
         ready = self._real.select(timeout)
-        returned = time.monotonic()
+        returned = monotonic()
         try:
             loop.selected(timeout, started, returned, ready)
             if loop.stepping:

@@ -62,6 +62,11 @@ class ProbedProgram:
         (loop,) = [loop for loop in self.loops() if not loop["closed"]]
         return loop
 
+    def trace(self) -> None:
+        """Open the trace of every loop: each select() call is recorded from now on."""
+        for loop in self.loops():
+            self.command(cmd="trace", loop=loop["id"], on=True)
+
     def detach(self) -> None:
         """Close the control connection, as a dashboard that goes away does."""
         if self._control is not None:

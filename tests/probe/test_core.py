@@ -146,6 +146,7 @@ def test_select_calls_record_the_ready_list_and_keys_their_description(
 ) -> None:
     server = docs_server()
     loop = loop_of(server.selector)
+    loop.traced = True
     a = socket.create_connection(server.address)
     a_address = peer_of(a)
     echo(a, b"one")
@@ -188,6 +189,7 @@ def test_a_ready_list_keeps_the_order_select_returned(
 ) -> None:
     server = docs_server()
     loop = loop_of(server.selector)
+    loop.traced = True
     clients = [connect(server) for _ in range(3)]
     for client in clients:
         echo(client, b"x")
@@ -220,6 +222,21 @@ def test_traced_changes_name_the_programs_line(docs_server: Callable[[], DocsSer
     assert lines[1:3] == [("register", None), ("unregister", None)]
     assert lines[3] == ("register", f"{conftest.__file__}:{register}")
     assert lines[4][1].startswith(f"{conftest.__file__}:")
+
+
+def test_without_the_trace_calls_are_counted_not_recorded(
+    docs_server: Callable[[], DocsServer],
+) -> None:
+    server = docs_server()
+    loop = loop_of(server.selector)
+    with connect(server) as client:
+        echo(client, b"x")
+        snapshot = loop.snapshot()
+    assert snapshot["selects"] >= 2 and snapshot["calls"] == []
+    assert snapshot["busy"] > 0 and snapshot["waited"] > 0
+    loop.traced = True
+    wait_for(lambda: loop.snapshot()["calls"])
+    assert loop.snapshot()["calls"][0]["seq"] > snapshot["selects"]
 
 
 def counted(loop: probe.Loop, fd: int) -> tuple[int, int] | None:
@@ -255,6 +272,7 @@ def test_step_mode_holds_the_loop_until_a_step_and_release_frees_it(
 ) -> None:
     server = docs_server()
     loop = loop_of(server.selector)
+    loop.traced = True
     with socket.create_connection(server.address) as client:
         echo(client, b"before")
         loop.set_stepping(True)

@@ -165,6 +165,7 @@ def test_the_ready_lists_follow_what_the_clients_did(
 ) -> None:
     program = run(example(name))
     port = program.ports()[0]
+    program.trace()
     (a,) = connect(port)
     (b,) = connect(port)
     echo(a, b"again")
@@ -203,6 +204,7 @@ def test_step_mode_freezes_the_program_until_a_step_and_detaching_releases_it(
     program = run(example(name))
     (client,) = connect(program.ports()[0])
     loop_id = program.loop()["id"]
+    program.trace()
     program.command(cmd="step", loop=loop_id, on=True)
     client.sendall(b"frozen")
     wait_for(lambda: any(c["stepped"] and c["ready"] for c in program.loop()["calls"]))
@@ -233,6 +235,7 @@ def test_a_controller_killed_with_sigkill_leaves_the_program_running_unfrozen(
     program = run(example("selectors_echo"))
     (client,) = connect(program.ports()[0])
     loop_id = program.loop()["id"]
+    program.trace()
     controller = subprocess.Popen(
         [sys.executable, "-c", CONTROLLER, program.control_path, str(loop_id)],
         stdout=subprocess.PIPE,

@@ -29,6 +29,7 @@ from echo_tui.probe.tcp import tcp_bytes
 CALLS_KEPT = 4096  # select() calls each loop keeps for its readers
 CHANGES_KEPT = 1024  # register / modify / unregister records each loop keeps
 KICK_WAIT = 0.2  # seconds a kick waits for the loop thread before doing it itself
+KICK_GIVE_UP = 5.0  # seconds a kick waits for a loop that runs handlers all along
 
 WALL_OFFSET = time.time() - time.monotonic()  # monotonic + this = wall clock
 
@@ -73,6 +74,7 @@ class Loop:
     traced: bool = False  # record every select() call, and the caller's line of every change
     inspected: set[int] = field(default_factory=set)  # fds whose changes record callers
     stepping: bool = False
+    waiting: bool = False  # in select() or held by step mode: no handler is running
     actions: list[Callable[[], None]] = field(default_factory=list)  # for the loop thread
     _steps: int = 0  # steps granted and not yet taken
     _lock: threading.Condition = field(default_factory=threading.Condition)
@@ -150,32 +152,36 @@ class Loop:
 
     def kick(self, fd: int) -> bool:
         """Shut the connection on `fd` down both ways (closing nothing: the program sees an
-        ordinary end of stream and cleans up itself), from the loop thread between two
-        select() calls; if the loop does not come round within KICK_WAIT (it is blocked in
-        select() or held by step mode, so no handler is running), from this thread.
+        ordinary end of stream and cleans up itself), from the loop thread before its next
+        select() call; or from this thread if the loop is waiting in select() or held by
+        step mode (no handler running) and has not come round within KICK_WAIT.
 
-        False when `fd` is not registered, or no longer the socket it was."""
+        False when `fd` is not registered or no longer the socket it was, or when the
+        loop closes, fails or stays busy for KICK_GIVE_UP seconds."""
         key = self.keys.get(fd)
         if key is None or key.inode() is None:
             return False
-        done = threading.Event()
+        inode = key.inode()
         outcome: list[bool] = []
+        done = threading.Event()
 
         def shut_down() -> None:
-            outcome.append(shutdown(fd, key.inode()))
+            outcome.append(shutdown(fd, inode))
             done.set()
 
         with self._lock:
             self.actions.append(shut_down)
-        if done.wait(KICK_WAIT):
-            return outcome[0]
-        with self._lock:
-            mine = shut_down in self.actions
-            if mine:
-                self.actions.remove(shut_down)
-        if mine:
-            shut_down()
-        done.wait()
+        deadline = time.monotonic() + KICK_GIVE_UP
+        while not done.wait(KICK_WAIT):
+            with self._lock:
+                queued = shut_down in self.actions
+                give_up = self.closed or self.error is not None or time.monotonic() > deadline
+                if queued and (self.waiting or give_up):
+                    self.actions.remove(shut_down)
+            if queued and self.waiting:
+                shut_down()
+            elif queued and give_up:
+                return False
         return outcome[0]
 
     def busy(self) -> float:

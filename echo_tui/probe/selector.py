@@ -93,15 +93,19 @@ class ProbedSelector(selectors.BaseSelector):
                 loop.run_actions()
             except Exception as error:
                 self._fail(error)
-        started = monotonic()
-        ready = self._real.select(timeout)
-        returned = monotonic()
+        loop.waiting = True  # no handler runs until this is False again
         try:
-            loop.selected(timeout, started, returned, ready)
-            if loop.stepping:
-                loop.hold()
-        except Exception as error:
-            self._fail(error)
+            started = monotonic()
+            ready = self._real.select(timeout)
+            returned = monotonic()
+            try:
+                loop.selected(timeout, started, returned, ready)
+                if loop.stepping:
+                    loop.hold()
+            except Exception as error:
+                self._fail(error)
+        finally:
+            loop.waiting = False
         return ready
 
     def get_key(self, fileobj: Any) -> selectors.SelectorKey:

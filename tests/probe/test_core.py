@@ -194,7 +194,9 @@ def test_a_ready_list_keeps_the_order_select_returned(
     for client in clients:
         echo(client, b"x")
     loop.set_stepping(True)
-    wait_for(lambda: loop.snapshot()["calls"][-1]["stepped"])  # held: the three wait together
+    wait_for(
+        lambda: any(c["stepped"] for c in loop.snapshot()["calls"])
+    )  # held: the three wait together
     for client in reversed(clients):
         client.sendall(b"y")
     loop.release()
@@ -265,6 +267,23 @@ def test_a_kick_shuts_that_client_down_and_the_program_unregisters_it(
         echo(b, b"still served")
         wait_for(lambda: fd_a not in loop.keys)
     assert not loop.kick(fd_a)
+
+
+def test_a_kick_reaches_a_loop_held_by_step_mode(docs_server: Callable[[], DocsServer]) -> None:
+    server = docs_server()
+    loop = loop_of(server.selector)
+    with connect(server) as client:
+        echo(client, b"x")
+        fd = next(k.fd for k in loop.keys.values() if k.fileobj.get("peer") == peer_of(client))
+        loop.traced = True
+        loop.set_stepping(True)
+        wait_for(lambda: any(c["stepped"] for c in loop.snapshot()["calls"]))
+        assert loop.kick(fd)  # from this thread: the held loop runs no handler
+        client.settimeout(5)
+        assert client.recv(10) == b""
+        assert fd in loop.keys  # the program has not seen it yet: it is held
+        loop.release()
+        wait_for(lambda: fd not in loop.keys)
 
 
 def test_step_mode_holds_the_loop_until_a_step_and_release_frees_it(

@@ -27,9 +27,28 @@ NOTICE = (
 )
 
 
+OPTIONS_WITH_VALUES = ("--control", "--notice-after")
+
+
+def split(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(the probe's options, the program's command line): the program's begins at its
+    script, at `-m`, or after `--`; everything after it is the program's."""
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            return argv[:index], argv[index + 1 :]
+        if arg == "-m" or not arg.startswith("-"):
+            return argv[:index], argv[index:]
+        index += 2 if arg in OPTIONS_WITH_VALUES else 1
+    return argv, []
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m echo_tui.probe", description="Run a program with the echo-tui probe."
+        prog="python -m echo_tui.probe",
+        usage="%(prog)s [OPTIONS] [--] script.py [ARGS] | -m module [ARGS]",
+        description="Run a program with the echo-tui probe installed before its first line.",
     )
     parser.add_argument("--control", metavar="PATH", help="answer commands on this Unix socket")
     parser.add_argument(
@@ -39,13 +58,16 @@ def parse(argv: list[str]) -> argparse.Namespace:
         metavar="SECONDS",
         help="say so on stderr if the program has made no selector by then (default: 5)",
     )
-    parser.add_argument("-m", dest="module", help="run a library module as a script")
-    parser.add_argument("program", nargs=argparse.REMAINDER, help="script.py [ARGS]")
-    arguments = parser.parse_args(argv)
-    if arguments.module is None and not arguments.program:
+    options, program = split(argv)
+    arguments = parser.parse_args(options)
+    arguments.module = None
+    if program[:1] == ["-m"]:
+        if len(program) < 2:
+            parser.error("-m needs a module")
+        arguments.module, program = program[1], program[2:]
+    elif not program:
         parser.error("give a script or -m module")
-    if arguments.program[:1] == ["--"]:
-        arguments.program = arguments.program[1:]
+    arguments.program = program
     return arguments
 
 

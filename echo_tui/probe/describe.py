@@ -133,7 +133,11 @@ def describe_fd(fd: int) -> dict[str, Any]:
 
 def describe_fileobj(fileobj: object, fd: int) -> dict[str, Any]:
     """The file object's escaped repr and what its fd is (when it can be read)."""
-    described: dict[str, Any] = {"repr": printable(repr(fileobj))}
+    try:
+        text = repr(fileobj)
+    except Exception:  # the program's own __repr__ failing is no failure of the probe
+        text = f"<{type(fileobj).__name__} whose repr failed>"
+    described: dict[str, Any] = {"repr": printable(text)}
     with contextlib.suppress(OSError):  # closed already, or not a file we may inspect
         described.update(describe_fd(fd))
     return described

@@ -150,6 +150,11 @@ class Loop:
         """Stop holding the loop (detach, uninstall, close, the probe's own failure)."""
         self.set_stepping(False)
 
+    def release_closed(self) -> None:
+        """The selector closed (or was collected unclosed): release it and say so."""
+        self.closed = True
+        self.release()
+
     def kick(self, fd: int) -> bool:
         """Shut the connection on `fd` down both ways (closing nothing: the program sees an
         ordinary end of stream and cleans up itself), from the loop thread before its next

@@ -51,6 +51,7 @@ class ProbedSelector(selectors.BaseSelector):
         self._loop = Loop(self.real_class.__name__)
         _add(self._loop)
         _selectors.add(self)
+        weakref.finalize(self, self._loop.release_closed)  # collected unclosed: closed too
 
     def __getattr__(self, name: str) -> Any:
         """Anything else the real class offers (EpollSelector.fileno, ...)."""
@@ -116,8 +117,7 @@ class ProbedSelector(selectors.BaseSelector):
 
     def close(self) -> None:
         self._real.close()
-        self._loop.closed = True
-        self._loop.release()
+        self._loop.release_closed()
 
     def _fail(self, error: Exception) -> None:
         """Keep the first failure, release the loop, and pass every later call straight to

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import os
 import selectors
 import socket
@@ -345,6 +346,23 @@ def test_a_forked_child_runs_on_the_real_classes_unwatched(installed: None) -> N
     _, status = os.waitpid(pid, 0)
     selector.close()
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_selector_collected_unclosed_is_listed_as_closed(installed: None) -> None:
+    loop = loop_of(selectors.DefaultSelector())  # the selector itself is dropped at once
+    wait_for(lambda: gc.collect() is not None and loop.closed)
+
+
+def test_a_file_object_whose_repr_fails_is_still_watched(installed: None) -> None:
+    class Odd(socket.socket):
+        def __repr__(self) -> str:
+            raise RuntimeError("the program's bug")
+
+    with selectors.DefaultSelector() as selector, Odd() as odd:
+        selector.register(odd, selectors.EVENT_READ)
+        (key,) = loop_of(selector).snapshot()["keys"]
+        assert key["fileobj"]["repr"] == "<Odd whose repr failed>"
+        assert loop_of(selector).error is None
 
 
 def test_close_releases_a_held_loop(installed: None) -> None:

@@ -314,6 +314,22 @@ def test_a_program_that_never_makes_a_selector_gets_one_line(
     assert "no selector seen in 0.1 s" in line
 
 
+def test_a_module_runs_as_main_with_the_working_directory_on_the_path(tmp_path: Path) -> None:
+    (tmp_path / "probed_module.py").write_text(
+        "import selectors, sys\n"
+        "print(__name__, sys.argv, sys.path[0], selectors.DefaultSelector.__module__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "echo_tui.probe", "-m", "probed_module", "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+    )
+    argv = [str(tmp_path / "probed_module.py"), "--port", "1"]
+    assert done.stdout == f"__main__ {argv} {tmp_path} echo_tui.probe.selector\n", done.stderr
+
+
 def test_the_program_runs_as_main_with_its_arguments_and_exit_status(tmp_path: Path) -> None:
     script = tmp_path / "crash.py"
     script.write_text(

@@ -10,16 +10,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import selectors
 import socket
 import stat
-import sys
 from types import FrameType
 from typing import Any, cast
 
 REPR_LIMIT = 160  # characters of a file object's repr kept
 
 _PROBE_DIR = os.path.dirname(os.path.abspath(__file__))
-_SELECTORS_FILE = getattr(sys.modules.get("selectors"), "__file__", "selectors.py")
+_SELECTORS_FILE = selectors.__file__
 
 
 def printable(text: str, limit: int = REPR_LIMIT) -> str:

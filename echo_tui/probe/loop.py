@@ -197,8 +197,9 @@ class Loop:
 
     def snapshot(self, since: int = 0, bytes_counted: bool = True) -> dict[str, Any]:
         """Plain data (JSON-ready) for a reader: the loop's totals, its keys (with the TCP
-        bytes each way where the kernel says), and the calls and changes after number
-        `since` (older ones the rings dropped are counted, not listed)."""
+        bytes each way where the kernel says, unless not `bytes_counted`: a few system calls
+        per connection), the recorded calls after number `since` and the changes kept
+        (what the rings dropped is counted, not listed)."""
         keys = list(self.keys.values())
         recorded = self.recorded
         calls_kept = self.calls.copy()

@@ -136,6 +136,8 @@ class ProbedSelector(selectors.BaseSelector):
 def forget_all() -> None:
     """In a forked child: every inherited selector passes calls straight on, and no loop
     is listed (the parent's records, locks and control threads are not the child's)."""
+    global _loops_lock
+    _loops_lock = threading.Lock()  # a parent's thread may have held it at the fork
     for selector in list(_selectors):
         selector._pass_through()
     _selectors.clear()

@@ -9,6 +9,7 @@ import gc
 import os
 import selectors
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -43,6 +44,16 @@ def peer_of(client: socket.socket) -> str:
 def echo(client: socket.socket, payload: bytes) -> None:
     client.sendall(payload)
     assert recv_exactly(client, len(payload)) == payload
+
+
+def test_the_probe_imports_without_textual() -> None:
+    """It runs inside other people's programs: nothing of the dashboard comes with it."""
+    code = (
+        "import sys, echo_tui.probe.__main__\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.stdout == "[]\n", done.stderr
 
 
 def test_install_replaces_every_selector_class_and_uninstall_puts_them_back() -> None:

@@ -310,25 +310,48 @@ class EchoEngine:
         """select() and dispatch until stop() asks (through the wake-up, see _on_wakeup).
 
         select() has no timeout: the ticker wakes it when housekeeping is due.  Per
-        select() the loop only counts the batch's size; per message it reads, counts
-        and echoes.  Everything else it reports is derived at the next tick.
+        select() the loop counts the batch's size; per message it reads, counts and
+        echoes.  Everything else it reports is derived at the next tick.
+
+        Clock reads cost a tenth of a message at one client, so the loop times one
+        call in `every` (all of them below Counters.TIMED_PER_SECOND calls a second;
+        see Counters.sample_every): the iteration before it (as select() returns, read
+        one call earlier, to this call) and its wait.
         """
-        batches = self._counters.batches
+        counters = self._counters
+        batches = counters.batches
+        clock = time.monotonic_ns
         read_size = self._read_size
         mark_active = self._active.add
         reading = READ
         select = self._selector.select
-        self._counters.start(time.monotonic())
+        counters.start(time.monotonic())
         quiet = self._schedule()
+        every = 1  # time one call in `every`
+        countdown = 0  # calls until the timed one: 1, the one before it (it reads the clock)
+        returned = clock()  # when select() last returned, as read
         while True:
-            ready = select()
+            if countdown > 1:  # not timed
+                countdown -= 1
+                ready = select()
+            elif countdown:  # the call before the timed one
+                countdown = 0
+                ready = select()
+                returned = clock()
+            else:  # timed: the iteration it ends, then its wait
+                called = clock()
+                counters.iteration(called - returned)
+                ready = select()
+                returned = clock()
+                counters.waited_ns += returned - called
+                countdown = every - 1
             count = len(ready)
             try:
                 batches[count] += 1
             except IndexError:
                 self._counters.large_batch(count)
             if self._tracer is not None:  # the loop inspector's one check per select()
-                self._tracer.run(ready)
+                returned += self._tracer.run(ready)  # a step's hold is not the loop's work
                 ready = []
             for key, mask in ready:
                 conn = key.data
@@ -367,8 +390,9 @@ class EchoEngine:
                 if self._tick_due:
                     self._tick_due = False
                     self._ticker.take()
-                    self._counters.uncount_tick(count)
                     self._housekeeping()
+                    every = counters.sample_every(self._now)
+                    countdown = min(countdown, every)
                     quiet = self._schedule()
                     continue
             if quiet:  # the first change since a quiet tick: publish it at the next tick
@@ -386,6 +410,7 @@ class EchoEngine:
             self._counters.accept_events += 1
             self._on_acceptable()
         elif data is _TICK:
+            self._counters.housekeeping_events += 1
             self._tick_due = self._attention = True
         else:
             self._on_wakeup()
@@ -417,10 +442,11 @@ class EchoEngine:
         if sent != size:
             self._echo_rest(conn, data, sent)
 
-    def _freeze(self, wait: Callable[[], float]) -> None:
+    def _freeze(self, wait: Callable[[], float]) -> float:
         """Step mode (see Tracer): publish what the last step did, then block in `wait`.
 
-        The seconds it returns are not idle time: activity clocks move forward by them.
+        The seconds it returns are not idle time: activity clocks move forward by them
+        (returned too, for the loop's iteration time).
         """
         self._now = time.monotonic()
         self._publish()
@@ -430,6 +456,7 @@ class EchoEngine:
         self._next_idle_check += frozen
         self._now = time.monotonic()
         self._attention |= self._stopping  # stop() asked meanwhile: the loop must see it
+        return frozen
 
     def _schedule(self) -> bool:
         """Arm the ticker for the next housekeeping; True when nothing waits to be published."""
@@ -459,6 +486,7 @@ class EchoEngine:
 
     def _housekeeping(self) -> None:
         self._now = now = time.monotonic()
+        self._counters.housekeeping_late(now - self._ticker.fired_for)
         if self._accept_resume_at is not None and now >= self._accept_resume_at:
             self._resume_accepting()
         idle_timeout = self.config.idle_timeout

@@ -42,6 +42,7 @@ class Counters:
         "iterations",
         "large",
         "loop_delay_max",
+        "loop_delay_sum",
         "loop_delays",
         "traffic",
         "waited_ns",
@@ -58,7 +59,7 @@ class Counters:
         self.iterations = [0] * DURATION_BITS  # iterations[b]: iterations of b bits in ns
         self.busy_ns = self.waited_ns = self.iteration_max_ns = 0  # of the timed calls
         self.loop_delays = [0] * DURATION_BITS  # the same for housekeeping's lateness
-        self.loop_delay_max = 0.0
+        self.loop_delay_max = self.loop_delay_sum = 0.0
         self._wall_origin = self._then = 0.0
         self._selects_then = 0
 
@@ -90,6 +91,7 @@ class Counters:
         late = max(0, round(seconds * 1e9))
         self.loop_delays[late.bit_length()] += 1
         self.loop_delay_max = max(self.loop_delay_max, late / 1e9)
+        self.loop_delay_sum += late / 1e9
 
     def large_batch(self, count: int) -> None:
         """Count a select() that returned `count` >= EXACT_BATCHES events."""
@@ -134,8 +136,10 @@ class Counters:
             housekeeping_events=self.housekeeping_events,
             iterations=duration_histogram(self.iterations),
             iteration_max=self.iteration_max_ns / 1e9,
+            iteration_sum=self.busy_ns / 1e9,
             loop_delays=duration_histogram(self.loop_delays),
             loop_delay_max=self.loop_delay_max,
+            loop_delay_sum=self.loop_delay_sum,
         )
 
 

@@ -74,6 +74,12 @@ def duration_quantile(counts: Sequence[int], share: float, longest: float) -> fl
     return longest
 
 
+def duration_figures(counts: Sequence[int], longest: float, shares: Sequence[float]) -> dict:
+    """{"p50": ..., "p99": ..., "max": ...} for `shares` (0.5, 0.99, 1.0), in seconds."""
+    names = {0.5: "p50", 0.99: "p99", 1.0: "max"}
+    return {names[share]: duration_quantile(counts, share, longest) for share in shares}
+
+
 @dataclass(frozen=True, slots=True)
 class Connected:
     """A client was accepted."""
@@ -285,9 +291,11 @@ class LoopStats:
     # Iteration time: from select() returning to the next select() call, per call.
     iterations: tuple[int, ...] = (0,) * DURATION_BUCKETS  # see DURATION_BUCKETS
     iteration_max: float = 0.0  # seconds, the longest since start
+    iteration_sum: float = 0.0  # seconds, all of them
     # Loop delay: how late housekeeping ran after the ticker was due, per tick.
     loop_delays: tuple[int, ...] = (0,) * DURATION_BUCKETS
     loop_delay_max: float = 0.0  # seconds
+    loop_delay_sum: float = 0.0  # seconds
 
 
 @dataclass(frozen=True, slots=True)

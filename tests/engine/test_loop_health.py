@@ -27,6 +27,7 @@ def test_iterations_all_alike_come_out_exact():
     counters = scripted([3 * MS] * 100, [7 * MS] * 100)
     stats = counters.loop_stats(1.0)
     assert sum(stats.iterations) == 100 and stats.iteration_max == 0.003
+    assert stats.iteration_sum == pytest.approx(0.3)
     assert duration_quantile(stats.iterations, 0.5, stats.iteration_max) == 0.003
     assert duration_quantile(stats.iterations, 0.99, stats.iteration_max) == 0.003
     # 3 ms in every 10 ms outside select(): busy 30 % of the 1 s since the loop started

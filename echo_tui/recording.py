@@ -44,7 +44,8 @@ from echo_tui.engine.server import EchoEngine
 from echo_tui.units import format_bytes
 
 FORMAT = "echo-tui-recording"
-FORMAT_VERSION = 2  # 2: ClientKind records (a version-1 reader would stop at one)
+FORMAT_VERSION = 3  # 2: ClientKind records (a version-1 reader would stop at one);
+# 3: loop health in snapshots (older files replay with those figures at zero)
 DRAIN_EVERY = 0.05  # seconds between takes from the channel (under the engine's 0.1 s tick)
 FLUSH_EVERY = 0.5  # seconds between flushes to the OS: a kill -9 loses at most this much
 DEFAULT_MAX_BYTES = 1 << 30
@@ -153,7 +154,12 @@ def decode(
         totals = _build(Totals, data["totals"])
         totals = replace(totals, closed=MappingProxyType(dict(totals.closed)))
         loop = _build(LoopStats, data["loop"])
-        loop = replace(loop, histogram=tuple(loop.histogram))
+        loop = replace(
+            loop,
+            histogram=tuple(loop.histogram),
+            iterations=tuple(loop.iterations),
+            loop_delays=tuple(loop.loop_delays),
+        )
         changed = [_connection(values, connection_fields) for values in data["changed"]]
         return _build(
             Snapshot,

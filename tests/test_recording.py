@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from echo_tui.engine.config import EngineConfig
-from echo_tui.engine.events import Snapshot
+from echo_tui.engine.events import LoopStats, Snapshot
 from echo_tui.engine.server import EchoEngine
 from echo_tui.playback import ReplaySource
-from echo_tui.recording import FORMAT_VERSION, Recorder, open_recording
+from echo_tui.recording import FORMAT_VERSION, Recorder, decode, encode, open_recording
 from echo_tui.timeline import Timeline
 from echo_tui.ui.app import EchoTuiApp
 from tests.helpers import recv_exactly, wait_for
@@ -123,7 +123,8 @@ def test_cut_short_bogus_and_future_files(tmp_path: Path) -> None:
     bogus_gz.write_bytes(gzip.compress(b"not json\n"))
     header, _, rest = whole.partition(b"\n")
     future = tmp_path / "future.jsonl"
-    future.write_bytes(header.replace(b'"version": 2', b'"version": 99') + b"\n" + rest)
+    version = f'"version": {FORMAT_VERSION}'.encode()
+    future.write_bytes(header.replace(version, b'"version": 99') + b"\n" + rest)
     for bad, says in [
         (bogus, "not an echo-tui recording"),
         (bogus_gz, "not an echo-tui recording"),
@@ -392,3 +393,20 @@ async def test_a_seek_clears_the_traffic_history_on_screen_at_once(tmp_path: Pat
         shown = screen_text(replay)
         assert "peak in" not in shown
         assert re.search(r"in +0 B/s +0 recv/s", shown), shown
+
+
+def test_snapshots_of_older_files_replay_without_loop_health(make_engine) -> None:
+    """A version-2 snapshot has no iteration times nor loop delays: they read as zero."""
+    engine = make_engine()
+    snapshot = wait_for(lambda: engine.channel.latest)
+    kind, data = encode(snapshot)
+    for name in ("housekeeping_events", "iterations", "iteration_max", "iteration_sum"):
+        del data["loop"][name]
+    for name in ("loop_delays", "loop_delay_max", "loop_delay_sum"):
+        del data["loop"][name]
+    older = decode(kind, json.loads(json.dumps(data)))
+    assert isinstance(older, Snapshot)
+    assert older.loop.iterations == LoopStats().iterations and older.loop.iteration_max == 0
+    assert older.loop.selects == snapshot.loop.selects
+    newer = decode(kind, json.loads(json.dumps(encode(snapshot)[1])))
+    assert isinstance(newer, Snapshot) and newer.loop == snapshot.loop

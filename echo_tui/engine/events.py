@@ -56,7 +56,7 @@ def duration_bound(bucket: int) -> float:
     return ((1 << bucket) - 1) / 1e9
 
 
-def duration_quantile(counts: Sequence[int], share: float, longest: float) -> float:
+def duration_quantile(counts: Sequence[float], share: float, longest: float) -> float:
     """The duration under which `share` (0..1] of `counts` fell, in seconds, as a bound.
 
     The bound is the upper edge of the bucket it falls in, and never more than
@@ -74,7 +74,9 @@ def duration_quantile(counts: Sequence[int], share: float, longest: float) -> fl
     return longest
 
 
-def duration_figures(counts: Sequence[int], longest: float, shares: Sequence[float]) -> dict:
+def duration_figures(
+    counts: Sequence[float], longest: float, shares: Sequence[float]
+) -> dict[str, float]:
     """{"p50": ..., "p99": ..., "max": ...} for `shares` (0.5, 0.99, 1.0), in seconds."""
     names = {0.5: "p50", 0.99: "p99", 1.0: "max"}
     return {names[share]: duration_quantile(counts, share, longest) for share in shares}

@@ -368,6 +368,25 @@ async def test_select_panel_moves_with_traffic(engine: EchoEngine, connect: Conn
         assert shows_events(screen_text(app)), screen_text(app)
 
 
+async def test_select_panel_shows_the_loops_health(engine: EchoEngine, connect: Connect) -> None:
+    """Iteration time and loop delay as figures, wake-ups by cause, the iteration histogram."""
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        sock = connect(engine.address)
+        await conn_id_of(pilot, app, sock)
+        echo(sock, b"ping")
+        panel = app.query_one(SelectPanel)
+        woken = r"command +\d+%  housekeeping +[1-9]\d*%"
+        timed = r"iter p50 [1-9]\d*(\.\d+)?(µs|ms|s) p99 \S+ max \S+\nloop delay p99 [1-9].* max [1-9]"
+        await until(pilot, lambda: re.search(f"{woken}\\n{timed}", panel.stats.text.plain))
+        text = screen_text(app)
+        assert re.search(woken, text) and re.search(timed.replace("\\n", ".*"), text, re.S)
+        assert "empty selects" not in text
+        iterations = panel.iterations.text.plain.splitlines()
+        assert iterations[0] == "iteration" and iterations[1].lstrip().startswith("≤")
+        assert sum(int(line.rstrip("%").split()[-1]) for line in iterations[1:]) >= 95
+
+
 def shows_events(text: str) -> bool:
     shown = re.search(r"events/s +(\d+)", text)
     return bool(shown and int(shown.group(1)) > 0 and re.search(r"read +[1-9]\d*%", text))

@@ -66,7 +66,7 @@ def duration_quantile(counts: Sequence[float], share: float, longest: float) -> 
     total = sum(counts)
     if not total:
         return 0.0
-    rank, seen = share * total, 0
+    rank, seen = share * total, 0.0
     for bucket, count in enumerate(counts):
         seen += count
         if count and seen >= rank:

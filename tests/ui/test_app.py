@@ -377,7 +377,9 @@ async def test_select_panel_shows_the_loops_health(engine: EchoEngine, connect: 
         echo(sock, b"ping")
         panel = app.query_one(SelectPanel)
         woken = r"command +\d+%  housekeeping +[1-9]\d*%"
-        timed = r"iter p50 [1-9]\d*(\.\d+)?(µs|ms|s) p99 \S+ max \S+\nloop delay p99 [1-9].* max [1-9]"
+        timed = (
+            r"iter p50 [1-9]\d*(\.\d+)?(µs|ms|s) p99 \S+ max \S+\nloop delay p99 [1-9].* max [1-9]"
+        )
         await until(pilot, lambda: re.search(f"{woken}\\n{timed}", panel.stats.text.plain))
         text = screen_text(app)
         assert re.search(woken, text) and re.search(timed.replace("\\n", ".*"), text, re.S)

@@ -63,39 +63,55 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             (
                 "busy",
-                "share of the last second the loop spent handling events; "
-                "the rest it was blocked in select(), waiting",
+                "share of the last second the loop spent outside select(), running handlers "
+                "and housekeeping (Node.js calls it event-loop utilization); the rest it was "
+                "blocked in select(), waiting",
             ),
             ("select()/s", "calls to select() per second"),
-            ("events/s", "(socket, event) pairs select() returned per second"),
+            (
+                "events/s",
+                "ready (socket, event) pairs select() returned per second, the engine's own "
+                "sockets' included",
+            ),
             (
                 "per select",
                 "events per select() call: now = the last second; avg and max since start, "
                 "or since the last selector switch (the panel's bottom edge says which)",
             ),
-            ("accept", "share of events on the listening socket: a client is connecting"),
-            ("read", "share of events saying a client socket has data (or end of file)"),
+            ("", "Wake-ups by cause: the share of events of each kind (a call may have several)"),
+            ("read", "a client socket has data (or end of file)"),
             (
                 "write",
-                "share saying a client socket can take more output. 0% is normal: the echo "
-                "is sent at once when read, and the loop asks select() about writing only "
-                "while a slow reader has output waiting",
+                "a client socket can take more output. 0% is normal: the echo is sent at once "
+                "when read, and the loop asks select() about writing only while a slow reader "
+                "has output waiting",
+            ),
+            ("accept", "the listening socket: a client is connecting"),
+            ("command", "the UI's wake-up socket: a command (kick, mute, switch) arrived"),
+            (
+                "housekeeping",
+                "the ticker's socket: time to publish stats and check idle clients (every "
+                "0.1 s while anything changes, 1 s when idle). select() has no timeout: "
+                "this is how it wakes when nothing else happens",
             ),
             (
-                "wake-up",
-                "share of events on the UI's wake-up socket: a command (kick, mute, switch) "
-                "arrived",
+                "iter",
+                "iteration time: from select() returning to the next select() call, what "
+                "the handlers cost; p50, p99 and max over the last second (bounds: the "
+                "upper edge of a power-of-two bucket). Above 250 calls a second only a "
+                "sample of calls is timed",
             ),
             (
-                "empty selects",
-                "select() calls per second that returned nothing: the timeout the loop sets "
-                "to publish stats (every 0.1 s while anything changes, 1 s when idle)",
+                "loop delay",
+                "how late housekeeping ran after it was due: a long handler or a busy "
+                "machine delays everything the loop does",
             ),
             (
-                "histogram",
+                "events/select",
                 "how many events each select() of the last second returned; under load one "
-                "call returns many (the loop batches), idle calls return 0",
+                "call returns many (the loop batches)",
             ),
+            ("iteration", "how long the timed iterations of the last second took"),
         ),
     ),
     (
@@ -104,7 +120,7 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("ID", "connection number, never reused (not the file descriptor)"),
             ("FD", "the server-side socket's file descriptor (reused once it closes)"),
             (
-                "Events",
+                "Interest",
                 "what select() watches the socket for now: R read, W write, RW both, "
                 "- nothing (muted, or backpressured with nothing left to send)",
             ),
@@ -125,7 +141,7 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
     (
-        "Events",
+        "Log",
         (
             ("+ connect", "a client was accepted"),
             (

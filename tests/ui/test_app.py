@@ -13,7 +13,7 @@ from echo_tui.engine.events import MUTED, READING
 from echo_tui.engine.server import EchoEngine
 from echo_tui.ui.app import EchoTuiApp
 from echo_tui.ui.screens.confirm import ConfirmScreen
-from echo_tui.ui.screens.help import HelpScreen, key_lines
+from echo_tui.ui.screens.help import SECTIONS, HelpScreen, key_lines
 from echo_tui.ui.screens.selector_chooser import SelectorChooser
 from echo_tui.ui.widgets.clients_table import COLUMNS
 from echo_tui.ui.widgets.filter_input import FilterInput
@@ -492,3 +492,13 @@ async def test_below_80x24_a_note_replaces_the_dashboard(engine: EchoEngine) -> 
         await until(pilot, lambda: "now 100×20" in screen_text(app))
         await pilot.press("q")
     assert engine.stopped.wait(3)
+
+
+def test_help_defines_the_words_of_the_trace_and_the_client_detail() -> None:
+    terms = {title: {term for term, _ in rows} for title, rows in SECTIONS}
+    trace, detail = terms["select() trace (t)"], terms["Client detail (Enter)"]
+    assert {"waited", "N ready", "keys registered", "wake-up", "ticker", "call 373"} <= trace
+    # every cause the engine gives an interest change (engine/server.py, _record_interest)
+    assert {"accepted", "muted, unmuted", "backpressure", "drained to", "send took"} <= detail
+    assert {"N pending", "all sent", "--max-total-buffer", "peer closed", "closed"} <= detail
+    assert {"iter", "loop delay", "housekeeping", "command"} <= terms["select()"]

@@ -141,6 +141,66 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
     (
+        "select() trace (t)",
+        (
+            ("call 373", "the call's number since the trace opened (gaps: calls not shown)"),
+            (
+                "timeout=None",
+                "select() blocks until a socket is ready; it has no timeout because the "
+                "ticker wakes it for housekeeping",
+            ),
+            ("waited", "how long that call blocked in select() before it returned"),
+            ("N ready", "how many (key, events) pairs it returned; one line each, in its order"),
+            ("keys registered", "sockets the selector watches: clients, plus its own three"),
+            ("fd", "the socket's file descriptor; #N after it: the client's connection number"),
+            ("READ, WRITE", "what select() reported the socket ready for"),
+            ("listener", "the listening socket: its handler accepts new clients"),
+            ("wake-up", "the UI's wake-up socket: its handler runs the commands queued"),
+            (
+                "ticker",
+                "the engine's timer socket: a housekeeping wake-up (publish stats, check "
+                "idle clients)",
+            ),
+            ("recv, send", "bytes the handler read and echoed; pending: still to send"),
+            (
+                "register, modify",
+                "the handler changed what the socket is watched for (see Interest); "
+                "unregister: no longer watched",
+            ),
+            ("skipped", "closed by an earlier handler of the same call: nothing ran"),
+            ("step", "the call ran as one step of step mode (space, then n)"),
+            (
+                "STEPPING",
+                "the loop is held between calls until n; clients get no service meanwhile",
+            ),
+        ),
+    ),
+    (
+        "Client detail (Enter)",
+        (
+            ("SelectorKey", "what the selector holds for the socket: fd, fileobj, events, data"),
+            ("events", "what it is registered for now (the table's Interest)"),
+            ("ready", "times select() reported it readable / writable"),
+            ("registered", "what it was watched for when this screen opened"),
+            ("accepted", "registered for READ as it connected"),
+            ("muted, unmuted", "you pressed m: no longer read, or read again"),
+            (
+                "backpressure",
+                "its unsent echo reached half of --max-buffer: not read until it drains",
+            ),
+            ("drained to", "its unsent echo fell to an eighth of --max-buffer: read again"),
+            ("send took", "send() took only part of the echo: watch for WRITE to send the rest"),
+            ("N pending", "echo still waits: WRITE stays on"),
+            ("all sent", "the echo is out: WRITE off, READ only"),
+            (
+                "--max-total-buffer",
+                "all clients' unsent echo reached it: clients with echo pending are not read",
+            ),
+            ("peer closed", "it sent end of file: the rest of its echo is sent, then closed"),
+            ("closed", "the connection ended (with the reason): unregistered"),
+        ),
+    ),
+    (
         "Log",
         (
             ("+ connect", "a client was accepted"),

@@ -22,17 +22,18 @@ class Counters:
     selects, the largest batch and the histogram all follow from the batch sizes.
     Per message only the connection counts (see Connection); `fold` adds what a
     connection counted since it was last folded, at snapshot time or when it closes.
-    The loop times some select() calls (see EchoEngine._loop and sample_every): for
-    each, `iteration` counts the iteration it ends (select() returning to this call)
-    and `waited_ns` adds how long it blocked.  Busy share is the timed iterations'
-    share of the timed time (exact while every call is timed).
+    The loop times the select() calls of a window after each tick (see
+    EchoEngine._loop): `timed` counts the iteration each ends (select() returning to
+    this call) and its wait.  Busy share is the timed iterations' share of the timed
+    time (exact while every call is timed).
     """
 
-    TIMED_PER_SECOND = 250  # calls timed a second, at most about (then one in `every`)
+    WINDOW = 25  # select() calls timed after each tick: at most 250 a second at 10 ticks
 
     __slots__ = (
-        "_selects_then",
-        "_then",
+        "_busy_seconds",
+        "_stats_at",
+        "_timed_then",
         "_wall_origin",
         "accept_events",
         "batches",
@@ -60,31 +61,21 @@ class Counters:
         self.busy_ns = self.waited_ns = self.iteration_max_ns = 0  # of the timed calls
         self.loop_delays = [0] * DURATION_BITS  # the same for housekeeping's lateness
         self.loop_delay_max = self.loop_delay_sum = 0.0
-        self._wall_origin = self._then = 0.0
-        self._selects_then = 0
+        self._wall_origin = self._stats_at = self._busy_seconds = 0.0
+        self._timed_then = (0, 0)  # busy_ns, waited_ns at the last loop_stats
 
     def start(self, now: float) -> None:
         """Start the wall clock (time.monotonic()), as the loop starts."""
-        self._wall_origin = self._then = now
+        self._wall_origin = self._stats_at = now
 
-    def iteration(self, spent: int) -> None:
-        """Count a timed iteration of `spent` ns (select() returning to the next call)."""
+    def timed(self, spent: int, waited: int) -> None:
+        """Count a timed iteration of `spent` ns (select() returning to the next call) and
+        that next call's `waited` ns in select()."""
         self.iterations[spent.bit_length()] += 1
         self.busy_ns += spent
+        self.waited_ns += waited
         if spent > self.iteration_max_ns:
             self.iteration_max_ns = spent
-
-    def sample_every(self, now: float) -> int:
-        """How many select() calls for one timed, from the rate since the last call here:
-        1 below TIMED_PER_SECOND calls a second, more above it."""
-        selects = self.selects()
-        rate = (selects - self._selects_then) / max(now - self._then, 1e-3)
-        self._selects_then, self._then = selects, now
-        return max(1, int(rate // self.TIMED_PER_SECOND))
-
-    def selects(self) -> int:
-        """select() calls so far."""
-        return sum(self.batches) + sum(self.large.values())
 
     def housekeeping_late(self, seconds: float) -> None:
         """Count housekeeping that ran `seconds` after the ticker was due."""
@@ -108,7 +99,8 @@ class Counters:
         return self.traffic[COUNTS.index(name)]
 
     def loop_stats(self, now: float) -> LoopStats:
-        """The loop's statistics so far (`now`: time.monotonic()), as of the last tick's copy."""
+        """The loop's statistics so far (`now`: time.monotonic()); once per snapshot, as it
+        moves the busy clock on."""
         batches, large = self.batches, self.large
         # Bucket b >= 1 counts the batches of 2**(b-1) to 2**b - 1 events; the last, the large.
         histogram = [batches[0]]
@@ -119,8 +111,7 @@ class Counters:
         largest = max(large, default=0) or max(
             (n for n, selects in enumerate(used) if selects), default=0
         )
-        timed = self.busy_ns + self.waited_ns
-        busy = (now - self._wall_origin) * self.busy_ns / timed if timed else 0.0
+        busy = self._busy_until(now)
         return LoopStats(
             selects=sum(histogram),
             events=sum(map(mul, used, range(len(used)))) + sum(n * s for n, s in large.items()),
@@ -141,6 +132,15 @@ class Counters:
             loop_delay_max=self.loop_delay_max,
             loop_delay_sum=self.loop_delay_sum,
         )
+
+    def _busy_until(self, now: float) -> float:
+        """Seconds outside select() since start: each span between two calls here counts
+        at the busy share of the calls timed in it, so the total never goes backwards."""
+        busy, waited = self.busy_ns - self._timed_then[0], self.waited_ns - self._timed_then[1]
+        if busy + waited:
+            self._busy_seconds += (now - self._stats_at) * busy / (busy + waited)
+        self._stats_at, self._timed_then = now, (self.busy_ns, self.waited_ns)
+        return self._busy_seconds
 
 
 def duration_histogram(counts: list[int]) -> tuple[int, ...]:

@@ -313,10 +313,11 @@ class EchoEngine:
         select() the loop counts the batch's size; per message it reads, counts and
         echoes.  Everything else it reports is derived at the next tick.
 
-        Clock reads cost a tenth of a message at one client, so the loop times one
-        call in `every` (all of them below Counters.TIMED_PER_SECOND calls a second;
-        see Counters.sample_every): the iteration before it (as select() returns, read
-        one call earlier, to this call) and its wait.
+        Clock reads cost a tenth of a message at one client, so the loop times calls
+        in windows: the Counters.WINDOW calls after each tick (every call, while fewer
+        come between ticks).  A timed call ends the iteration before it (from the last
+        select() returning, read as it returned) and adds its own wait; outside a
+        window a call costs one check of `timing`.
         """
         counters = self._counters
         batches = counters.batches
@@ -327,31 +328,28 @@ class EchoEngine:
         select = self._selector.select
         counters.start(time.monotonic())
         quiet = self._schedule()
-        every = 1  # time one call in `every`
-        countdown = 0  # calls until the timed one: 1, the one before it (it reads the clock)
-        returned = clock()  # when select() last returned, as read
+        timing = counters.WINDOW  # calls left to time in this window
+        returned = clock()  # ns when select() last returned, while timing (0: not read)
         while True:
-            if countdown > 1:  # not timed
-                countdown -= 1
-                ready = select()
-            elif countdown:  # the call before the timed one
-                countdown = 0
-                ready = select()
-                returned = clock()
-            else:  # timed: the iteration it ends, then its wait
+            if timing:
+                timing -= 1
                 called = clock()
-                counters.iteration(called - returned)
                 ready = select()
-                returned = clock()
-                counters.waited_ns += returned - called
-                countdown = every - 1
+                done = clock()
+                if returned:  # the previous call was timed too: its iteration ends here
+                    counters.timed(called - returned, done - called)
+                returned = done
+            else:
+                ready = select()
             count = len(ready)
             try:
                 batches[count] += 1
             except IndexError:
                 self._counters.large_batch(count)
             if self._tracer is not None:  # the loop inspector's one check per select()
-                returned += self._tracer.run(ready)  # a step's hold is not the loop's work
+                held = self._tracer.run(ready)
+                if returned:  # a step's hold is not the loop's work
+                    returned += held
                 ready = []
             for key, mask in ready:
                 conn = key.data
@@ -391,8 +389,9 @@ class EchoEngine:
                     self._tick_due = False
                     self._ticker.take()
                     self._housekeeping()
-                    every = counters.sample_every(self._now)
-                    countdown = min(countdown, every)
+                    if not timing:  # a new window: its first call only reads the clock
+                        returned = 0
+                    timing = counters.WINDOW
                     quiet = self._schedule()
                     continue
             if quiet:  # the first change since a quiet tick: publish it at the next tick

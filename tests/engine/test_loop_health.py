@@ -8,7 +8,7 @@ import pytest
 
 from echo_tui.engine.counters import Counters
 from echo_tui.engine.events import DURATION_BUCKETS, duration_bound, duration_quantile
-from tests.engine.conftest import Consumer
+from tests.engine.conftest import Consumer, roundtrip
 
 MS = 1_000_000  # ns
 
@@ -18,8 +18,7 @@ def scripted(iterations_ns: list[int], waits_ns: list[int]) -> Counters:
     counters = Counters()
     counters.start(0.0)
     for spent, waited in zip(iterations_ns, waits_ns, strict=True):
-        counters.iteration(spent)
-        counters.waited_ns += waited
+        counters.timed(spent, waited)
     return counters
 
 
@@ -50,13 +49,20 @@ def test_durations_beyond_the_last_bucket_are_counted_in_it():
     assert duration_bound(DURATION_BUCKETS - 1) > 270  # seconds: the open bucket starts there
 
 
-def test_above_the_timed_rate_one_call_in_every_is_timed():
-    counters = Counters()
-    counters.start(0.0)
-    counters.batches[1] += 25_000  # 25,000 select() calls in the first second
-    assert counters.sample_every(1.0) == 25_000 // Counters.TIMED_PER_SECOND
-    counters.batches[1] += 10  # then 10 in the next
-    assert counters.sample_every(2.0) == 1
+def test_under_load_only_a_window_of_calls_after_each_tick_is_timed(make_engine, connect, consumer):
+    engine = make_engine(tick=0.05, heartbeat=0.05)
+    view = consumer(engine)
+    clients = [connect(engine.address) for _ in range(3)]
+    started, sent = time.monotonic(), 0
+    while time.monotonic() - started < 0.5:  # far more calls than windows of WINDOW
+        for client in clients:
+            roundtrip(client, b"load")
+        sent += len(clients)
+    loop = view.until(
+        lambda v: v.snapshot and v.snapshot.totals.msgs_in == sent and v.snapshot
+    ).loop
+    windows = loop.housekeeping_events + 1  # one at start, one after each tick
+    assert 0 < sum(loop.iterations) <= windows * Counters.WINDOW < loop.selects
 
 
 def test_a_slow_handler_shows_as_long_iterations_and_busy_time(make_engine, connect, consumer):

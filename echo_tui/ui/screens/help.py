@@ -98,8 +98,8 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
                 "iter",
                 "iteration time: from select() returning to the next select() call, what "
                 "the handlers cost; p50, p99 and max over the last second (bounds: the "
-                "upper edge of a power-of-two bucket). Above 250 calls a second only a "
-                "sample of calls is timed",
+                "upper edge of a power-of-two bucket). Under load only the 25 calls after "
+                "each housekeeping run are timed",
             ),
             (
                 "loop delay",

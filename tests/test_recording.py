@@ -81,6 +81,7 @@ def test_a_headless_session_replays_to_the_totals_the_load_sent(tmp_path: Path, 
     assert summary["bytes_in"] == summary["bytes_out"] == result["messages"] * 100
     assert summary["accepted"] == 4
     assert summary == live_summary  # the replay ends where the live server did
+    assert summary["iterations_timed"] > 0 and summary["iteration_seconds"]["max"] > 0
     assert all(line["event"] == "stats" for line in lines[:-1]) and len(lines) >= 5
     assert [line["time"] for line in lines[:-1]] == sorted(line["time"] for line in lines[:-1])
 

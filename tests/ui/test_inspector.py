@@ -1,4 +1,4 @@
-"""The loop inspector against the real engine and real sockets: FD/Events columns, the
+"""The loop inspector against the real engine and real sockets: FD/Interest columns, the
 client detail, the select() trace and step mode."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ async def test_fd_column_is_the_server_side_fileno(engine: EchoEngine, connect: 
         for client in clients:
             cid = await conn_id_of(pilot, app, client)
             assert app.table.cell_text(cid, "fd") == str(server_side_fd(client))
-            assert app.table.cell_text(cid, "events") == "R"
+            assert app.table.cell_text(cid, "interest") == "R"
 
 
 async def test_events_flip_to_rw_when_a_reader_stalls_and_back(
@@ -72,9 +72,9 @@ async def test_events_flip_to_rw_when_a_reader_stalls_and_back(
         cid = await conn_id_of(pilot, app, client)
         size = 16 << 20  # more than loopback socket buffers hold
         with sending(client, b"x" * size):
-            await until(pilot, lambda: app.table.cell_text(cid, "events") == "RW")
+            await until(pilot, lambda: app.table.cell_text(cid, "interest") == "RW")
             assert recv_exactly(client, size, timeout=10) == b"x" * size
-        await until(pilot, lambda: app.table.cell_text(cid, "events") == "R")
+        await until(pilot, lambda: app.table.cell_text(cid, "interest") == "R")
         await pilot.press("slash", *"rw", "enter")
         await until(pilot, lambda: app.table.shown_count == 0)
 

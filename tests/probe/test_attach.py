@@ -1,0 +1,117 @@
+"""A probed program served to viewers (`python -m echo_tui.probe --listen`): a RemoteSource,
+as `echo-tui attach` makes, sees its clients and its trace and acts on its loop."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from echo_tui.remote.viewer import AttachError, RemoteSource, Session, connect
+from tests.helpers import recv_exactly, wait_for
+from tests.probe.programs import EXAMPLES, ProbedProgram
+from tests.remote_helpers import View
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+@pytest.fixture
+def program() -> Iterator[ProbedProgram]:
+    started = ProbedProgram(EXAMPLES / "selectors_echo.py", listen=True)
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def attach(program: ProbedProgram) -> Iterator[RemoteSource]:
+    session = wait_for(lambda: attached(program.viewers_url))
+    source = RemoteSource(program.viewers_url, session, None)
+    source.start()
+    yield source
+    source.stop()
+
+
+def attached(url: str) -> Session | None:
+    """A viewer's session once the probe's server listens (it starts as the program does)."""
+    try:
+        return connect(url, None)
+    except AttachError:
+        return None
+
+
+def clients(program: ProbedProgram, count: int) -> list[socket.socket]:
+    (port,) = program.ports()
+    made = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(count)]
+    for client in made:
+        client.sendall(b"hello")
+        assert recv_exactly(client, 5) == b"hello"
+    return made
+
+
+def local(client: socket.socket) -> str:
+    host, port = client.getsockname()
+    return f"{host}:{port}"
+
+
+def test_the_viewer_sees_the_programs_clients_and_its_handlers_in_the_trace(
+    program: ProbedProgram, attach: RemoteSource
+) -> None:
+    view = View(attach.channel)
+    first, second = clients(program, 2)
+    wait_for(lambda: (s := view.update()) is not None and len(s.changed) == 2)
+    assert view.state is not None
+    assert {stats.peer for stats in view.state.changed.values()} == {local(first), local(second)}
+    assert view.state.selector == program.loop()["selector"]
+
+    attach.trace(True).result(5)
+    calls = []
+
+    def traced_read() -> bool:
+        first.sendall(b"x")
+        recv_exactly(first, 1)
+        calls.extend(attach.channel.take_trace())
+        return any(k.commands for c in calls for k in c.ready)
+
+    wait_for(traced_read)
+    handlers = {k.commands for c in calls for k in c.ready}
+    assert ("read() " + str(EXAMPLES / "selectors_echo.py") + ":22",) in handlers, handlers
+    first.close()
+    second.close()
+
+
+def test_a_kick_from_the_viewer_ends_that_client_and_the_program_unregisters_it(
+    program: ProbedProgram, attach: RemoteSource
+) -> None:
+    view = View(attach.channel)
+    kicked, spared = clients(program, 2)
+    wait_for(lambda: (s := view.update()) is not None and len(s.changed) == 2)
+    assert view.state is not None
+    (conn_id,) = [c.conn_id for c in view.state.changed.values() if c.peer == local(kicked)]
+    before = len(program.socket_inodes())
+
+    assert attach.kick(conn_id).result(10).ok
+    assert kicked.recv(10) == b""  # an ordinary end of stream
+    wait_for(lambda: conn_id in view.update().closed or conn_id not in view.state.changed)  # type: ignore[union-attr]
+    wait_for(lambda: len(program.socket_inodes()) == before - 1)  # the program closed it
+    spared.sendall(b"still")
+    assert recv_exactly(spared, 5) == b"still"
+    kicked.close()
+    spared.close()
+
+
+def test_step_mode_from_the_viewer_freezes_the_program_and_detaching_releases_it(
+    program: ProbedProgram, attach: RemoteSource
+) -> None:
+    (client,) = clients(program, 1)
+    attach.trace(True).result(5)
+    attach.set_stepping(True)
+    wait_for(lambda: program.loop()["stepping"])
+    client.sendall(b"held")
+    client.settimeout(0.5)
+    with pytest.raises(TimeoutError):
+        client.recv(4)  # frozen: no echo while step mode holds the loop
+    attach.stop()  # detaching releases it
+    assert recv_exactly(client, 4) == b"held"
+    client.close()

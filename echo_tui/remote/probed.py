@@ -70,8 +70,9 @@ def handler(data: dict[str, Any]) -> str:
 
 
 def choose(loops: list[Loop], thread: str | None) -> Loop | None:
-    """The loop named by its thread, or else the one open loop that has run the most."""
-    open_loops = [loop for loop in loops if not loop.closed and loop.thread is not None]
+    """The loop named by its thread, or else the open loop that has run the most (a loop
+    whose first select() has not returned has no thread yet, and may be the only one)."""
+    open_loops = [loop for loop in loops if not loop.closed]
     if thread is not None:
         open_loops = [loop for loop in open_loops if loop.thread == thread]
     return max(open_loops, key=lambda loop: loop.selects, default=None)

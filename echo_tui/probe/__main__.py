@@ -109,7 +109,8 @@ def run(arguments: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     arguments = parse(sys.argv[1:] if argv is None else argv)
     control = ControlServer(arguments.control) if arguments.control else None
-    stop_serving = listen(arguments.listen, arguments.loop) if arguments.listen else None
+    name = f"-m {arguments.module}" if arguments.module else os.path.basename(arguments.program[0])
+    stop_serving = listen(arguments.listen, arguments.loop, name) if arguments.listen else None
     try:
         run(arguments)
     finally:
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
             stop_serving()
 
 
-def listen(address: str, thread: str | None) -> Callable[[], None]:
+def listen(address: str, thread: str | None, name: str) -> Callable[[], None]:
     """Serve the probed loop to viewers at `address` (exit 2 with one line if it cannot)."""
     from echo_tui.remote.probed import serve
     from echo_tui.remote.server import is_loopback, parse_address
@@ -129,7 +130,7 @@ def listen(address: str, thread: str | None) -> Callable[[], None]:
         where = parse_address(address)
         if isinstance(where, tuple) and not is_loopback(where[0]):
             raise ValueError("the probe listens on loopback or a Unix socket only")
-        return serve(where, thread)
+        return serve(where, thread, name)
     except (ValueError, OSError) as exc:
         sys.exit(f"python -m echo_tui.probe: --listen {address}: {exc}")
 

@@ -12,6 +12,7 @@ or is recorded as, one of the program's loops.
 
 from __future__ import annotations
 
+import platform
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from echo_tui.engine.events import (
     Snapshot,
     Totals,
 )
+from echo_tui.probe.describe import printable
 from echo_tui.probe.loop import Loop
 from echo_tui.remote.server import ViewerServer
 from echo_tui.source import Action
@@ -59,6 +61,8 @@ class Client:
     read_ready: int = 0
     write_ready: int = 0
     last_ready: float = 0.0  # wall clock
+    bytes_in: int = 0  # as the kernel counted at the last look (0 where it does not say)
+    bytes_out: int = 0
 
 
 def handler(data: dict[str, Any]) -> str:
@@ -157,7 +161,16 @@ class ProbedLoop:
             if ident not in current:
                 del self._clients[ident]
                 closed.append(client.conn_id)
-                events.append(Disconnected(client.conn_id, client.peer, "unregistered", 0, 0, now))
+                events.append(
+                    Disconnected(
+                        client.conn_id,
+                        client.peer,
+                        "unregistered",
+                        client.bytes_in,
+                        client.bytes_out,
+                        now,
+                    )
+                )
         for ident, key in current.items():
             if ident not in self._clients:
                 client = Client(self._next_id, key["fd"], key["fileobj"]["peer"], ident[1])
@@ -169,7 +182,7 @@ class ProbedLoop:
         if view["calls"]:
             self._since = view["calls"][-1]["seq"]
         stats = {
-            client.conn_id: self._stats(client, current[ident], now)
+            client.conn_id: self._stats(client, current[ident])
             for ident, client in self._clients.items()
         }
         self._seq += 1
@@ -232,14 +245,16 @@ class ProbedLoop:
             tuple(ready),
         )
 
-    def _stats(self, client: Client, key: dict[str, Any], now: float) -> ConnectionStats:
+    def _stats(self, client: Client, key: dict[str, Any]) -> ConnectionStats:
+        client.bytes_in = key.get("bytes_received", 0)
+        client.bytes_out = key.get("bytes_sent", 0)
         return ConnectionStats(
             conn_id=client.conn_id,
             peer=client.peer,
             connected_at=client.registered,
             last_activity=max(client.last_ready, client.registered),
-            bytes_in=key.get("bytes_received", 0),
-            bytes_out=key.get("bytes_sent", 0),
+            bytes_in=client.bytes_in,
+            bytes_out=client.bytes_out,
             msgs_in=0,
             msgs_out=0,
             pending=0,
@@ -337,10 +352,14 @@ def done(result: CommandResult) -> Future[CommandResult]:
     return future
 
 
-def serve(address: str | tuple[str, int], thread: str | None) -> Callable[[], None]:
-    """Serve the probed program's loop to viewers at `address`; returns what stops it."""
+def serve(address: str | tuple[str, int], thread: str | None, name: str) -> Callable[[], None]:
+    """Serve the probed program's loop to viewers at `address` (the program called `name`
+    in their header); returns what stops it."""
     source = ProbedLoop(thread)
-    server = ViewerServer(source, address, offered=OFFERED, selector=probe.original())
+    program = f"{printable(name, 60)} (Python {platform.python_version()})"
+    server = ViewerServer(
+        source, address, offered=OFFERED, selector=probe.original(), program=program
+    )
     server.start()
     source.start()
 

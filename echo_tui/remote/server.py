@@ -172,6 +172,7 @@ class ViewerServer:
         readonly: bool = False,
         offered: tuple[str, ...] = CONTROLS,
         selector: Callable[[], selectors.BaseSelector] = selectors.DefaultSelector,
+        program: str = "echo-tui",
         notify: Callable[[str], None] | None = None,
         hello_timeout: float = HELLO_TIMEOUT,
         stall_timeout: float = STALL_TIMEOUT,
@@ -179,7 +180,8 @@ class ViewerServer:
     ) -> None:
         """A non-loopback TCP address needs a `token` (ValueError without one).  `offered`:
         the commands `engine` takes (read-only: only those of WATCHING_CONTROLS); `selector`:
-        the class of this server's own selector (inside a probed program: the real one)."""
+        the class of this server's own selector (inside a probed program: the real one);
+        `program`: what the welcome says it serves."""
         if isinstance(address, tuple) and not is_loopback(address[0]) and not token:
             raise ValueError("a --listen-ui address other than loopback needs a token")
         self.engine = engine
@@ -188,6 +190,7 @@ class ViewerServer:
         self.token = token
         self.readonly = readonly
         self.controls = tuple(c for c in offered if not readonly or c in WATCHING_CONTROLS)
+        self.program = program
         self.hello_timeout = hello_timeout
         self.stall_timeout = stall_timeout
         self.capacity = capacity  # lifecycle events each viewer's channel holds
@@ -361,7 +364,7 @@ class ViewerServer:
             return
         welcome = Welcome(
             VERSION,
-            "echo-tui",
+            self.program,
             os.getpid(),
             socket.gethostname(),
             self.controls,

@@ -3,12 +3,14 @@ as `echo-tui attach` makes, sees its clients and its trace and acts on its loop.
 
 from __future__ import annotations
 
+import platform
 import socket
 import sys
 from collections.abc import Iterator
 
 import pytest
 
+from echo_tui.engine.events import Disconnected
 from echo_tui.remote.viewer import AttachError, RemoteSource, Session, connect
 from tests.helpers import recv_exactly, wait_for
 from tests.probe.programs import EXAMPLES, ProbedProgram
@@ -64,6 +66,9 @@ def test_the_viewer_sees_the_programs_clients_and_its_handlers_in_the_trace(
     assert view.state is not None
     assert {stats.peer for stats in view.state.changed.values()} == {local(first), local(second)}
     assert view.state.selector == program.loop()["selector"]
+    python = platform.python_version()
+    assert attach.welcome.program == f"selectors_echo.py (Python {python})"
+    assert attach.welcome.pid == program.pid
 
     attach.trace(True).result(5)
     calls = []
@@ -95,6 +100,13 @@ def test_a_kick_from_the_viewer_ends_that_client_and_the_program_unregisters_it(
     assert kicked.recv(10) == b""  # an ordinary end of stream
     wait_for(lambda: conn_id in view.update().closed or conn_id not in view.state.changed)  # type: ignore[union-attr]
     wait_for(lambda: len(program.socket_inodes()) == before - 1)  # the program closed it
+    (gone,) = [e for e in view.events if isinstance(e, Disconnected)]
+    assert (gone.conn_id, gone.reason, gone.bytes_in, gone.bytes_out) == (
+        conn_id,
+        "unregistered",
+        5,
+        5,
+    )
     spared.sendall(b"still")
     assert recv_exactly(spared, 5) == b"still"
     kicked.close()

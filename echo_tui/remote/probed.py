@@ -337,8 +337,10 @@ class ProbedLoop:
 
 
 def is_client(key: dict[str, Any]) -> bool:
+    """A connected TCP socket (not asyncio's self-pipe, a connected Unix socket pair)."""
     fileobj = key["fileobj"]
-    return bool(fileobj.get("peer")) and fileobj.get("type") == "SOCK_STREAM"
+    tcp = fileobj.get("family") in ("AF_INET", "AF_INET6") and fileobj.get("type") == "SOCK_STREAM"
+    return tcp and bool(fileobj.get("peer"))
 
 
 def split_address(text: str) -> tuple[str, int]:

@@ -86,6 +86,23 @@ def test_the_viewer_sees_the_programs_clients_and_its_handlers_in_the_trace(
     second.close()
 
 
+@pytest.mark.parametrize("example", ["asyncio_streams_echo", "asyncio_protocol_echo"])
+def test_an_asyncio_programs_clients_are_its_tcp_connections_only(example: str) -> None:
+    """Not asyncio's self-pipe (a connected Unix socket pair) nor its listener."""
+    program = ProbedProgram(EXAMPLES / f"{example}.py", listen=True)
+    source = RemoteSource(program.viewers_url, wait_for(lambda: attached(program.viewers_url)))
+    source.start()
+    try:
+        (client,) = clients(program, 1)
+        view = View(source.channel)
+        state = wait_for(lambda: (s := view.update()) is not None and s.changed and s)
+        assert [c.peer for c in state.changed.values()] == [local(client)]
+        client.close()
+    finally:
+        source.stop()
+        program.stop()
+
+
 def test_a_kick_from_the_viewer_ends_that_client_and_the_program_unregisters_it(
     program: ProbedProgram, attach: RemoteSource
 ) -> None:
@@ -98,7 +115,7 @@ def test_a_kick_from_the_viewer_ends_that_client_and_the_program_unregisters_it(
 
     assert attach.kick(conn_id).result(10).ok
     assert kicked.recv(10) == b""  # an ordinary end of stream
-    wait_for(lambda: conn_id in view.update().closed or conn_id not in view.state.changed)  # type: ignore[union-attr]
+    wait_for(lambda: (s := view.update()) is not None and conn_id not in s.changed)
     wait_for(lambda: len(program.socket_inodes()) == before - 1)  # the program closed it
     (gone,) = [e for e in view.events if isinstance(e, Disconnected)]
     assert (gone.conn_id, gone.reason, gone.bytes_in, gone.bytes_out) == (

@@ -14,7 +14,7 @@ import pytest
 from echo_tui.remote.run import Program, program_app, run_main
 from echo_tui.remote.viewer import RemoteSource
 from echo_tui.ui.app import EchoTuiApp
-from tests.helpers import recv_exactly, wait_for
+from tests.helpers import process_alive, recv_exactly, wait_for
 from tests.probe.programs import EXAMPLES
 from tests.ui.helpers import log_text, screen_text, until
 
@@ -125,3 +125,26 @@ def test_stopping_takes_sigint_then_sigterm_then_sigkill_and_says_which(tmp_path
         for program in (polite, stubborn):
             program.stop()
             program.close()
+
+
+def test_echo_tui_run_in_a_terminal_shows_the_programs_output_in_the_log_and_q_stops_it(
+    pty_app,
+) -> None:
+    from tests.pty_app import LEAVE_ALT_SCREEN
+
+    app = pty_app(
+        "run",
+        str(EXAMPLES / "selectors_echo.py"),
+        command=(sys.executable, "-m", "echo_tui"),
+        columns=140,
+        rows=40,
+    )
+    assert app.read_until_text("stdout: listening on 127.0.0.1:", timeout=15)
+    shown = bytes(app.output).decode("utf-8", "replace")
+    assert shown.count("listening on") == shown.count("stdout: listening on")  # never raw
+    (pid,) = set(re.findall(r"running \S+selectors_echo\.py: PID (\d+)", shown))
+    app.write(b"q")
+    assert app.wait_exit(15) == 0
+    after = bytes(app.output).split(LEAVE_ALT_SCREEN)[-1].decode()
+    assert "echo-tui run: stopped the program with SIGINT (exit status 0)" in after
+    assert not process_alive(int(pid))

@@ -3,8 +3,11 @@ as `echo-tui attach` makes, sees its clients and its trace and acts on its loop.
 
 from __future__ import annotations
 
+import os
 import platform
+import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -144,3 +147,42 @@ def test_step_mode_from_the_viewer_freezes_the_program_and_detaching_releases_it
     attach.stop()  # detaching releases it
     assert recv_exactly(client, 4) == b"held"
     client.close()
+
+
+def test_a_viewer_killed_while_stepping_leaves_the_program_running_and_unfrozen(
+    program: ProbedProgram,
+) -> None:
+    (client,) = clients(program, 1)
+    wait_for(lambda: attached_and_left(program.viewers_url))
+    viewer = subprocess.Popen(
+        [sys.executable, "-m", "tests.remote_viewer", program.viewers_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert viewer.stdout is not None and viewer.stderr is not None
+        assert viewer.stdout.readline() == "stepping\n", viewer.stderr.read()
+        wait_for(lambda: program.loop()["stepping"])
+        client.sendall(b"held")
+        client.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            client.recv(4)  # frozen
+        os.kill(viewer.pid, signal.SIGKILL)
+        assert recv_exactly(client, 4) == b"held"  # released: the program serves on
+        assert program.process.poll() is None
+    finally:
+        viewer.kill()
+        viewer.wait(5)
+        for stream in (viewer.stdout, viewer.stderr):
+            if stream is not None:
+                stream.close()
+        client.close()
+
+
+def attached_and_left(url: str) -> bool:
+    """The probe's viewer server listens (a viewer can attach; this one leaves at once)."""
+    session = attached(url)
+    if session is not None:
+        session.close()
+    return session is not None

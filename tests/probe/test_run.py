@@ -78,6 +78,15 @@ async def test_the_dashboard_shows_the_program_its_output_and_its_exit(start) ->
         assert recv_exactly(client, 5) == b"again"
         await until(pilot, lambda: "selectors_echo.py:22" in screen_text(app))
         assert "read() " in screen_text(app)
+        await pilot.press("space")  # step mode: the program is frozen until resumed
+        await until(pilot, lambda: "STEPPING" in screen_text(app))
+        client.sendall(b"held")
+        client.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            client.recv(4)
+        await pilot.press("space")
+        client.settimeout(5)
+        assert recv_exactly(client, 4) == b"held"
         await pilot.press("escape")
         program.process.terminate()  # it stops as on Ctrl+C (the example's SIGTERM handler)
         await until(pilot, lambda: "the program exited with status 0" in log_text(app))

@@ -18,6 +18,7 @@ from echo_tui.engine.events import (
     LoopStats,
     Snapshot,
     Totals,
+    duration_figures,
     histogram_label,
 )
 from echo_tui.source import Source
@@ -31,12 +32,16 @@ def headless_config(config: EngineConfig, interval: float) -> EngineConfig:
     )
 
 
+# LoopStats fields that are maxima since start, not counts: an interval keeps them as they are.
+_MAXIMA = frozenset({"max_batch", "iteration_max", "loop_delay_max"})
+
+
 def loop_increase(old: LoopStats, new: LoopStats) -> LoopStats:
-    """How much each loop counter grew from `old` to `new` (max_batch stays the all-time max)."""
+    """How much each loop counter grew from `old` to `new` (maxima stay the all-time ones)."""
     grown = {}
     for field in fields(LoopStats):
         before, after = getattr(old, field.name), getattr(new, field.name)
-        if field.name == "max_batch":
+        if field.name in _MAXIMA:
             grown[field.name] = after
         elif isinstance(after, tuple):
             grown[field.name] = tuple(a - b for a, b in zip(after, before, strict=True))
@@ -80,9 +85,26 @@ class Interval:
 
     @property
     def busy(self) -> float:
-        """The share of the interval the loop spent handling events rather than in select()."""
-        spent = self.loop.busy_seconds + self.loop.wait_seconds
-        return self.loop.busy_seconds / spent if spent > 0 else 0.0
+        """The share of the interval the loop spent outside select() (event-loop utilization)."""
+        return busy_share(self.loop)
+
+
+def busy_share(loop: LoopStats) -> float:
+    """Time outside select() ÷ wall time, of `loop`'s period (Node.js: event-loop utilization)."""
+    spent = loop.busy_seconds + loop.wait_seconds
+    return loop.busy_seconds / spent if spent > 0 else 0.0
+
+
+def loop_health(loop: LoopStats) -> dict:
+    """The loop-health figures of `loop`'s period (all or an interval), seconds rounded to µs."""
+    iteration = duration_figures(loop.iterations, loop.iteration_max, (0.5, 0.99, 1.0))
+    delay = duration_figures(loop.loop_delays, loop.loop_delay_max, (0.99, 1.0))
+    return {
+        "busy": round(busy_share(loop), 4),
+        "iteration_seconds": {k: round(v, 6) for k, v in iteration.items()},
+        "iterations_timed": sum(loop.iterations),
+        "loop_delay_seconds": {k: round(v, 6) for k, v in delay.items()},
+    }
 
 
 class Report:
@@ -190,14 +212,16 @@ def stats_record(report: Report, now: float) -> dict:
         "events_per_s": round(loop.events / window.seconds, 2),
         "events_per_select": round(window.events_per_select, 3),
         "max_events_per_select": snapshot.loop.max_batch,
-        "busy": round(window.busy, 4),
+        **loop_health(loop),
         "busy_seconds": round(loop.busy_seconds, 6),
         "empty_selects": loop.empty_selects,
         "accept_events": loop.accept_events,
         "read_events": loop.read_events,
         "write_events": loop.write_events,
         "wakeup_events": loop.wakeup_events,
+        "housekeeping_events": loop.housekeeping_events,
         "histogram": {histogram_label(i): count for i, count in enumerate(loop.histogram)},
+        "since_start": loop_health(snapshot.loop),
     }
     if report.with_clients:
         record["clients"] = [client_record(report, stats) for stats in report.clients.values()]
@@ -235,6 +259,7 @@ def summary_record(report: Report) -> dict:
         "selects": loop.selects,
         "events": loop.events,
         "busy_seconds": round(loop.busy_seconds, 6),
+        **loop_health(loop),
         "accept_pauses": snapshot.totals.accept_pauses,
         "events_dropped": snapshot.events_dropped,
     }

@@ -29,11 +29,21 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from echo_tui.engine.connection import format_peer
-from echo_tui.engine.events import CLOSE_REASONS, HISTOGRAM_BUCKETS, LoopStats, Totals
+from echo_tui.engine.events import (
+    CLOSE_REASONS,
+    DURATION_BUCKETS,
+    HISTOGRAM_BUCKETS,
+    LoopStats,
+    Totals,
+    duration_bound,
+    duration_figures,
+)
 from echo_tui.engine.server import EchoEngine
 
 # Upper bounds of the engine's events-per-select buckets (0, 1, 2-3, 4-7, ...), the last open.
 _BUCKET_BOUNDS = ["0.0", *(f"{(1 << b) - 1}.0" for b in range(1, HISTOGRAM_BUCKETS - 1)), "+Inf"]
+# Upper bounds of the loop's duration buckets (see events.DURATION_BUCKETS), in seconds.
+_DURATION_BOUNDS = [*(repr(duration_bound(b)) for b in range(DURATION_BUCKETS - 1)), "+Inf"]
 
 
 class EngineCollector(Collector):
@@ -97,15 +107,12 @@ class EngineCollector(Collector):
         )
         yield _counter("echo_tui_selects", "select() calls", loop.selects)
         yield _counter("echo_tui_select_events", "Ready events select() returned", loop.events)
-        cumulative, buckets = 0, []
-        for bound, count in zip(_BUCKET_BOUNDS, loop.histogram, strict=True):
-            cumulative += count
-            buckets.append((bound, cumulative))
-        yield HistogramMetricFamily(
+        yield _histogram(
             "echo_tui_events_per_select",
             "Ready events returned by one select() call",
-            buckets=buckets,
-            sum_value=loop.events,
+            _BUCKET_BOUNDS,
+            loop.histogram,
+            loop.events,
         )
         yield _counter(
             "echo_tui_loop_busy_seconds", "Time the loop spent handling events", loop.busy_seconds
@@ -115,6 +122,7 @@ class EngineCollector(Collector):
             "Time the loop spent blocked in select()",
             loop.wait_seconds,
         )
+        yield from _loop_health(loop)
         yield _counter(
             "echo_tui_events_dropped", "Lifecycle events the UI channel could not hold", dropped
         )
@@ -122,6 +130,77 @@ class EngineCollector(Collector):
 
 def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
     return CounterMetricFamily(name, documentation, value=value)
+
+
+def _histogram(
+    name: str,
+    documentation: str,
+    bounds: list[str],
+    counts: tuple[int, ...],
+    sum_value: float,
+) -> HistogramMetricFamily:
+    """A histogram from per-bucket counts (Prometheus wants them cumulative)."""
+    cumulative, buckets = 0, []
+    for bound, count in zip(bounds, counts, strict=True):
+        cumulative += count
+        buckets.append((bound, cumulative))
+    return HistogramMetricFamily(name, documentation, buckets=buckets, sum_value=sum_value)
+
+
+def _loop_health(loop: LoopStats) -> Iterator[Metric]:
+    """Iteration time, loop delay and wake-ups by cause (see the README's "Loop health")."""
+    yield _histogram(
+        "echo_tui_loop_iteration_seconds",
+        "Timed loop iterations (select() returning to the next call) by duration",
+        _DURATION_BOUNDS,
+        loop.iterations,
+        loop.iteration_sum,
+    )
+    iteration = GaugeMetricFamily(
+        "echo_tui_loop_iteration_quantile_seconds",
+        "Iteration time since start: p50, p99 and max (quantile 1) of the timed iterations",
+        labels=["quantile"],
+    )
+    figures = duration_figures(loop.iterations, loop.iteration_max, (0.5, 0.99, 1.0))
+    for quantile, seconds in zip(("0.5", "0.99", "1"), figures.values(), strict=True):
+        iteration.add_metric([quantile], seconds)
+    yield iteration
+    yield _histogram(
+        "echo_tui_loop_delay_seconds",
+        "How late housekeeping ran after the ticker was due, per tick",
+        _DURATION_BOUNDS,
+        loop.loop_delays,
+        loop.loop_delay_sum,
+    )
+    delay = GaugeMetricFamily(
+        "echo_tui_loop_delay_quantile_seconds",
+        "Loop delay since start: p99 and max (quantile 1)",
+        labels=["quantile"],
+    )
+    figures = duration_figures(loop.loop_delays, loop.loop_delay_max, (0.99, 1.0))
+    for quantile, seconds in zip(("0.99", "1"), figures.values(), strict=True):
+        delay.add_metric([quantile], seconds)
+    yield delay
+    spent = loop.busy_seconds + loop.wait_seconds
+    yield GaugeMetricFamily(
+        "echo_tui_loop_busy_ratio",
+        "Time outside select() / wall time since start (event-loop utilization)",
+        loop.busy_seconds / spent if spent > 0 else 0.0,
+    )
+    wakeups = CounterMetricFamily(
+        "echo_tui_loop_wakeups",
+        "Ready events select() returned, by cause",
+        labels=["cause"],
+    )
+    for cause, count in (
+        ("read", loop.read_events),
+        ("write", loop.write_events),
+        ("accept", loop.accept_events),
+        ("command", loop.wakeup_events),
+        ("housekeeping", loop.housekeeping_events),
+    ):
+        wakeups.add_metric([cause], count)
+    yield wakeups
 
 
 class MetricsServer:

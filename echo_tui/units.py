@@ -49,6 +49,18 @@ def format_count(count: float) -> str:
     raise AssertionError("unreachable")
 
 
+def format_latency(seconds: float) -> str:
+    """0.000012 -> '12µs', 0.0021 -> '2.1ms', 0.123 -> '123ms', 1.5 -> '1.50s': short spans,
+    for loop timings, in at most five characters below 100 s."""
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f}µs"
+    if seconds < 0.00995:
+        return f"{seconds * 1e3:.1f}ms"
+    if seconds < 0.9995:
+        return f"{seconds * 1e3:.0f}ms"
+    return f"{seconds:.2f}s" if seconds < 9.995 else f"{seconds:.1f}s"
+
+
 def format_duration(seconds: float) -> str:
     """5 -> '5s', 192 -> '3m12s', 7500 -> '2h05m', 200000 -> '2d07h'."""
     whole = max(0, int(seconds))

@@ -102,6 +102,7 @@ def test_json_lines_carry_the_loop_split_histogram_busy_time_and_the_clients(
         assert list(line["histogram"]) == [histogram_label(i) for i in range(12)]
     assert sum(line["accept_events"] for line in stats) >= 1
     assert sum(line["read_events"] for line in stats) >= 1
+    assert sum(line["housekeeping_events"] for line in stats) >= 1
     assert record["accept_paused"] is False and record["accept_pauses"] == 0
     assert record["events_dropped"] == 0 and record["connections"] == 1
     [mine] = record["clients"]
@@ -110,6 +111,26 @@ def test_json_lines_carry_the_loop_split_histogram_busy_time_and_the_clients(
         5, 5, 1, "reading"
     )  # fmt: skip
     assert any(line["clients"] and line["clients"][0]["bytes_in_per_s"] > 0 for line in stats)
+
+
+def test_json_lines_carry_the_loop_health_of_the_interval_and_since_start(make_engine) -> None:
+    engine = make_engine()
+    with headless_lines(engine, 0.05, True) as out:
+        wait_for(lambda: out.getvalue().count("\n") >= 5)
+    stats = [json.loads(line) for line in out.getvalue().splitlines()]
+    summary = stats.pop()
+    for record in [*stats, *(line["since_start"] for line in stats), summary]:
+        iteration, delay = record["iteration_seconds"], record["loop_delay_seconds"]
+        assert 0 <= iteration["p50"] <= iteration["p99"] <= iteration["max"]
+        assert 0 <= delay["p99"] <= delay["max"] and 0 <= record["busy"] <= 1
+        assert record["iterations_timed"] >= 0
+    last = stats[-1]
+    assert last["since_start"]["iterations_timed"] >= max(s["iterations_timed"] for s in stats)
+    assert last["since_start"]["iteration_seconds"]["max"] >= max(
+        line["iteration_seconds"]["max"] for line in stats
+    )
+    assert summary["iterations_timed"] >= last["since_start"]["iterations_timed"] > 0
+    assert summary["loop_delay_seconds"]["max"] > 0  # housekeeping never runs early
 
 
 def test_the_summary_has_totals_close_reasons_and_uptime(make_engine, connect) -> None:

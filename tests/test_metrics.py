@@ -105,6 +105,41 @@ def test_values_after_real_traffic_equal_the_engine_totals(
     assert ("process_open_fds", ()) in samples
 
 
+def test_loop_health_figures_are_served(make_engine, connect, serve_metrics) -> None:
+    engine = make_engine(tick=0.02, heartbeat=0.02)
+    metrics = serve_metrics(engine)
+    echo(connect(engine.address), 100)
+
+    def settled() -> Samples | None:
+        samples, _ = scrape(metrics.url)
+        ticked = value(samples, "echo_tui_loop_wakeups_total", cause="housekeeping") >= 2
+        return (
+            samples
+            if ticked and value(samples, "echo_tui_loop_wakeups_total", cause="read")
+            else None
+        )
+
+    samples = wait_for(settled, timeout=10, interval=0.05)
+    loop = engine.channel.latest.loop  # type: ignore[union-attr]
+    timed = value(samples, "echo_tui_loop_iteration_seconds_count")
+    assert timed == value(samples, "echo_tui_loop_iteration_seconds_bucket", le="+Inf") > 0
+    assert value(samples, "echo_tui_loop_delay_seconds_count") >= 1
+    quantiles = [
+        value(samples, "echo_tui_loop_iteration_quantile_seconds", quantile=q)
+        for q in ("0.5", "0.99", "1")
+    ]
+    assert 0 < quantiles[0] <= quantiles[1] <= quantiles[2]
+    delays = [
+        value(samples, "echo_tui_loop_delay_quantile_seconds", quantile=q) for q in ("0.99", "1")
+    ]
+    assert 0 < delays[0] <= delays[1]
+    assert 0 < value(samples, "echo_tui_loop_busy_ratio") < 1
+    for cause in ("write", "accept", "command"):
+        assert value(samples, "echo_tui_loop_wakeups_total", cause=cause) >= 0
+    assert value(samples, "echo_tui_loop_wakeups_total", cause="accept") >= 1
+    assert timed <= sum(loop.iterations) and loop.iteration_max >= quantiles[2]
+
+
 def test_counters_never_go_backwards_across_scrapes_and_selector_switches(
     make_engine, connect, serve_metrics
 ) -> None:

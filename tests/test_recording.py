@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from echo_tui.engine.config import EngineConfig
-from echo_tui.engine.events import Snapshot
+from echo_tui.engine.events import LoopStats, Snapshot
 from echo_tui.engine.server import EchoEngine
 from echo_tui.recordings.playback import ReplaySource
 from echo_tui.recordings.recording import FORMAT_VERSION, Recorder, open_recording
+from echo_tui.recordings.records import decode, encode
 from echo_tui.recordings.timeline import Timeline
 from echo_tui.ui.app import EchoTuiApp
 from tests.helpers import recv_exactly, wait_for
@@ -83,6 +84,7 @@ def test_a_headless_session_replays_to_the_totals_the_load_sent(tmp_path: Path, 
     assert summary["bytes_in"] == summary["bytes_out"] == result["messages"] * 100
     assert summary["accepted"] == 4
     assert summary == live_summary  # the replay ends where the live server did
+    assert summary["iterations_timed"] > 0 and summary["iteration_seconds"]["max"] > 0
     assert all(line["event"] == "stats" for line in lines[:-1]) and len(lines) >= 5
     assert [line["time"] for line in lines[:-1]] == sorted(line["time"] for line in lines[:-1])
 
@@ -125,7 +127,8 @@ def test_cut_short_bogus_and_future_files(tmp_path: Path) -> None:
     bogus_gz.write_bytes(gzip.compress(b"not json\n"))
     header, _, rest = whole.partition(b"\n")
     future = tmp_path / "future.jsonl"
-    future.write_bytes(header.replace(b'"version": 2', b'"version": 99') + b"\n" + rest)
+    version = f'"version": {FORMAT_VERSION}'.encode()
+    future.write_bytes(header.replace(version, b'"version": 99') + b"\n" + rest)
     for bad, says in [
         (bogus, "not an echo-tui recording"),
         (bogus_gz, "not an echo-tui recording"),
@@ -439,3 +442,20 @@ def test_a_kill_9_loses_at_most_the_last_half_second(tmp_path: Path, name: str) 
     assert len(due) > 20
     missing = [peer for peer in due if peer not in recorded]
     assert not missing, f"{len(missing)} of {len(due)} clients lost: {missing[:3]}"
+
+
+def test_snapshots_of_older_files_replay_without_loop_health(make_engine) -> None:
+    """A version-2 snapshot has no iteration times nor loop delays: they read as zero."""
+    engine = make_engine()
+    snapshot = wait_for(lambda: engine.channel.latest)
+    kind, data = encode(snapshot)
+    for name in ("housekeeping_events", "iterations", "iteration_max", "iteration_sum"):
+        del data["loop"][name]
+    for name in ("loop_delays", "loop_delay_max", "loop_delay_sum"):
+        del data["loop"][name]
+    older = decode(kind, json.loads(json.dumps(data)))
+    assert isinstance(older, Snapshot)
+    assert older.loop.iterations == LoopStats().iterations and older.loop.iteration_max == 0
+    assert older.loop.selects == snapshot.loop.selects
+    newer = decode(kind, json.loads(json.dumps(encode(snapshot)[1])))
+    assert isinstance(newer, Snapshot) and newer.loop == snapshot.loop

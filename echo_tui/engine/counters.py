@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from operator import add, mul, sub
 
 from echo_tui.engine.connection import COUNTS, Connection
-from echo_tui.engine.events import HISTOGRAM_BUCKETS, LoopStats
+from echo_tui.engine.events import DURATION_BUCKETS, HISTOGRAM_BUCKETS, LoopStats
 
 # select() results counted in a list by size; larger ones (rare) in a Counter.
 EXACT_BATCHES = 1 << (HISTOGRAM_BUCKETS - 2)  # the open bucket's lower bound
+# Durations counted by their bit length in nanoseconds: any time.monotonic_ns() difference
+# fits, so the loop indexes the list without a check.
+DURATION_BITS = 64
 
 
 class Counters:
@@ -20,17 +22,31 @@ class Counters:
     selects, the largest batch and the histogram all follow from the batch sizes.
     Per message only the connection counts (see Connection); `fold` adds what a
     connection counted since it was last folded, at snapshot time or when it closes.
-    Busy time is the engine thread's CPU time, read once per snapshot; the rest of
-    the wall time since the loop started is waiting.
+    The loop times the select() calls of a window after each tick (see
+    EchoEngine._loop): `timed` counts the iteration each ends (select() returning to
+    this call) and its wait.  Busy share is the timed iterations' share of the timed
+    time (exact while every call is timed).
     """
 
+    WINDOW = 25  # select() calls timed after each tick: at most 250 a second at 10 ticks
+
     __slots__ = (
-        "_cpu_origin",
+        "_busy_seconds",
+        "_stats_at",
+        "_timed_then",
         "_wall_origin",
         "accept_events",
         "batches",
+        "busy_ns",
+        "housekeeping_events",
+        "iteration_max_ns",
+        "iterations",
         "large",
+        "loop_delay_max",
+        "loop_delay_sum",
+        "loop_delays",
         "traffic",
+        "waited_ns",
         "wakeup_events",
     )
 
@@ -39,34 +55,38 @@ class Counters:
         self.large: Counter[int] = Counter()  # the same for n >= EXACT_BATCHES
         self.accept_events = 0
         self.wakeup_events = 0
+        self.housekeeping_events = 0
         self.traffic = [0] * len(COUNTS)  # summed Connection.counts(), in COUNTS order
-        self._cpu_origin = self._wall_origin = 0.0
+        self.iterations = [0] * DURATION_BITS  # iterations[b]: iterations of b bits in ns
+        self.busy_ns = self.waited_ns = self.iteration_max_ns = 0  # of the timed calls
+        self.loop_delays = [0] * DURATION_BITS  # the same for housekeeping's lateness
+        self.loop_delay_max = self.loop_delay_sum = 0.0
+        self._wall_origin = self._stats_at = self._busy_seconds = 0.0
+        self._timed_then = (0, 0)  # busy_ns, waited_ns at the last loop_stats
 
     def start(self, now: float) -> None:
-        """Start the busy/wait clocks: call in the engine thread, as its loop starts."""
-        self._cpu_origin = time.thread_time()
-        self._wall_origin = now
+        """Start the wall clock (time.monotonic()), as the loop starts."""
+        self._wall_origin = self._stats_at = now
+
+    def timed(self, spent: int, waited: int) -> None:
+        """Count a timed iteration of `spent` ns (select() returning to the next call) and
+        that next call's `waited` ns in select()."""
+        self.iterations[spent.bit_length()] += 1
+        self.busy_ns += spent
+        self.waited_ns += waited
+        if spent > self.iteration_max_ns:
+            self.iteration_max_ns = spent
+
+    def housekeeping_late(self, seconds: float) -> None:
+        """Count housekeeping that ran `seconds` after the ticker was due."""
+        late = max(0, round(seconds * 1e9))
+        self.loop_delays[late.bit_length()] += 1
+        self.loop_delay_max = max(self.loop_delay_max, late / 1e9)
+        self.loop_delay_sum += late / 1e9
 
     def large_batch(self, count: int) -> None:
         """Count a select() that returned `count` >= EXACT_BATCHES events."""
         self.large[count] += 1
-
-    def uncount_tick(self, count: int) -> None:
-        """Recount a select() of `count` events, one of them the ticker's, as one of `count - 1`.
-
-        The ticker stands in for select()'s timeout: a select() it alone woke counts
-        as one that timed out, and its event is not counted.
-        """
-        if count < EXACT_BATCHES:
-            self.batches[count] -= 1
-        else:
-            self.large[count] -= 1
-            if not self.large[count]:
-                del self.large[count]
-        if count - 1 < EXACT_BATCHES:
-            self.batches[count - 1] += 1
-        else:
-            self.large[count - 1] += 1
 
     def fold(self, conn: Connection) -> None:
         """Add to the totals what `conn` counted since it was last folded."""
@@ -79,7 +99,8 @@ class Counters:
         return self.traffic[COUNTS.index(name)]
 
     def loop_stats(self, now: float) -> LoopStats:
-        """The loop's statistics so far; call in the engine thread (it reads its CPU clock)."""
+        """The loop's statistics so far (`now`: time.monotonic()); once per snapshot, as it
+        moves the busy clock on."""
         batches, large = self.batches, self.large
         # Bucket b >= 1 counts the batches of 2**(b-1) to 2**b - 1 events; the last, the large.
         histogram = [batches[0]]
@@ -90,7 +111,7 @@ class Counters:
         largest = max(large, default=0) or max(
             (n for n, selects in enumerate(used) if selects), default=0
         )
-        busy = time.thread_time() - self._cpu_origin
+        busy = self._busy_until(now)
         return LoopStats(
             selects=sum(histogram),
             events=sum(map(mul, used, range(len(used)))) + sum(n * s for n, s in large.items()),
@@ -103,4 +124,26 @@ class Counters:
             histogram=tuple(histogram),
             busy_seconds=busy,
             wait_seconds=max(0.0, now - self._wall_origin - busy),
+            housekeeping_events=self.housekeeping_events,
+            iterations=duration_histogram(self.iterations),
+            iteration_max=self.iteration_max_ns / 1e9,
+            iteration_sum=self.busy_ns / 1e9,
+            loop_delays=duration_histogram(self.loop_delays),
+            loop_delay_max=self.loop_delay_max,
+            loop_delay_sum=self.loop_delay_sum,
         )
+
+    def _busy_until(self, now: float) -> float:
+        """Seconds outside select() since start: each span between two calls here counts
+        at the busy share of the calls timed in it, so the total never goes backwards."""
+        busy, waited = self.busy_ns - self._timed_then[0], self.waited_ns - self._timed_then[1]
+        if busy + waited:
+            self._busy_seconds += (now - self._stats_at) * busy / (busy + waited)
+        self._stats_at, self._timed_then = now, (self.busy_ns, self.waited_ns)
+        return self._busy_seconds
+
+
+def duration_histogram(counts: list[int]) -> tuple[int, ...]:
+    """Counts by bit length folded into DURATION_BUCKETS buckets, the last open."""
+    last = DURATION_BUCKETS - 1
+    return (*counts[:last], sum(counts[last:]))

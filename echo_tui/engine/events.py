@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -44,6 +44,42 @@ def histogram_label(bucket: int) -> str:
         return f"{low}+"
     high = (1 << bucket) - 1
     return str(low) if low == high else f"{low}-{high}"
+
+
+# Buckets of the loop's duration histograms (iteration time, loop delay), in nanoseconds:
+# bucket b counts durations of b bits (2**(b-1) to 2**b - 1 ns), the last also longer ones.
+DURATION_BUCKETS = 40  # the last begins at 2**38 ns, about 4.6 minutes
+
+
+def duration_bound(bucket: int) -> float:
+    """The longest duration bucket `bucket` counts, in seconds (its last, the open one, too)."""
+    return ((1 << bucket) - 1) / 1e9
+
+
+def duration_quantile(counts: Sequence[float], share: float, longest: float) -> float:
+    """The duration under which `share` (0..1] of `counts` fell, in seconds, as a bound.
+
+    The bound is the upper edge of the bucket it falls in, and never more than
+    `longest` (the exact maximum), so durations that are all alike come out exact.
+    0.0 when nothing was counted.
+    """
+    total = sum(counts)
+    if not total:
+        return 0.0
+    rank, seen = share * total, 0.0
+    for bucket, count in enumerate(counts):
+        seen += count
+        if count and seen >= rank:
+            return min(duration_bound(bucket), longest)
+    return longest
+
+
+def duration_figures(
+    counts: Sequence[float], longest: float, shares: Sequence[float]
+) -> dict[str, float]:
+    """{"p50": ..., "p99": ..., "max": ...} for `shares` (0.5, 0.99, 1.0), in seconds."""
+    names = {0.5: "p50", 0.99: "p99", 1.0: "max"}
+    return {names[share]: duration_quantile(counts, share, longest) for share in shares}
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,8 +287,17 @@ class LoopStats:
     empty_selects: int = 0
     max_batch: int = 0
     histogram: tuple[int, ...] = (0,) * HISTOGRAM_BUCKETS
-    busy_seconds: float = 0.0  # time spent handling events
-    wait_seconds: float = 0.0  # time spent blocked in select()
+    busy_seconds: float = 0.0  # time outside select(): from its return to the next call
+    wait_seconds: float = 0.0  # the rest of the time since the loop started: in select()
+    housekeeping_events: int = 0  # the ticker's: its wake-ups when housekeeping is due
+    # Iteration time: from select() returning to the next select() call, per call.
+    iterations: tuple[int, ...] = (0,) * DURATION_BUCKETS  # see DURATION_BUCKETS
+    iteration_max: float = 0.0  # seconds, the longest since start
+    iteration_sum: float = 0.0  # seconds, all of them
+    # Loop delay: how late housekeeping ran after the ticker was due, per tick.
+    loop_delays: tuple[int, ...] = (0,) * DURATION_BUCKETS
+    loop_delay_max: float = 0.0  # seconds
+    loop_delay_sum: float = 0.0  # seconds
 
 
 @dataclass(frozen=True, slots=True)

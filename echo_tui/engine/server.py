@@ -311,25 +311,46 @@ class EchoEngine:
         """select() and dispatch until stop() asks (through the wake-up, see _on_wakeup).
 
         select() has no timeout: the ticker wakes it when housekeeping is due.  Per
-        select() the loop only counts the batch's size; per message it reads, counts
-        and echoes.  Everything else it reports is derived at the next tick.
+        select() the loop counts the batch's size; per message it reads, counts and
+        echoes.  Everything else it reports is derived at the next tick.
+
+        Clock reads cost a tenth of a message at one client, so the loop times calls
+        in windows: the Counters.WINDOW calls after each tick (every call, while fewer
+        come between ticks).  A timed call ends the iteration before it (from the last
+        select() returning, read as it returned) and adds its own wait; outside a
+        window a call costs one check of `timing`.
         """
-        batches = self._counters.batches
+        counters = self._counters
+        batches = counters.batches
+        clock = time.monotonic_ns
         read_size = self._read_size
         mark_active = self._active.add
         reading = READ
         select = self._selector.select
-        self._counters.start(time.monotonic())
+        counters.start(time.monotonic())
         quiet = self._schedule()
+        timing = counters.WINDOW  # calls left to time in this window
+        returned = clock()  # ns when select() last returned, while timing (0: not read)
         while True:
-            ready = select()
+            if timing:
+                timing -= 1
+                called = clock()
+                ready = select()
+                done = clock()
+                if returned:  # the previous call was timed too: its iteration ends here
+                    counters.timed(called - returned, done - called)
+                returned = done
+            else:
+                ready = select()
             count = len(ready)
             try:
                 batches[count] += 1
             except IndexError:
                 self._counters.large_batch(count)
             if self._tracer is not None:  # the loop inspector's one check per select()
-                self._tracer.run(ready)
+                held = self._tracer.run(ready)
+                if returned:  # a step's hold is not the loop's work
+                    returned += held
                 ready = []
             for key, mask in ready:
                 conn = key.data
@@ -368,8 +389,10 @@ class EchoEngine:
                 if self._tick_due:
                     self._tick_due = False
                     self._ticker.take()
-                    self._counters.uncount_tick(count)
                     self._housekeeping()
+                    if not timing:  # a new window: its first call only reads the clock
+                        returned = 0
+                    timing = counters.WINDOW
                     quiet = self._schedule()
                     continue
             if quiet:  # the first change since a quiet tick: publish it at the next tick
@@ -387,6 +410,7 @@ class EchoEngine:
             self._counters.accept_events += 1
             self._on_acceptable()
         elif data is _TICK:
+            self._counters.housekeeping_events += 1
             self._tick_due = self._attention = True
         else:
             self._on_wakeup()
@@ -418,10 +442,11 @@ class EchoEngine:
         if sent != size:
             self._echo_rest(conn, data, sent)
 
-    def _freeze(self, wait: Callable[[], float]) -> None:
+    def _freeze(self, wait: Callable[[], float]) -> float:
         """Step mode (see Tracer): publish what the last step did, then block in `wait`.
 
-        The seconds it returns are not idle time: activity clocks move forward by them.
+        The seconds it returns are not idle time: activity clocks move forward by them
+        (returned too, for the loop's iteration time).
         """
         self._now = time.monotonic()
         self._publish()
@@ -431,6 +456,7 @@ class EchoEngine:
         self._next_idle_check += frozen
         self._now = time.monotonic()
         self._attention |= self._stopping  # stop() asked meanwhile: the loop must see it
+        return frozen
 
     def _schedule(self) -> bool:
         """Arm the ticker for the next housekeeping; True when nothing waits to be published."""
@@ -460,6 +486,7 @@ class EchoEngine:
 
     def _housekeeping(self) -> None:
         self._now = now = time.monotonic()
+        self._counters.housekeeping_late(now - self._ticker.fired_for)
         if self._accept_resume_at is not None and now >= self._accept_resume_at:
             self._resume_accepting()
         idle_timeout = self.config.idle_timeout

@@ -23,6 +23,7 @@ class Ticker:
         self._writer.setblocking(False)
         self._wakeup = threading.Condition()
         self._due = math.inf
+        self.fired_for = 0.0  # the due time of the last wake-up (its lateness is loop delay)
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="echo-engine-ticker", daemon=True)
 
@@ -57,6 +58,6 @@ class Ticker:
                 if delay > 0:
                     self._wakeup.wait(None if delay == math.inf else delay)
                     continue
-                self._due = math.inf
+                self.fired_for, self._due = self._due, math.inf
                 with contextlib.suppress(OSError):  # BlockingIOError: a wake-up is pending
                     self._writer.send(b"\0")

@@ -46,9 +46,10 @@ class Tracer:
         self._count = 0  # calls traced since the trace was turned on: each call's number
         self._select_started = time.monotonic()  # when the next select() began
 
-    def run(self, ready: list[tuple[selectors.SelectorKey, int]]) -> None:
+    def run(self, ready: list[tuple[selectors.SelectorKey, int]]) -> int:
         """Serve one select() call's ready list as the loop does, recording what each
-        handler did; in step mode, then wait for the next step."""
+        handler did; in step mode, then wait for the next step.  The nanoseconds the
+        step held the loop (0 when not stepping)."""
         engine = self._engine
         now = time.monotonic()
         waited = now - self._select_started
@@ -74,9 +75,9 @@ class Tracer:
             (self._count, now + engine._to_wall, None, waited, keys, engine.selector_name,
              stepping, entries)
         )  # a SelectCall as select_call() reads it  # fmt: skip
-        if stepping:
-            engine._freeze(engine.steps.wait_turn)
+        held = engine._freeze(engine.steps.wait_turn) if stepping else 0.0
         self._select_started = time.monotonic()
+        return round(held * 1e9)
 
     def publish(self, channels: list[EventChannel]) -> None:
         """Hand the calls traced since the last time to every channel."""

@@ -29,7 +29,8 @@ from echo_tui.engine.events import (
 )
 
 FORMAT = "echo-tui-recording"
-FORMAT_VERSION = 2  # 2: ClientKind records (a version-1 reader would stop at one)
+FORMAT_VERSION = 3  # 2: ClientKind records (a version-1 reader would stop at one);
+# 3: loop health in snapshots (older files replay with those figures at zero)
 
 _EVENT_TYPES: dict[str, type] = {
     cls.__name__: cls
@@ -132,7 +133,12 @@ def decode(
         totals = _build(Totals, data["totals"])
         totals = replace(totals, closed=MappingProxyType(dict(totals.closed)))
         loop = _build(LoopStats, data["loop"])
-        loop = replace(loop, histogram=tuple(loop.histogram))
+        loop = replace(
+            loop,
+            histogram=tuple(loop.histogram),
+            iterations=tuple(loop.iterations),
+            loop_delays=tuple(loop.loop_delays),
+        )
         changed = [_connection(values, connection_fields) for values in data["changed"]]
         return _build(
             Snapshot,

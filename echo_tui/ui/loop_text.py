@@ -28,7 +28,7 @@ _SHORT = {0: "-", READ_EVENT: "R", WRITE_EVENT: "W", READ_EVENT | WRITE_EVENT: "
 
 
 def short_events(mask: int) -> str:
-    """The clients table's Events cell: R, W, RW, or - when unregistered."""
+    """The clients table's Interest cell: R, W, RW, or - when unregistered."""
     return _SHORT[mask & (READ_EVENT | WRITE_EVENT)]
 
 
@@ -71,7 +71,7 @@ def handler_text(entry: ReadyKey) -> str:
             parts.append(f"accept and close {entry.rejected} (over a limit)")
         return ", ".join(parts) or "accept: nobody left in the backlog"
     if entry.role == TICKER:
-        return "housekeeping due: publish stats, check idle clients"
+        return "housekeeping wake-up: publish stats, check idle clients"
     if entry.role != CLIENT:
         return "; ".join(escape(message) for message in entry.commands) or "nothing queued"
     if entry.skipped:
@@ -111,7 +111,7 @@ def ready_line(entry: ReadyKey) -> Text:
 def call_lines(call: SelectCall) -> list[Text]:
     """One select() call: a line for the call, then one per ready key in select()'s order."""
     head = Text(clock_time(call.at), "dim", end="")
-    head.append(f" #{call.seq} ", "dim")
+    head.append(f" call {call.seq} ", "dim")
     timeout = "None" if call.timeout is None else f"{call.timeout:.3f}"
     head.append(f"select(timeout={timeout})", "bold")
     head.append(f" waited {milliseconds(call.waited)}")

@@ -153,7 +153,7 @@ def matcher(
     text: str, kind_of: Callable[[str], str | None] | None = None
 ) -> Callable[[ConnectionStats], bool]:
     """A predicate: the peer address contains `text`, or the state starts with it, or
-    `text` is the Events cell (`rw`, `w`, `-`, ...), or the Kind (`kind_of(peer)`, with
+    `text` is the Interest cell (`rw`, `w`, `-`, ...), or the Kind (`kind_of(peer)`, with
     --demo) contains it; `fd 12` (or `fd=12`) matches that fd.
 
     Plain function of the stats (and a dict look-up), so the engine thread may run it

@@ -20,6 +20,7 @@ from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import (
     BACKPRESSURED,
     CLIENT,
+    DURATION_BUCKETS,
     HISTOGRAM_BUCKETS,
     LISTENER,
     MUTED,
@@ -203,6 +204,12 @@ class Traffic:
         histogram = [0] * HISTOGRAM_BUCKETS
         for bucket, share in enumerate((0.05, 0.25, 0.35, 0.25, 0.1)):
             histogram[bucket] = int(selects * share)
+        # Iterations of 8-16 µs mostly (bucket 14), a few up to 2 ms; every call timed.
+        iterations = [0] * DURATION_BUCKETS
+        for bucket, share in ((13, 0.2), (14, 0.6), (15, 0.15), (17, 0.04), (21, 0.01)):
+            iterations[bucket] = int(selects * share)
+        delays = [0] * DURATION_BUCKETS
+        delays[17] = 10 * second  # housekeeping 65-131 µs late, ten ticks a second
         return Snapshot(
             seq=self.seq,
             at=START + second,
@@ -233,6 +240,13 @@ class Traffic:
                 histogram=tuple(histogram),
                 busy_seconds=0.31 * second,
                 wait_seconds=0.69 * second,
+                housekeeping_events=10 * second,
+                iterations=tuple(iterations),
+                iteration_max=0.0019,
+                iteration_sum=0.31 * second,
+                loop_delays=tuple(delays),
+                loop_delay_max=0.00012,
+                loop_delay_sum=0.0001 * 10 * second,
             ),
             changed=MappingProxyType(conns),
             closed=frozenset(),

@@ -13,7 +13,7 @@ from echo_tui.engine.events import MUTED, READING
 from echo_tui.engine.server import EchoEngine
 from echo_tui.ui.app import EchoTuiApp
 from echo_tui.ui.screens.confirm import ConfirmScreen
-from echo_tui.ui.screens.help import HelpScreen, key_lines
+from echo_tui.ui.screens.help import SECTIONS, HelpScreen, key_lines
 from echo_tui.ui.screens.selector_chooser import SelectorChooser
 from echo_tui.ui.widgets.clients_table import COLUMNS
 from echo_tui.ui.widgets.filter_input import FilterInput
@@ -368,6 +368,27 @@ async def test_select_panel_moves_with_traffic(engine: EchoEngine, connect: Conn
         assert shows_events(screen_text(app)), screen_text(app)
 
 
+async def test_select_panel_shows_the_loops_health(engine: EchoEngine, connect: Connect) -> None:
+    """Iteration time and loop delay as figures, wake-ups by cause, the iteration histogram."""
+    app = EchoTuiApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        sock = connect(engine.address)
+        await conn_id_of(pilot, app, sock)
+        echo(sock, b"ping")
+        panel = app.query_one(SelectPanel)
+        woken = r"command +\d+%  housekeeping +[1-9]\d*%"
+        timed = (
+            r"iter p50 [1-9]\d*(\.\d+)?(µs|ms|s) p99 \S+ max \S+\nloop delay p99 [1-9].* max [1-9]"
+        )
+        await until(pilot, lambda: re.search(f"{woken}\\n{timed}", panel.stats.text.plain))
+        text = screen_text(app)
+        assert re.search(woken, text) and re.search(timed.replace("\\n", ".*"), text, re.S)
+        assert "empty selects" not in text
+        iterations = panel.iterations.text.plain.splitlines()
+        assert iterations[0] == "iteration" and iterations[1].lstrip().startswith("≤")
+        assert sum(int(line.rstrip("%").split()[-1]) for line in iterations[1:]) >= 95
+
+
 def shows_events(text: str) -> bool:
     shown = re.search(r"events/s +(\d+)", text)
     return bool(shown and int(shown.group(1)) > 0 and re.search(r"read +[1-9]\d*%", text))
@@ -470,3 +491,13 @@ async def test_below_80x24_a_note_replaces_the_dashboard(engine: EchoEngine) -> 
         await until(pilot, lambda: "now 100×20" in screen_text(app))
         await pilot.press("q")
     assert engine.stopped.wait(3)
+
+
+def test_help_defines_the_words_of_the_trace_and_the_client_detail() -> None:
+    terms = {title: {term for term, _ in rows} for title, rows in SECTIONS}
+    trace, detail = terms["select() trace (t)"], terms["Client detail (Enter)"]
+    assert {"waited", "N ready", "keys registered", "wake-up", "ticker", "call 373"} <= trace
+    # every cause the engine gives an interest change (engine/server.py, _record_interest)
+    assert {"accepted", "muted, unmuted", "backpressure", "drained to", "send took"} <= detail
+    assert {"N pending", "all sent", "--max-total-buffer", "peer closed", "closed"} <= detail
+    assert {"iter", "loop delay", "housekeeping", "command"} <= terms["select()"]

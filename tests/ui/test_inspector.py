@@ -1,4 +1,4 @@
-"""The loop inspector against the real engine and real sockets: FD/Events columns, the
+"""The loop inspector against the real engine and real sockets: FD/Interest columns, the
 client detail, the select() trace and step mode."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ async def test_fd_column_is_the_server_side_fileno(engine: EchoEngine, connect: 
         for client in clients:
             cid = await conn_id_of(pilot, app, client)
             assert app.table.cell_text(cid, "fd") == str(server_side_fd(client))
-            assert app.table.cell_text(cid, "events") == "R"
+            assert app.table.cell_text(cid, "interest") == "R"
 
 
 async def test_events_flip_to_rw_when_a_reader_stalls_and_back(
@@ -72,9 +72,9 @@ async def test_events_flip_to_rw_when_a_reader_stalls_and_back(
         cid = await conn_id_of(pilot, app, client)
         size = 16 << 20  # more than loopback socket buffers hold
         with sending(client, b"x" * size):
-            await until(pilot, lambda: app.table.cell_text(cid, "events") == "RW")
+            await until(pilot, lambda: app.table.cell_text(cid, "interest") == "RW")
             assert recv_exactly(client, size, timeout=10) == b"x" * size
-        await until(pilot, lambda: app.table.cell_text(cid, "events") == "R")
+        await until(pilot, lambda: app.table.cell_text(cid, "interest") == "R")
         await pilot.press("slash", *"rw", "enter")
         await until(pilot, lambda: app.table.shown_count == 0)
 
@@ -91,25 +91,27 @@ async def test_detail_shows_backpressure_interest_changes_newest_first(
         await pilot.press("enter")
         assert isinstance(app.screen, ClientDetail) and app.screen.conn_id == cid
         await until(pilot, lambda: "registered for EVENT_READ" in screen_text(app))
+        # Each change shows on screen while it is among the newest; the whole record
+        # passes through the snapshots (a flood cycles backpressure many times).
+        shown: set[str] = set()
+
+        def shown_line(pattern: str) -> bool:
+            shown.update(re.findall(r"\d\d:\d\d:\d\d\.\d{3}  (.+)", screen_text(app)))
+            return any(re.match(pattern, line) for line in shown)
+
         size = 4 << 20
         with sending(client, b"y" * size):
-            await until(pilot, lambda: "backpressure:" in screen_text(app))
+            await until(pilot, lambda: shown_line(r"modify EVENT_WRITE \(backpressure:"))
             assert recv_exactly(client, size, timeout=20) == b"y" * size
-        expected = [
-            "modify EVENT_READ | EVENT_WRITE (send took",
-            "modify EVENT_WRITE (backpressure:",
-        ]
         # Reading resumes once at most low water (32 KiB) is pending, with echo still
         # pending (one send() per EVENT_WRITE) or none.
-        drained = re.compile(
-            r"modify EVENT_READ( \| EVENT_WRITE)? \(drained to [^:]+: reading again\)"
-        )
-        await until(pilot, lambda: drained.search(screen_text(app)))
-        text = screen_text(app)
-        assert all(line in text for line in expected), text
+        drained = r"modify EVENT_READ( \| EVENT_WRITE)? \(drained to [^:]+: reading again\)"
+        await until(pilot, lambda: shown_line(drained))
+        assert shown_line(r"modify EVENT_READ \| EVENT_WRITE \(send took"), shown
         # Newest first (the newest are on screen at 80x24): times never rise down the list.
+        text = screen_text(app)
         times = re.findall(r"(\d\d:\d\d:\d\d\.\d{3})  (?:modify|register|unregister)", text)
-        assert len(times) >= len(expected) + 1 and times == sorted(times, reverse=True), text
+        assert len(times) >= 3 and times == sorted(times, reverse=True), text
         await pilot.press("escape")
         assert not isinstance(app.screen, ClientDetail)
 

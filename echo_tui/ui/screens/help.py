@@ -63,39 +63,55 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             (
                 "busy",
-                "share of the last second the loop spent handling events; "
-                "the rest it was blocked in select(), waiting",
+                "share of the last second the loop spent outside select(), running handlers "
+                "and housekeeping (Node.js calls it event-loop utilization); the rest it was "
+                "blocked in select(), waiting",
             ),
             ("select()/s", "calls to select() per second"),
-            ("events/s", "(socket, event) pairs select() returned per second"),
+            (
+                "events/s",
+                "ready (socket, event) pairs select() returned per second, the engine's own "
+                "sockets' included",
+            ),
             (
                 "per select",
                 "events per select() call: now = the last second; avg and max since start, "
                 "or since the last selector switch (the panel's bottom edge says which)",
             ),
-            ("accept", "share of events on the listening socket: a client is connecting"),
-            ("read", "share of events saying a client socket has data (or end of file)"),
+            ("", "Wake-ups by cause: the share of events of each kind (a call may have several)"),
+            ("read", "a client socket has data (or end of file)"),
             (
                 "write",
-                "share saying a client socket can take more output. 0% is normal: the echo "
-                "is sent at once when read, and the loop asks select() about writing only "
-                "while a slow reader has output waiting",
+                "a client socket can take more output. 0% is normal: the echo is sent at once "
+                "when read, and the loop asks select() about writing only while a slow reader "
+                "has output waiting",
+            ),
+            ("accept", "the listening socket: a client is connecting"),
+            ("command", "the UI's wake-up socket: a command (kick, mute, switch) arrived"),
+            (
+                "housekeeping",
+                "the ticker's socket: time to publish stats and check idle clients (every "
+                "0.1 s while anything changes, 1 s when idle). select() has no timeout: "
+                "this is how it wakes when nothing else happens",
             ),
             (
-                "wake-up",
-                "share of events on the UI's wake-up socket: a command (kick, mute, switch) "
-                "arrived",
+                "iter",
+                "iteration time: from select() returning to the next select() call, what "
+                "the handlers cost; p50, p99 and max over the last second (bounds: the "
+                "upper edge of a power-of-two bucket). Under load only the 25 calls after "
+                "each housekeeping run are timed",
             ),
             (
-                "empty selects",
-                "select() calls per second that returned nothing: the timeout the loop sets "
-                "to publish stats (every 0.1 s while anything changes, 1 s when idle)",
+                "loop delay",
+                "how late housekeeping ran after it was due: a long handler or a busy "
+                "machine delays everything the loop does",
             ),
             (
-                "histogram",
+                "events/select",
                 "how many events each select() of the last second returned; under load one "
-                "call returns many (the loop batches), idle calls return 0",
+                "call returns many (the loop batches)",
             ),
+            ("iteration", "how long the timed iterations of the last second took"),
         ),
     ),
     (
@@ -104,7 +120,7 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("ID", "connection number, never reused (not the file descriptor)"),
             ("FD", "the server-side socket's file descriptor (reused once it closes)"),
             (
-                "Events",
+                "Interest",
                 "what select() watches the socket for now: R read, W write, RW both, "
                 "- nothing (muted, or backpressured with nothing left to send)",
             ),
@@ -125,7 +141,67 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
     (
-        "Events",
+        "select() trace (t)",
+        (
+            ("call 373", "the call's number since the trace opened (gaps: calls not shown)"),
+            (
+                "timeout=None",
+                "select() blocks until a socket is ready; it has no timeout because the "
+                "ticker wakes it for housekeeping",
+            ),
+            ("waited", "how long that call blocked in select() before it returned"),
+            ("N ready", "how many (key, events) pairs it returned; one line each, in its order"),
+            ("keys registered", "sockets the selector watches: clients, plus its own three"),
+            ("fd", "the socket's file descriptor; #N after it: the client's connection number"),
+            ("READ, WRITE", "what select() reported the socket ready for"),
+            ("listener", "the listening socket: its handler accepts new clients"),
+            ("wake-up", "the UI's wake-up socket: its handler runs the commands queued"),
+            (
+                "ticker",
+                "the engine's timer socket: a housekeeping wake-up (publish stats, check "
+                "idle clients)",
+            ),
+            ("recv, send", "bytes the handler read and echoed; pending: still to send"),
+            (
+                "register, modify",
+                "the handler changed what the socket is watched for (see Interest); "
+                "unregister: no longer watched",
+            ),
+            ("skipped", "closed by an earlier handler of the same call: nothing ran"),
+            ("step", "the call ran as one step of step mode (space, then n)"),
+            (
+                "STEPPING",
+                "the loop is held between calls until n; clients get no service meanwhile",
+            ),
+        ),
+    ),
+    (
+        "Client detail (Enter)",
+        (
+            ("SelectorKey", "what the selector holds for the socket: fd, fileobj, events, data"),
+            ("events", "what it is registered for now (the table's Interest)"),
+            ("ready", "times select() reported it readable / writable"),
+            ("registered", "what it was watched for when this screen opened"),
+            ("accepted", "registered for READ as it connected"),
+            ("muted, unmuted", "you pressed m: no longer read, or read again"),
+            (
+                "backpressure",
+                "its unsent echo reached half of --max-buffer: not read until it drains",
+            ),
+            ("drained to", "its unsent echo fell to an eighth of --max-buffer: read again"),
+            ("send took", "send() took only part of the echo: watch for WRITE to send the rest"),
+            ("N pending", "echo still waits: WRITE stays on"),
+            ("all sent", "the echo is out: WRITE off, READ only"),
+            (
+                "--max-total-buffer",
+                "all clients' unsent echo reached it: clients with echo pending are not read",
+            ),
+            ("peer closed", "it sent end of file: the rest of its echo is sent, then closed"),
+            ("closed", "the connection ended (with the reason): unregistered"),
+        ),
+    ),
+    (
+        "Log",
         (
             ("+ connect", "a client was accepted"),
             (

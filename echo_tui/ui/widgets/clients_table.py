@@ -60,7 +60,7 @@ def _count(value: float, now: float) -> str:
     return format_count(value)
 
 
-def _events(mask: int, now: float) -> str:
+def _interest(mask: int, now: float) -> str:
     return short_events(mask)
 
 
@@ -95,7 +95,7 @@ COLUMNS = (
     Column("pending", "Pending", 10, lambda c: c.stats.pending, _bytes, descending=True),
     Column("read_ready", "Rd", 6, lambda c: c.stats.read_ready, _count, descending=True),
     Column("write_ready", "Wr", 6, lambda c: c.stats.write_ready, _count, descending=True),
-    Column("events", "Events", 6, lambda c: c.stats.events, _events, left=True),
+    Column("interest", "Interest", 8, lambda c: c.stats.events, _interest, left=True),
     Column("fd", "FD", 5, lambda c: c.stats.fd, _plain),
     Column("bytes_in", "In", 10, lambda c: c.stats.bytes_in, _bytes, descending=True),
     Column("bytes_out", "Out", 10, lambda c: c.stats.bytes_out, _bytes, descending=True),

@@ -81,7 +81,7 @@ def describe(event: LifecycleEvent | EngineError) -> Text:
 class EventLog(RichLog):
     """Bounded log, newest at the bottom; never parses markup."""
 
-    BORDER_TITLE = "Events"
+    BORDER_TITLE = "Log"
     MAX_LINES = 1000
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:

@@ -1,6 +1,8 @@
-"""What select() is doing: calls/s, events/s, events per call, the histogram, the split.
+"""What select() is doing: calls/s, events/s, events per call, the wake-ups by cause, the
+loop's health (iteration time, loop delay), and two histograms: events per call and
+iteration time.
 
-Rates and the histogram cover the last second, so the panel follows load as it
+Rates, shares and the histograms cover the last second, so the panel follows load as it
 changes, and it is drawn again once a second (or at a selector switch): more often
 would only repaint a dozen lines a tick to show a window that moved a fraction.
 `avg` and `max` cover the current selector's period: since start, or since the
@@ -18,15 +20,27 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 
-from echo_tui.engine.events import HISTOGRAM_BUCKETS, LoopStats, Snapshot, histogram_label
+from echo_tui.engine.events import (
+    DURATION_BUCKETS,
+    HISTOGRAM_BUCKETS,
+    LoopStats,
+    Snapshot,
+    duration_bound,
+    duration_quantile,
+    histogram_label,
+)
 from echo_tui.ui.meter import Meter
 from echo_tui.ui.widgets.live_text import LiveText
-from echo_tui.units import format_count, format_duration
+from echo_tui.units import format_count, format_duration, format_latency
 
-SELECTS, EVENTS, ACCEPTS, READS, WRITES, WAKEUPS, EMPTY, BUSY, WAIT = range(9)
-HIST = 9  # first histogram bucket in the meter
-BAR_WIDTH = 14
+SELECTS, EVENTS, ACCEPTS, READS, WRITES, WAKEUPS, HOUSEKEEPING, BUSY, WAIT = range(9)
+HIST = 9  # first events-per-select bucket in the meter
+ITERATIONS = HIST + HISTOGRAM_BUCKETS  # first iteration-time bucket
+DELAYS = ITERATIONS + DURATION_BUCKETS  # first loop-delay bucket
+COUNTERS = DELAYS + DURATION_BUCKETS
+BAR_WIDTH = 8
 MIN_BUCKETS = 4  # always show 0, 1, 2-3, 4-7 so the chart does not jump about
+DURATION_LINES = 8  # iteration-time buckets shown at most (the panel's height)
 REDRAW_EVERY = 1.0  # seconds between draws: the figures cover the last second
 
 
@@ -39,10 +53,12 @@ def loop_counters(loop: LoopStats) -> tuple[float, ...]:
         loop.read_events,
         loop.write_events,
         loop.wakeup_events,
-        loop.empty_selects,
+        loop.housekeeping_events,
         loop.busy_seconds,
         loop.wait_seconds,
         *loop.histogram,
+        *loop.iterations,
+        *loop.loop_delays,
     )
 
 
@@ -114,9 +130,14 @@ def render_periods(previous: Period, current: Period) -> Text:
 
 
 def render_stats(
-    period: Period, selector: str, rates: tuple[float, ...], deltas: tuple[float, ...]
+    period: Period,
+    selector: str,
+    rates: tuple[float, ...],
+    deltas: tuple[float, ...],
+    maxima: tuple[float, float],
 ) -> Text:
-    """The numbers, as plain Text (rates and shares over the last second; avg, max: `period`)."""
+    """The numbers, as plain Text (rates and shares over the last second; avg, max: `period`;
+    `maxima`: the longest iteration and loop delay since start, which bound the last second's)."""
     busy, wait = deltas[BUSY], deltas[WAIT]
     utilization = busy / (busy + wait) if busy + wait > 0 else 0.0
     now = deltas[EVENTS] / deltas[SELECTS] if deltas[SELECTS] else 0.0
@@ -133,22 +154,32 @@ def render_stats(
     text.append("\nper select ", "dim")
     text.append(f"now {now:.1f}", "bold")
     text.append(f" avg {period.per_select:.1f} max {period.max_batch}")
-    text.append("\naccept ", "yellow")
-    text.append(f"{_pct(deltas[ACCEPTS], events):>4}")
-    text.append("  read ", "green")
+    text.append("\nread ", "green")
     text.append(f"{_pct(deltas[READS], events):>4}")
     text.append("  write ", "cyan")
     text.append(f"{_pct(deltas[WRITES], events):>4}")
-    text.append("\nwake-up", "magenta")
+    text.append("  accept ", "yellow")
+    text.append(f"{_pct(deltas[ACCEPTS], events):>4}")
+    text.append("\ncommand ", "magenta")
     text.append(f"{_pct(deltas[WAKEUPS], events):>4}")
-    text.append("  empty selects ", "dim")
-    text.append(f"{format_count(rates[EMPTY])}/s")
+    text.append("  housekeeping ", "dim")
+    text.append(f"{_pct(deltas[HOUSEKEEPING], events):>4}")
+    iterations = deltas[ITERATIONS:DELAYS]
+    text.append("\niter ", "dim")
+    for label, share in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
+        text.append(f"{label} " if label == "p50" else f" {label} ")
+        text.append(format_latency(duration_quantile(iterations, share, maxima[0])), "bold")
+    delays = deltas[DELAYS:COUNTERS]
+    text.append("\nloop delay ", "dim")
+    for label, share in (("p99", 0.99), ("max", 1.0)):
+        text.append(f"{label} " if label == "p99" else f" {label} ")
+        text.append(format_latency(duration_quantile(delays, share, maxima[1])), "bold")
     return text
 
 
 def render_mini_histogram(deltas: tuple[float, ...]) -> Text:
     """The histogram on one line, for narrow screens: "0▇ 1▅ 2▂ 4▁"."""
-    counts = deltas[HIST : HIST + HISTOGRAM_BUCKETS]
+    counts = deltas[HIST:ITERATIONS]
     peak = max(counts) or 1
     highest = max((i for i, count in enumerate(counts) if count), default=0)
     text = Text("hist ", "dim", no_wrap=True, overflow="ellipsis", end="")
@@ -161,16 +192,34 @@ def render_mini_histogram(deltas: tuple[float, ...]) -> Text:
 
 def render_histogram(deltas: tuple[float, ...]) -> Text:
     """Bars of events per select() over the last second."""
-    counts = deltas[HIST : HIST + HISTOGRAM_BUCKETS]
-    total = sum(counts)
+    counts = deltas[HIST:ITERATIONS]
     highest = max((i for i, count in enumerate(counts) if count), default=0)
-    text = Text(no_wrap=True, overflow="ellipsis", end="")
-    text.append("events per select(), last second", "dim")
-    peak = max(counts) or 1
-    for bucket in range(max(highest + 1, MIN_BUCKETS)):
-        count = counts[bucket]
-        text.append(f"\n{histogram_label(bucket):>6} ")
-        text.append(bar(count / peak, BAR_WIDTH), "green" if bucket else "dim")
+    buckets = range(max(highest + 1, MIN_BUCKETS))
+    labels = [histogram_label(bucket) for bucket in buckets]
+    return _bars("events/select", labels, [counts[bucket] for bucket in buckets], "green")
+
+
+def render_iterations(deltas: tuple[float, ...]) -> Text:
+    """Bars of iteration time over the last second (the timed iterations) by duration, the
+    longest always shown: the shortest buckets are lumped into the first when they would
+    not fit (its label, "at most", stays true)."""
+    counts = deltas[ITERATIONS:DELAYS]
+    seen = [bucket for bucket, count in enumerate(counts) if count] or [0]
+    first = max(seen[0], seen[-1] + 1 - DURATION_LINES)
+    buckets = range(first, max(seen[-1] + 1, first + MIN_BUCKETS))
+    shown = [counts[bucket] for bucket in buckets]
+    shown[0] += sum(counts[:first])
+    labels = [f"≤{format_latency(duration_bound(bucket))}" for bucket in buckets]
+    return _bars("iteration", labels, shown, "magenta")
+
+
+def _bars(title: str, labels: list[str], counts: list[float], style: str) -> Text:
+    """A titled histogram: a line per bucket, its label, a bar (to the peak) and its share."""
+    total, peak = sum(counts), max(counts, default=0) or 1
+    text = Text(title, "dim", no_wrap=True, overflow="ellipsis", end="")
+    for label, count in zip(labels, counts, strict=True):
+        text.append(f"\n{label:>6} ")
+        text.append(bar(count / peak, BAR_WIDTH), style if count else "dim")
         text.append(f" {_pct(count, total):>4}")
     return text
 
@@ -184,11 +233,12 @@ class SelectPanel(Horizontal):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.meter = Meter(HIST + HISTOGRAM_BUCKETS)
+        self.meter = Meter(COUNTERS)
         self.stats = LiveText(id="select-stats")
         self.periods = LiveText(id="select-periods")
         self.mini_histogram = LiveText(id="select-mini")
         self.histogram = LiveText(id="select-histogram")
+        self.iterations = LiveText(id="select-iterations")
         self._last: Snapshot | None = None
         self._period_base = LoopStats()  # the counters when the current selector took over
         self._period_began: float | None = None  # wall clock then
@@ -198,7 +248,7 @@ class SelectPanel(Horizontal):
 
     def reset(self) -> None:
         """Start over, as at the first snapshot (a replay seeked)."""
-        self.meter = Meter(HIST + HISTOGRAM_BUCKETS)
+        self.meter = Meter(COUNTERS)
         self._last = self._previous = None
         self._period_base, self._period_began = LoopStats(), None
         self._inputs.clear()
@@ -212,6 +262,7 @@ class SelectPanel(Horizontal):
             yield self.periods
             yield self.mini_histogram
         yield self.histogram
+        yield self.iterations
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
         last = self._last
@@ -230,12 +281,16 @@ class SelectPanel(Horizontal):
             return
         self._drawn_at = snapshot.monotonic
         period = self._period(snapshot)
-        self._show(self.stats, render_stats, period, snapshot.selector, meter.rates, meter.deltas)
+        maxima = (snapshot.loop.iteration_max, snapshot.loop.loop_delay_max)
+        stats = (period, snapshot.selector, meter.rates, meter.deltas, maxima)
+        self._show(self.stats, render_stats, *stats)
         if self._previous is not None:
             self._show(self.periods, render_periods, self._previous, period)
-        counts = meter.deltas[HIST:]  # all the histograms show
+        counts = meter.deltas[HIST:ITERATIONS]  # what the events histograms show
         self._show(self.mini_histogram, render_mini_histogram, meter.deltas, key=counts)
         self._show(self.histogram, render_histogram, meter.deltas, key=counts)
+        iterations = meter.deltas[ITERATIONS:DELAYS]
+        self._show(self.iterations, render_iterations, meter.deltas, key=iterations)
 
     def _show(
         self, text: LiveText, render: Callable[..., Text], *args: Any, key: object = None

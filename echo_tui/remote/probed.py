@@ -197,7 +197,7 @@ class ProbedLoop:
             open_count=len(stats),
             totals=Totals(accepted=self._next_id - 1),
             loop=LoopStats(
-                selects=view["selects"], busy_seconds=view["busy"], wait_seconds=view["waited"]
+                selects=view["selects"], busy_seconds=view["busy"], wait_seconds=waited(loop, view)
             ),
             changed=MappingProxyType(stats),
             closed=frozenset(closed),
@@ -334,6 +334,14 @@ class ProbedLoop:
     def step(self) -> None:
         if self.loop is not None:
             self.loop.step()
+
+
+def waited(loop: Loop, view: dict[str, Any]) -> float:
+    """Seconds in select(), the call under way too (a loop idle in select(None) is idle,
+    not busy): while waiting, all the time since its first call that handlers did not take."""
+    if loop.waiting and loop.selects:
+        return max(view["waited"], time.monotonic() - loop.first_started - view["busy"])
+    return float(view["waited"])
 
 
 def is_client(key: dict[str, Any]) -> bool:

@@ -186,3 +186,13 @@ def attached_and_left(url: str) -> bool:
     if session is not None:
         session.close()
     return session is not None
+
+
+def test_a_loop_idle_in_select_counts_as_waiting_not_busy(
+    program: ProbedProgram, attach: RemoteSource
+) -> None:
+    """The example blocks in select() with no timeout: the call under way is time waited."""
+    clients(program, 1)
+    view = View(attach.channel)
+    state = wait_for(lambda: (s := view.update()) is not None and s.loop.wait_seconds > 0.3 and s)
+    assert state.loop.busy_seconds < state.loop.wait_seconds

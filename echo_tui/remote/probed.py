@@ -284,7 +284,8 @@ class ProbedLoop:
         return UNAVAILABLE.get(action)
 
     def _client(self, conn_id: int) -> Client | None:
-        return next((c for c in self._clients.values() if c.conn_id == conn_id), None)
+        clients = list(self._clients.values())  # the polling thread changes the dict
+        return next((c for c in clients if c.conn_id == conn_id), None)
 
     def kick(self, conn_id: int) -> Future[CommandResult]:
         """shutdown() of that client's socket in the loop's thread (Loop.kick), off this one."""

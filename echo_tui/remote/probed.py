@@ -40,11 +40,12 @@ from echo_tui.engine.events import (
     Totals,
 )
 from echo_tui.probe.describe import printable
-from echo_tui.probe.loop import Loop
+from echo_tui.probe.loop import WALL_OFFSET, Loop
 from echo_tui.remote.server import ViewerServer
 from echo_tui.source import Action
 
 TICK = 0.1  # seconds between two looks at the loop
+KICK_WATCH = 5.0  # seconds a kick waits to see the program unregister the client
 UNAVAILABLE: dict[str, str] = {
     "mute": "the probe does not touch the program's reads",
     "switch_selector": "the program chose its selector",
@@ -297,7 +298,7 @@ class ProbedLoop:
 
         def kick() -> None:
             ok = loop.kick(client.fd)
-            message = "shut down: the program sees its end" if ok else "the loop did not let go"
+            message = after_kick(loop, client) if ok else "the loop did not let go of it"
             future.set_result(CommandResult("kick", ok, message, conn_id, int(ok), time.time()))
 
         threading.Thread(target=kick, name="echo-probe-kick", daemon=True).start()
@@ -335,6 +336,18 @@ class ProbedLoop:
     def step(self) -> None:
         if self.loop is not None:
             self.loop.step()
+
+
+def after_kick(loop: Loop, client: Client) -> str:
+    """What the program did with a client it saw end: unregistered it, or not in KICK_WATCH s
+    (the loop records changes, it signals none: looked at every 50 ms)."""
+    deadline = time.monotonic() + KICK_WATCH
+    while time.monotonic() < deadline:
+        key = loop.keys.get(client.fd)
+        if key is None or key.registered + WALL_OFFSET != client.registered:
+            return "shut down; the program unregistered it"
+        time.sleep(0.05)
+    return f"shut down; the program still has it registered {KICK_WATCH:g} s later"
 
 
 def waited(loop: Loop, view: dict[str, Any]) -> float:

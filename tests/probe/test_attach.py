@@ -116,7 +116,8 @@ def test_a_kick_from_the_viewer_ends_that_client_and_the_program_unregisters_it(
     (conn_id,) = [c.conn_id for c in view.state.changed.values() if c.peer == local(kicked)]
     before = len(program.socket_inodes())
 
-    assert attach.kick(conn_id).result(10).ok
+    result = attach.kick(conn_id).result(10)
+    assert (result.ok, result.message) == (True, "shut down; the program unregistered it")
     assert kicked.recv(10) == b""  # an ordinary end of stream
     wait_for(lambda: (s := view.update()) is not None and conn_id not in s.changed)
     wait_for(lambda: len(program.socket_inodes()) == before - 1)  # the program closed it

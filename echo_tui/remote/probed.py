@@ -382,7 +382,12 @@ def serve(address: str | tuple[str, int], thread: str | None, name: str) -> Call
     source = ProbedLoop(thread)
     program = f"{printable(name, 60)} (Python {platform.python_version()})"
     server = ViewerServer(
-        source, address, offered=OFFERED, selector=probe.original(), program=program
+        source,
+        address,
+        offered=OFFERED,
+        selector=probe.original(),
+        program=program,
+        reasons=UNAVAILABLE,
     )
     server.start()
     source.start()

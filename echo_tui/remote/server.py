@@ -173,6 +173,7 @@ class ViewerServer:
         offered: tuple[str, ...] = CONTROLS,
         selector: Callable[[], selectors.BaseSelector] = selectors.DefaultSelector,
         program: str = "echo-tui",
+        reasons: Mapping[str, str] | None = None,
         notify: Callable[[str], None] | None = None,
         hello_timeout: float = HELLO_TIMEOUT,
         stall_timeout: float = STALL_TIMEOUT,
@@ -181,7 +182,8 @@ class ViewerServer:
         """A non-loopback TCP address needs a `token` (ValueError without one).  `offered`:
         the commands `engine` takes (read-only: only those of WATCHING_CONTROLS); `selector`:
         the class of this server's own selector (inside a probed program: the real one);
-        `program`: what the welcome says it serves."""
+        `program`: what the welcome says it serves; `reasons`: why it does not offer a
+        command, in a few words, for the viewer to say."""
         if isinstance(address, tuple) and not is_loopback(address[0]) and not token:
             raise ValueError("a --listen-ui address other than loopback needs a token")
         self.engine = engine
@@ -191,6 +193,7 @@ class ViewerServer:
         self.readonly = readonly
         self.controls = tuple(c for c in offered if not readonly or c in WATCHING_CONTROLS)
         self.program = program
+        self.reasons = tuple((reasons or {}).items())
         self.hello_timeout = hello_timeout
         self.stall_timeout = stall_timeout
         self.capacity = capacity  # lifecycle events each viewer's channel holds
@@ -370,6 +373,7 @@ class ViewerServer:
             self.controls,
             self.readonly,
             engine_header(self.engine),
+            self.reasons,
         )
         peer.out += welcome_frame(welcome)
         peer.channel = channel = EventChannel(self.capacity)

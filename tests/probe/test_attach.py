@@ -72,6 +72,9 @@ def test_the_viewer_sees_the_programs_clients_and_its_handlers_in_the_trace(
     python = platform.python_version()
     assert attach.welcome.program == f"selectors_echo.py (Python {python})"
     assert attach.welcome.pid == program.pid
+    assert attach.unavailable("mute") == "the probe does not touch the program's reads"
+    assert attach.unavailable("switch_selector") == "the program chose its selector"
+    assert attach.unavailable("kick") is None
 
     attach.trace(True).result(5)
     calls = []

@@ -67,10 +67,14 @@ class Client:
 
 
 def handler(data: dict[str, Any]) -> str:
-    """A key's handler in a few words: `read() echo.py:21`, or asyncio's reader callback."""
+    """A key's handler in a few words: `read() echo.py:21`; for asyncio, the reader's (else
+    the writer's) callback and the protocol it serves:
+    `_SelectorSocketTransport._read_ready() for EchoProtocol`."""
     if data.get("kind") == "asyncio":
         data = data.get("reader") or data.get("writer") or {}
     name = data.get("name", "?")
+    if "protocol" in data:
+        return f"{name}() for {data['protocol']}"
     return f"{name}() {data['where']}" if "where" in data else str(name)
 
 

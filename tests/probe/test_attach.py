@@ -92,9 +92,15 @@ def test_the_viewer_sees_the_programs_clients_and_its_handlers_in_the_trace(
     second.close()
 
 
-@pytest.mark.parametrize("example", ["asyncio_streams_echo", "asyncio_protocol_echo"])
-def test_an_asyncio_programs_clients_are_its_tcp_connections_only(example: str) -> None:
-    """Not asyncio's self-pipe (a connected Unix socket pair) nor its listener."""
+@pytest.mark.parametrize(
+    ("example", "protocol"),
+    [("asyncio_streams_echo", "StreamReaderProtocol"), ("asyncio_protocol_echo", "EchoProtocol")],
+)
+def test_an_asyncio_programs_clients_and_the_protocols_their_reads_serve(
+    example: str, protocol: str
+) -> None:
+    """Its clients are its TCP connections only (not asyncio's self-pipe, a connected Unix
+    socket pair, nor its listener); the trace names the transport's callback and protocol."""
     program = ProbedProgram(EXAMPLES / f"{example}.py", listen=True)
     source = RemoteSource(program.viewers_url, wait_for(lambda: attached(program.viewers_url)))
     source.start()
@@ -103,6 +109,18 @@ def test_an_asyncio_programs_clients_are_its_tcp_connections_only(example: str) 
         view = View(source.channel)
         state = wait_for(lambda: (s := view.update()) is not None and s.changed and s)
         assert [c.peer for c in state.changed.values()] == [local(client)]
+        assert source.trace(True).result(5).ok
+        handlers: set[str] = set()
+
+        def traced_read() -> bool:
+            client.sendall(b"x")
+            recv_exactly(client, 1)
+            handlers.update(
+                h for c in source.channel.take_trace() for k in c.ready for h in k.commands
+            )
+            return f"_SelectorSocketTransport._read_ready() for {protocol}" in handlers
+
+        wait_for(traced_read)
         client.close()
     finally:
         source.stop()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import platform
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from echo_tui.engine.events import (
     Connected,
     ConnectionStats,
     Disconnected,
+    EngineError,
     EventChannel,
     Inspected,
     InterestChange,
@@ -141,6 +143,16 @@ class ProbedLoop:
     # ----------------------------------------------------------------- reading
 
     def _run(self) -> None:
+        try:
+            self._poll()
+        except Exception as exc:  # a bug here: said once to the viewers, the program unharmed
+            error = EngineError(f"{type(exc).__name__}: {exc}", traceback.format_exc(), time.time())
+            for channel in self._channels:
+                channel.put_error(error)
+            if self.loop is not None:
+                self.loop.release()
+
+    def _poll(self) -> None:
         while not self._stop.wait(self.tick):
             if self.loop is None or self.loop.closed:
                 self.loop = choose(probe.loops(), self.thread)

@@ -218,3 +218,38 @@ def test_a_loop_idle_in_select_counts_as_waiting_not_busy(
     view = View(attach.channel)
     state = wait_for(lambda: (s := view.update()) is not None and s.loop.wait_seconds > 0.3 and s)
     assert state.loop.busy_seconds < state.loop.wait_seconds
+
+
+def test_a_failure_of_the_probed_source_is_said_to_the_viewer_and_the_program_serves_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In this process: the docs' server on a probed selector, served by ProbedLoop; the
+    failure releases the step mode it had turned on."""
+    from echo_tui import probe
+    from echo_tui.remote import probed
+    from tests.probe.conftest import DocsServer
+
+    probe.install()
+    server = DocsServer()
+    source = probed.ProbedLoop(tick=0.01)
+    channel = source.subscribe()
+    try:
+        client = socket.create_connection(server.address, timeout=5)
+        client.sendall(b"before")
+        assert recv_exactly(client, 6) == b"before"
+
+        def broken(*args: object) -> None:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(probed, "is_client", broken)
+        source.set_stepping(True)  # held by the source's first look, which fails
+        source.start()
+        error = wait_for(lambda: channel.drain()[2])
+        assert error.message == "RuntimeError: a bug"
+        client.sendall(b"after")
+        assert recv_exactly(client, 5) == b"after"
+        client.close()
+    finally:
+        source.stop()
+        server.stop()
+        probe.uninstall()

@@ -189,6 +189,7 @@ SUBCOMMANDS = {
     ),
     "replay": ("echo_tui.replay", "replay_main", "play a --record file back in the dashboard"),
     "attach": ("echo_tui.remote.attach", "attach_main", "the dashboard of a --listen-ui server"),
+    "run": ("echo_tui.remote.run", "run_main", "run a selectors/asyncio program, watch its loop"),
 }
 
 

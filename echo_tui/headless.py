@@ -21,7 +21,7 @@ from echo_tui.engine.events import (
     duration_figures,
     histogram_label,
 )
-from echo_tui.engine.server import EchoEngine
+from echo_tui.source import Source
 from echo_tui.units import format_bytes, format_bytes_short, format_count, format_duration
 
 
@@ -282,7 +282,7 @@ def summary_line(report: Report) -> str:
 
 
 def run_headless(
-    engine: EchoEngine,
+    engine: Source,
     stop: threading.Event,
     interval: float,
     as_json: bool,

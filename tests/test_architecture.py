@@ -7,8 +7,10 @@
 - the seam (`echo_tui.source`, the dashboard's Source and Controls) imports only
   the standard library and the engine: a source (remote, probe) implements it
   without Textual;
-- the probe (once it exists) imports only the standard library: it runs inside
-  other people's programs;
+- the probe imports only the standard library: it runs inside other people's
+  programs; its runner (`python -m echo_tui.probe`) may also import what serves a
+  probed loop to viewers (echo_tui.remote.probed), which imports neither the
+  dashboard nor any third-party package;
 - the wire protocol and the records it shares with recordings import only the
   standard library and the engine's event types: the probe will speak it.
 
@@ -20,8 +22,6 @@ from __future__ import annotations
 import ast
 import sys
 from pathlib import Path
-
-import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "echo_tui"
 COMMAND_MODULES = ("echo_tui.cli", "echo_tui.headless", "echo_tui.replay")
@@ -103,9 +103,28 @@ def test_the_seam_imports_only_the_standard_library_and_the_engine() -> None:
     assert outside("echo_tui.source", ("echo_tui.engine",)) == []
 
 
-@pytest.mark.skipif(not modules_under("echo_tui.probe"), reason="no probe yet")
+PROBE_RUNNER = "echo_tui.probe.__main__"
+PROBE_SERVING = ("echo_tui.remote.probed", "echo_tui.remote.server")
+
+
 def test_the_probe_imports_only_the_standard_library() -> None:
-    assert outside("echo_tui.probe", ("echo_tui.probe",)) == []
+    library = [
+        line
+        for line in outside("echo_tui.probe", ("echo_tui.probe",))
+        if not line.startswith(PROBE_RUNNER + " imports ")
+    ]
+    assert library == []
+    assert outside(PROBE_RUNNER, ("echo_tui.probe", *PROBE_SERVING)) == []
+
+
+def test_what_serves_a_probed_loop_imports_no_dashboard_and_no_third_party_package() -> None:
+    """It runs inside the probed program (`--listen`): the standard library and echo_tui's
+    engine-side modules only (the runtime check: tests/probe/test_core.py)."""
+    for module in PROBE_SERVING:
+        assert [
+            n for _, n in imports(module) if not is_stdlib(n) and not within(n, ("echo_tui",))
+        ] == []
+        assert inside(module, ("echo_tui.ui", *COMMAND_MODULES)) == []
 
 
 def test_the_protocol_imports_only_the_standard_library_and_the_event_types() -> None:

@@ -90,6 +90,8 @@ def test_hellos_commands_replies_acks_round_trip() -> None:
     result = CommandResult("kick", True, "kicked #7", 7, 1, 5.0)
     assert one(hello_frame("secret", "attach")) == Hello(VERSION, "secret", "attach")
     assert one(welcome_frame(welcome)) == welcome
+    probe = replace(welcome, reasons=(("mute", "the probe does not touch the program's reads"),))
+    assert one(welcome_frame(probe)) == probe
     assert one(refused_frame("no")) == Refused("no")
     assert one(command_frame(3, "kick_ids", conn_ids=[1, 2])) == Command(
         3, "kick_ids", {"conn_ids": [1, 2]}

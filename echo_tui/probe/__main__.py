@@ -2,7 +2,11 @@
 run a program with the probe installed before its first line, as `python -m cProfile`
 does (`sys.argv`, `__main__`, the script's directory first on `sys.path`).
 
-With --control, the probe answers commands on a Unix socket (echo_tui.probe.control).
+With --listen ADDRESS (unix:PATH or [HOST:]PORT, loopback only), the probed loop is served
+to viewers (`echo-tui attach ADDRESS`) by echo_tui.remote.probed, the one part of the runner
+that is more than the standard library (still no Textual).  --loop THREAD picks the loop
+run by that thread (default: the busiest).  With --control, the probe answers commands
+on a Unix socket (echo_tui.probe.control).
 A program that has made no selector after --notice-after seconds (5) gets one line on
 stderr saying the probe cannot see it.
 """
@@ -14,6 +18,7 @@ import os
 import runpy
 import sys
 import threading
+from collections.abc import Callable
 
 from echo_tui import probe
 from echo_tui.probe.control import ControlServer
@@ -27,7 +32,7 @@ NOTICE = (
 )
 
 
-OPTIONS_WITH_VALUES = ("--control", "--notice-after")
+OPTIONS_WITH_VALUES = ("--control", "--notice-after", "--listen", "--loop")
 
 
 def split(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -51,6 +56,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         description="Run a program with the echo-tui probe installed before its first line.",
     )
     parser.add_argument("--control", metavar="PATH", help="answer commands on this Unix socket")
+    parser.add_argument("--listen", metavar="ADDRESS", help="serve viewers (echo-tui attach) here")
+    parser.add_argument("--loop", metavar="THREAD", help="the loop to serve: its thread's name")
     parser.add_argument(
         "--notice-after",
         type=float,
@@ -102,12 +109,30 @@ def run(arguments: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     arguments = parse(sys.argv[1:] if argv is None else argv)
     control = ControlServer(arguments.control) if arguments.control else None
+    name = f"-m {arguments.module}" if arguments.module else os.path.basename(arguments.program[0])
+    stop_serving = listen(arguments.listen, arguments.loop, name) if arguments.listen else None
     try:
         run(arguments)
     finally:
         probe.uninstall()
         if control is not None:
             control.close()
+        if stop_serving is not None:
+            stop_serving()
+
+
+def listen(address: str, thread: str | None, name: str) -> Callable[[], None]:
+    """Serve the probed loop to viewers at `address` (exit 2 with one line if it cannot)."""
+    from echo_tui.remote.probed import serve
+    from echo_tui.remote.server import is_loopback, parse_address
+
+    try:
+        where = parse_address(address)
+        if isinstance(where, tuple) and not is_loopback(where[0]):
+            raise ValueError("the probe listens on loopback or a Unix socket only")
+        return serve(where, thread, name)
+    except (ValueError, OSError) as exc:
+        sys.exit(f"python -m echo_tui.probe: --listen {address}: {exc}")
 
 
 if __name__ == "__main__":

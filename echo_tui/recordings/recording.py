@@ -23,9 +23,10 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import IO, TextIO
+from typing import IO, Protocol, TextIO
 
 from echo_tui import __version__
+from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import Connected, EventChannel, LifecycleEvent
 from echo_tui.engine.server import EchoEngine
 from echo_tui.recordings.records import (  # the codec, also the wire's; re-exported for readers
@@ -52,7 +53,7 @@ KIND_WAIT = 5.0  # seconds a new client's --demo kind is waited for
 # ---------------------------------------------------------------------- writing
 
 
-def engine_header(engine: EchoEngine) -> Header:
+def engine_header(engine: EchoEngine | Described) -> Header:
     """What a recording's header (and a viewer's welcome) says about a started engine."""
     return Header(
         version=FORMAT_VERSION,
@@ -62,6 +63,22 @@ def engine_header(engine: EchoEngine) -> Header:
         selector=engine.selector_name,
         limits=asdict(engine.config),
     )
+
+
+class Described(Protocol):
+    """What a header says of a source that is not an engine (a probed program's loop)."""
+
+    @property
+    def started_at(self) -> float: ...
+
+    @property
+    def address(self) -> tuple[str, int]: ...
+
+    @property
+    def selector_name(self) -> str: ...
+
+    @property
+    def config(self) -> EngineConfig: ...
 
 
 class Recorder:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from echo_tui.arguments import USAGE_ERROR, DefaultsHelpFormatter, OneLineParser, UsageError
@@ -115,18 +116,26 @@ def attached_app(
     refresh_hz: float = 5.0,
     theme: str | None = None,
     recorder: Recorder | None = None,
+    *,
+    identity: str | None = None,
+    more: Callable[[], list[str]] | None = None,
 ) -> EchoTuiApp:
-    """The dashboard over `source`; its header says DISCONNECTED while the connection is down."""
+    """The dashboard over `source`; its header says DISCONNECTED while the connection is down.
+    `identity` replaces the header's words on what it watches; `more`: other notices for
+    the log (what a program run by `echo-tui run` writes)."""
     from echo_tui.ui.app import EchoTuiApp
 
     welcome = source.welcome
-    identity = f"attached to {source.url}: {welcome.program} PID {welcome.pid} on {welcome.host}"
+    if identity is None:
+        identity = f"attached to {source.url}: {welcome.program} PID {welcome.pid}"
+        identity += f" on {welcome.host}"
     if welcome.readonly:
         identity += " (read-only)"
 
     def notices() -> list[str]:
         said = source.take_notices()
-        return said + recorder.take_notices() if recorder is not None else said
+        said += recorder.take_notices() if recorder is not None else []
+        return said + more() if more is not None else said
 
     return EchoTuiApp(
         source,

@@ -97,6 +97,7 @@ class Welcome:
     controls: tuple[str, ...]
     readonly: bool
     header: Header  # what a recording's header says: address, selector, limits, ...
+    reasons: tuple[tuple[str, str], ...] = ()  # (command, why it is not offered), if said
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +194,7 @@ def hello_frame(token: str | None, client: str) -> bytes:
 def welcome_frame(welcome: Welcome) -> bytes:
     data = {f.name: getattr(welcome, f.name) for f in fields(Welcome)}
     data.update(protocol=PROTOCOL, controls=list(welcome.controls), header=welcome.header.to_json())
+    data["reasons"] = dict(welcome.reasons)
     return frame("welcome", data)
 
 
@@ -269,6 +271,7 @@ def _decode(
                 tuple(map(str, data["controls"])),
                 bool(data["readonly"]),
                 _header_from(data["header"]),
+                tuple((str(k), str(v)[:80]) for k, v in dict(data.get("reasons", {})).items()),
             )
         case "refused":
             return Refused(str(data["reason"]))

@@ -27,8 +27,9 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
+from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import (
     CommandResult,
     ConnectionStats,
@@ -36,7 +37,7 @@ from echo_tui.engine.events import (
     EventChannel,
     Snapshot,
 )
-from echo_tui.engine.server import EchoEngine, bind_listener
+from echo_tui.engine.server import bind_listener
 from echo_tui.recordings.recording import engine_header
 from echo_tui.remote.protocol import (
     COMMANDS,
@@ -60,6 +61,7 @@ from echo_tui.remote.protocol import (
     trace_frame,
     welcome_frame,
 )
+from echo_tui.source import Controls
 
 DRAIN_EVERY = 0.05  # seconds between takes from the engine's channel (under its 0.1 s tick)
 HELLO_TIMEOUT = 5.0  # a peer that says nothing for this long is closed
@@ -106,6 +108,33 @@ def format_address(address: str | tuple[str, int]) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+class Stepping(Protocol):
+    @property
+    def stepping(self) -> bool: ...
+
+
+class Served(Controls, Protocol):
+    """What the server serves: the EchoEngine, or anything that acts as one (a probed loop,
+    echo_tui.remote.probed): its stream through subscribe(), its header, its controls."""
+
+    @property
+    def started_at(self) -> float: ...
+
+    @property
+    def address(self) -> tuple[str, int]: ...
+
+    @property
+    def selector_name(self) -> str: ...
+
+    @property
+    def config(self) -> EngineConfig: ...
+
+    @property
+    def steps(self) -> Stepping: ...
+
+    def subscribe(self, capacity: int | None = None) -> EventChannel: ...
+
+
 @dataclass(eq=False)
 class Peer:
     """One connection: a viewer once its hello was good."""
@@ -136,17 +165,25 @@ class ViewerServer:
 
     def __init__(
         self,
-        engine: EchoEngine,
+        engine: Served,
         address: str | tuple[str, int],
         *,
         token: str | None = None,
         readonly: bool = False,
+        offered: tuple[str, ...] = CONTROLS,
+        selector: Callable[[], selectors.BaseSelector] = selectors.DefaultSelector,
+        program: str = "echo-tui",
+        reasons: Mapping[str, str] | None = None,
         notify: Callable[[str], None] | None = None,
         hello_timeout: float = HELLO_TIMEOUT,
         stall_timeout: float = STALL_TIMEOUT,
         capacity: int = VIEWER_CAPACITY,
     ) -> None:
-        """A non-loopback TCP address needs a `token` (ValueError without one)."""
+        """A non-loopback TCP address needs a `token` (ValueError without one).  `offered`:
+        the commands `engine` takes (read-only: only those of WATCHING_CONTROLS); `selector`:
+        the class of this server's own selector (inside a probed program: the real one);
+        `program`: what the welcome says it serves; `reasons`: why it does not offer a
+        command, in a few words, for the viewer to say."""
         if isinstance(address, tuple) and not is_loopback(address[0]) and not token:
             raise ValueError("a --listen-ui address other than loopback needs a token")
         self.engine = engine
@@ -154,7 +191,9 @@ class ViewerServer:
         self.address: str | tuple[str, int] = address  # as bound, once started
         self.token = token
         self.readonly = readonly
-        self.controls = WATCHING_CONTROLS if readonly else CONTROLS
+        self.controls = tuple(c for c in offered if not readonly or c in WATCHING_CONTROLS)
+        self.program = program
+        self.reasons = tuple((reasons or {}).items())
         self.hello_timeout = hello_timeout
         self.stall_timeout = stall_timeout
         self.capacity = capacity  # lifecycle events each viewer's channel holds
@@ -173,7 +212,7 @@ class ViewerServer:
         self._stepping_before = False  # it was on when the first of them took it
         self._inspector: Peer | None = None  # the viewer that asked for the inspection
         self._listener: socket.socket | None = None
-        self._selector = selectors.DefaultSelector()
+        self._selector = selector()
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="echo-viewers", daemon=True)
@@ -328,12 +367,13 @@ class ViewerServer:
             return
         welcome = Welcome(
             VERSION,
-            "echo-tui",
+            self.program,
             os.getpid(),
             socket.gethostname(),
             self.controls,
             self.readonly,
             engine_header(self.engine),
+            self.reasons,
         )
         peer.out += welcome_frame(welcome)
         peer.channel = channel = EventChannel(self.capacity)

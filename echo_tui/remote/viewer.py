@@ -218,6 +218,9 @@ class RemoteSource:
         """Why the dashboard may not ask `action` of this server; None when it may."""
         if action in self.welcome.controls:
             return None
+        reasons = dict(self.welcome.reasons)
+        if action in reasons:
+            return reasons[action]
         return (
             "the server is read-only" if self.welcome.readonly else "the server does not offer it"
         )

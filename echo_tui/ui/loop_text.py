@@ -61,7 +61,10 @@ def interest_op(old: int, new: int) -> str:
 
 
 def handler_text(entry: ReadyKey) -> str:
-    """What the handler did with one ready key, e.g. `recv 100 B, send 100 B`."""
+    """What the handler did with one ready key, e.g. `recv 100 B, send 100 B`; for a probed
+    program's key, which handler it is (`read() echo.py:21`: the probe sees no more)."""
+    if entry.role in (CLIENT, LISTENER) and entry.commands:
+        return "; ".join(escape(handler) for handler in entry.commands)
     if entry.role == LISTENER:
         parts = [f"accept fd {fd} from {escape(peer)}" for fd, peer in entry.accepted]
         if entry.rejected:

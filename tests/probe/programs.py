@@ -20,10 +20,15 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 class ProbedProgram:
     """A program started with the probe and a control socket; stopped with SIGTERM."""
 
-    def __init__(self, script: Path, *args: str, notice_after: float = 5.0) -> None:
+    def __init__(
+        self, script: Path, *args: str, notice_after: float = 5.0, listen: bool = False
+    ) -> None:
         self.directory = tempfile.mkdtemp(prefix="probe-")  # short: Unix socket paths are
         self.control_path = os.path.join(self.directory, "control")
         command = [sys.executable, "-m", "echo_tui.probe", "--control", self.control_path]
+        self.viewers_url = "unix:" + os.path.join(self.directory, "viewers")
+        if listen:  # served to viewers (echo-tui attach) too
+            command += ["--listen", self.viewers_url]
         command += ["--notice-after", str(notice_after), str(script), *args]
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -47,10 +47,12 @@ def echo(client: socket.socket, payload: bytes) -> None:
 
 
 def test_the_probe_imports_without_textual() -> None:
-    """It runs inside other people's programs: nothing of the dashboard comes with it."""
+    """It runs inside other people's programs: nothing of the dashboard comes with it, nor
+    with what serves it to viewers (--listen)."""
     code = (
-        "import sys, echo_tui.probe.__main__\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))"
+        "import sys, echo_tui.probe.__main__, echo_tui.remote.probed\n"
+        "print(sorted(m for m in sys.modules"
+        " if m.split('.')[0] in ('textual', 'rich', 'prometheus_client')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.stdout == "[]\n", done.stderr

@@ -353,6 +353,7 @@ class RemoteSource:
             snapshot = replace(snapshot, closed=snapshot.closed | gone)
         self._state = fold(state, snapshot)
         self.selector_name = snapshot.selector
+        self.address = snapshot.address  # a probed program may start listening later
         for channel in self._channels:
             channel.put_snapshot(snapshot)
 

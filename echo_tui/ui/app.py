@@ -259,7 +259,9 @@ class EchoTuiApp(App[None]):
 
     def on_mount(self) -> None:
         self.table.focus()
-        if self.playback is None:  # played back, the address is where it listened then
+        # Played back, the address is where it listened then; a watched program may not
+        # listen yet (port 0).
+        if self.playback is None and self.source.address[1]:
             hint = f"connect with: {connect_command(self.source.address)}"
             self.table.empty_hint = hint
             address = format_peer(self.source.address)

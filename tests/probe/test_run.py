@@ -73,6 +73,9 @@ async def test_the_dashboard_shows_the_program_its_output_and_its_exit(start) ->
         assert recv_exactly(client, 5) == b"hello"
         await until(pilot, lambda: len(app.model.clients) == 1)
         assert f"PID {program.process.pid}" in screen_text(app)
+        # The header shows where the program listens, found once it did (not "0").
+        await until(pilot, lambda: f"127.0.0.1:{port}" in app.status_header.text.plain)
+        assert "not loopback" not in screen_text(app)
         await pilot.press("t")  # the trace names the handler of each ready key
         client.sendall(b"again")
         assert recv_exactly(client, 5) == b"again"

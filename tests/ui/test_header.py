@@ -11,6 +11,7 @@ from textual.pilot import Pilot
 from echo_tui.cli import exposure_warning
 from echo_tui.engine.events import Snapshot
 from echo_tui.ui.app import EchoTuiApp
+from echo_tui.ui.widgets.header import Status, render_status
 from tests.ui.fakes import START, Traffic, fake_app, fed
 from tests.ui.helpers import screen_text, until
 
@@ -68,3 +69,13 @@ async def test_buffer_full_shows_in_the_header_while_the_global_bound_holds() ->
         assert "BUFFER FULL" in await header_after(app, pilot, full)
         assert "BUFFER FULL" in screen_text(app)  # drawn
         assert "BUFFER FULL" not in await header_after(app, pilot, traffic.snapshot(6))  # lifted
+
+
+def test_a_program_that_listens_nowhere_yet_is_not_flagged() -> None:
+    """A watched program's address is unknown until it listens: said, never flagged."""
+    status = Status(
+        address=("", 0), selector="EpollSelector", uptime=1, clients=0, max_clients=10_000,
+        refresh_hz=5, paused=False, dropped=0, accept_paused=False, buffer_full=False,
+    )  # fmt: skip
+    text = render_status(status).plain
+    assert "not listening" in text and "not loopback" not in text and ":0" not in text

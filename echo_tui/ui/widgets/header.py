@@ -51,7 +51,9 @@ def render_status(status: Status) -> Text:
         stopped = status.recording == "stopped"
         text.append(" REC ", "bold" if stopped else "bold white on red")
         text.append(f" {status.recording}  ", "dim" if stopped else "")
-    if is_loopback(host):
+    if not status.address[1]:  # a watched program that listens nowhere (yet)
+        text.append("not listening", "dim")
+    elif is_loopback(host):
         text.append(address, "bold")
     else:
         text.append(f"⚠ {address} (not loopback)", "bold black on yellow")

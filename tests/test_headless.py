@@ -196,6 +196,7 @@ def test_a_line_at_the_global_bound_says_buffer_full(make_engine, connect, as_js
     engine = make_engine(max_total_buffer=TOTAL, tick=0.02)
     marker = '"buffer_full": true' if as_json else "BUFFER FULL"
     with headless_lines(engine, 0.05, as_json) as out:
+        wait_for(lambda: "\n" in out.getvalue())  # a first line before the flood begins
         senders = Senders(engine.address, connect)
         wait_for(lambda: senders.flood() == 0 and marker in out.getvalue(), timeout=20)
     lines = out.getvalue().splitlines()[:-1]  # the summary last

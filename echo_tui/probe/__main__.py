@@ -35,9 +35,12 @@ NOTICE = (
 OPTIONS_WITH_VALUES = ("--control", "--notice-after", "--listen", "--loop")
 
 
-def split(argv: list[str]) -> tuple[list[str], list[str]]:
-    """(the probe's options, the program's command line): the program's begins at its
-    script, at `-m`, or after `--`; everything after it is the program's."""
+def split(
+    argv: list[str], options_with_values: tuple[str, ...] = OPTIONS_WITH_VALUES
+) -> tuple[list[str], list[str]]:
+    """(the options before the program, the program's command line): the program's
+    begins at its script, at `-m`, or after `--`; everything after it is the program's.
+    `echo-tui run` splits its own command line the same way, with its own options."""
     index = 0
     while index < len(argv):
         arg = argv[index]
@@ -45,7 +48,7 @@ def split(argv: list[str]) -> tuple[list[str], list[str]]:
             return argv[:index], argv[index + 1 :]
         if arg == "-m" or not arg.startswith("-"):
             return argv[:index], argv[index:]
-        index += 2 if arg in OPTIONS_WITH_VALUES else 1
+        index += 2 if arg in options_with_values else 1
     return argv, []
 
 

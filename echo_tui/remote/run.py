@@ -27,6 +27,7 @@ from typing import IO, TYPE_CHECKING
 from echo_tui.arguments import USAGE_ERROR, DefaultsHelpFormatter, OneLineParser, UsageError
 from echo_tui.cli import add_theme_option, check_mode, refresh_rate, run_app
 from echo_tui.headless import run_headless
+from echo_tui.probe.__main__ import split as split_program
 from echo_tui.remote.attach import attached_app
 from echo_tui.remote.viewer import AttachError, RemoteSource, Session, connect
 from echo_tui.shutdown.backstop import Backstop
@@ -145,15 +146,7 @@ class Program:
 
 def split(argv: list[str]) -> tuple[list[str], list[str]]:
     """(run's options, the program's command line): it begins at the script, -m or `--`."""
-    index = 0
-    while index < len(argv):
-        arg = argv[index]
-        if arg == "--":
-            return argv[:index], argv[index + 1 :]
-        if arg == "-m" or not arg.startswith("-"):
-            return argv[:index], argv[index:]
-        index += 2 if arg in OPTIONS_WITH_VALUES else 1
-    return argv, []
+    return split_program(argv, OPTIONS_WITH_VALUES)
 
 
 def build_parser() -> OneLineParser:

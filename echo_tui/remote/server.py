@@ -29,7 +29,6 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from echo_tui.engine.config import EngineConfig
 from echo_tui.engine.events import (
     CommandResult,
     ConnectionStats,
@@ -38,7 +37,7 @@ from echo_tui.engine.events import (
     Snapshot,
 )
 from echo_tui.engine.server import bind_listener
-from echo_tui.recordings.recording import engine_header
+from echo_tui.recordings.recording import Described, engine_header
 from echo_tui.remote.protocol import (
     COMMANDS,
     CONTROLS,
@@ -113,21 +112,9 @@ class Stepping(Protocol):
     def stepping(self) -> bool: ...
 
 
-class Served(Controls, Protocol):
+class Served(Described, Controls, Protocol):
     """What the server serves: the EchoEngine, or anything that acts as one (a probed loop,
     echo_tui.remote.probed): its stream through subscribe(), its header, its controls."""
-
-    @property
-    def started_at(self) -> float: ...
-
-    @property
-    def address(self) -> tuple[str, int]: ...
-
-    @property
-    def selector_name(self) -> str: ...
-
-    @property
-    def config(self) -> EngineConfig: ...
 
     @property
     def steps(self) -> Stepping: ...
